@@ -1,0 +1,278 @@
+"""The ``facesearch`` command line. Thin: parse options, call the Gallery facade, print.
+
+Exit codes: 0 all good; 1 some files failed (each reported on stderr) or a refusal.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .config import default_db
+
+# -- options, defined once ---------------------------------------------------------------
+db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
+                         type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
+model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
+                            "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
+                            "Queries default to the encoder the index was built with.")
+weights_option = click.option("--weights", default=None, help="State dict for --model when it is a name.")
+detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]), default=None,
+                               help="mtcnn: detect + 5-point align (default). none: photos are already "
+                               "face crops; centre-crop them.")
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
+no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mirrored face's embedding.")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def report_errors(errors) -> int:
+    for e in errors:
+        click.echo(str(e), err=True)
+    return len(errors)
+
+
+def progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+
+def open_gallery(db: str, model: str | None, weights: str | None, detector: str | None,
+                 no_flip: bool = False, new_ok: bool = False):
+    """Gallery for ``db``; builds the encoder from --model, or from the DB's record."""
+    from .encoders import EncoderError, create_encoder
+    from .gallery import Gallery, GalleryError
+    from .store import StoreError
+
+    if not new_ok and not Path(db).exists():
+        fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
+    try:
+        encoder = create_encoder(model, weights, flip=not no_flip) if (model or new_ok) else None
+        gallery = Gallery(db, encoder=encoder, detector=detector)
+        if new_ok and gallery.meta is None and encoder is None:
+            gallery._encoder = create_encoder(None)
+        return gallery
+    except (EncoderError, GalleryError, StoreError) as e:
+        fail(str(e))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="facesearch")
+def main():
+    """Face identification: enrol a gallery of person folders, then ask who is in a photo.
+
+    \b
+      facesearch index ./gallery            enrol <gallery>/<person>/*.jpg
+      facesearch query photo.jpg --k 5      who is this?
+      facesearch compare a.jpg b.jpg        same person? (cosine similarity)
+      facesearch people                     enrolled identities and photo counts
+    """
+
+
+@main.command()
+@click.argument("gallery_dir", type=click.Path(exists=True, file_okay=False))
+@db_option
+@model_option
+@weights_option
+@detector_option
+@no_flip_option
+@click.option("--include-distorted", is_flag=True, help="FACECOM layout: also enrol <person>/distortion/*.")
+@click.option("--prune", is_flag=True, help="Remove photos and people under GALLERY_DIR that are gone from disk.")
+@click.option("--require-face", is_flag=True, help="Fail photos where no face is detected (default: centre crop).")
+@json_option
+def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted, prune, require_face, as_json):
+    """Enrol every person folder of GALLERY_DIR (identity = folder name).
+
+    Incremental: photos already enrolled (same person, same bytes) are not embedded again.
+    """
+    from .gallery import GalleryError
+    from .scan import scan_gallery
+
+    items = scan_gallery(gallery_dir, include_distorted)
+    gallery = open_gallery(db, model, weights, detector, no_flip, new_ok=True)
+    if detector and gallery.meta and detector != gallery.meta.detector:
+        fail(f"{db} was built with --detector {gallery.meta.detector}; use a new --db to change it")
+    try:
+        with progress(len(items), "index") as bar:
+            rep = gallery.enroll(items, prune_under=Path(gallery_dir) if prune else None,
+                                 require_face=require_face, progress=bar.update)
+    except GalleryError as e:
+        fail(str(e))
+    failed = report_errors(rep.errors)
+    summary = {"added": rep.added, "skipped": rep.skipped, "removed": rep.removed, "failed": failed,
+               "no_face": rep.no_face, "identities": len(gallery.people()), "photos": len(gallery.index)}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"added {rep.added}, unchanged {rep.skipped}, removed {rep.removed}, failed {failed} "
+                   f"({rep.no_face} without a detected face); {summary['identities']} identities, "
+                   f"{summary['photos']} photos in {db}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path())
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
+@click.option("--threshold", type=float, default=None, help="Accept threshold for this call (default: calibrated).")
+@db_option
+@model_option
+@weights_option
+@json_option
+def query(photos, k, threshold, db, model, weights, as_json):
+    """Top-k identities for each photo (files or folders), with cosine scores.
+
+    With --json, one line per photo:
+    {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
+    """
+    from .scan import expand_paths
+    from .types import FileError
+
+    paths = expand_paths(list(photos))
+    gallery = open_gallery(db, model, weights, None)
+    failed = 0
+    with progress(len(paths), "query") as bar:
+        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update)
+    for r in results:
+        if isinstance(r, FileError):
+            failed += report_errors([r])
+        elif as_json:
+            click.echo(json.dumps(r.as_dict()))
+        else:
+            click.echo(format_result(r))
+    sys.exit(1 if failed else 0)
+
+
+def format_result(r) -> str:
+    lines = [f"{r.query}" + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
+    for i, m in enumerate(r.matches, 1):
+        lines.append(f"  {i:>2}. {m.identity:<30} {m.score:7.4f}  {m.photo}")
+    if not r.matches:
+        lines.append("  (gallery is empty)")
+    if r.accepted is None:
+        lines.append("  -> no threshold calibrated (run `facesearch calibrate`)")
+    elif r.accepted:
+        lines.append(f"  -> ACCEPTED {r.matches[0].identity} ({r.matches[0].score:.3f})")
+    else:
+        lines.append("  -> UNKNOWN")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("photo_a", type=click.Path())
+@click.argument("photo_b", type=click.Path())
+@db_option
+@model_option
+@weights_option
+@detector_option
+@json_option
+def compare(photo_a, photo_b, db, model, weights, detector, as_json):
+    """Cosine similarity of the faces in two photos (uses the index's encoder, or --model)."""
+    from .types import FileError
+
+    if model:
+        from .encoders import EncoderError, create_encoder
+        from .gallery import Gallery
+
+        try:
+            enc = create_encoder(model, weights)
+        except EncoderError as e:
+            fail(str(e))
+        from .pipeline import Embedder
+
+        embedder = Embedder(enc, detector or "mtcnn")
+        ra, rb = embedder.run([Path(photo_a), Path(photo_b)])
+        res = next((r for r in (ra, rb) if isinstance(r, FileError)), None) or float(ra.vector @ rb.vector)
+        threshold = None
+    else:
+        gallery = open_gallery(db, None, None, detector)
+        res = gallery.compare(Path(photo_a), Path(photo_b))
+        threshold = gallery.meta.threshold
+    if isinstance(res, FileError):
+        report_errors([res])
+        sys.exit(1)
+    same = None if threshold is None else res >= threshold
+    if as_json:
+        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same}))
+    else:
+        verdict = "" if same is None else ("  same person" if same else "  different people")
+        click.echo(f"{res:.4f}{verdict}")
+
+
+@main.group(invoke_without_command=True)
+@db_option
+@json_option
+@click.pass_context
+def people(ctx, db, as_json):
+    """List enrolled identities with photo counts (subcommands: rename, remove)."""
+    ctx.obj = db
+    if ctx.invoked_subcommand:
+        return
+    gallery = open_gallery(db, None, None, None)
+    rows = gallery.people()
+    if as_json:
+        for name, n in rows:
+            click.echo(json.dumps({"identity": name, "photos": n}))
+    else:
+        for name, n in rows:
+            click.echo(f"{name}\t{n}")
+        click.echo(f"{len(rows)} identities, {sum(n for _, n in rows)} photos", err=True)
+
+
+@people.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+def people_rename(db, old, new):
+    """Rename identity OLD to NEW."""
+    from .gallery import GalleryError
+
+    try:
+        open_gallery(db, None, None, None).rename(old, new)
+    except GalleryError as e:
+        fail(str(e))
+    click.echo(f"renamed {old} -> {new}")
+
+
+@people.command("remove")
+@click.argument("name")
+@click.pass_obj
+def people_remove(db, name):
+    """Remove identity NAME, its photos and their vectors."""
+    from .gallery import GalleryError
+
+    try:
+        n = open_gallery(db, None, None, None).remove(name)
+    except GalleryError as e:
+        fail(str(e))
+    click.echo(f"removed {name} ({n} photos)")
+
+
+@main.command()
+@db_option
+def reindex(db):
+    """Rebuild the FAISS index file from the embeddings stored in the database."""
+    n = open_gallery(db, None, None, None).reindex()
+    click.echo(f"index rebuilt: {n} vectors")
+
+
+@main.command()
+@db_option
+def check(db):
+    """Verify that the index file and the database agree (exit 1 if not)."""
+    problems = open_gallery(db, None, None, None).check()
+    for p in problems:
+        click.echo(f"inconsistent: {p}", err=True)
+    if problems:
+        click.echo("run `facesearch reindex` to repair", err=True)
+        sys.exit(1)
+    click.echo("ok: database and index agree")
+
+
+if __name__ == "__main__":
+    main()

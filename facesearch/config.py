@@ -1,0 +1,28 @@
+"""Defaults and environment lookups, defined once."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DB_ENV = "FACESEARCH_DB"
+DEFAULT_DB = "facesearch.db"
+MODEL_ENV = "FACESEARCH_MODEL"
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+DISTORTION_DIR = "distortion"
+
+# Larger inputs are downscaled before detection: faces stay big enough and MTCNN stays fast.
+MAX_DETECT_SIDE = 1024
+EMBED_BATCH = 64
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "weights"
+
+
+def default_db() -> str:
+    return os.environ.get(DB_ENV, DEFAULT_DB)
+
+
+def index_path_for(db_path: str | os.PathLike) -> Path:
+    """The FAISS index file that belongs to a database: same folder, ``.faiss`` suffix."""
+    return Path(db_path).with_suffix(".faiss")

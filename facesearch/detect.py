@@ -1,0 +1,115 @@
+"""Face detection (MTCNN) and 5-point similarity alignment to an encoder's template."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .types import AlignedFace
+
+# ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners.
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
+# Share of the shorter image side kept by the centre-crop fallback (FACECOM-like framing).
+CENTER_CROP_FRACTION = 0.6
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama) mapping src points onto dst; a 2x3 matrix."""
+    n = len(src)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / n
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    r = u @ sign @ vt
+    scale = np.trace(np.diag(sig) @ sign) / s.var(0).sum()
+    t = mu_d - scale * r @ mu_s
+    return np.hstack([scale * r, t[:, None]])
+
+
+def warp(image: Image.Image, m: np.ndarray, size: int) -> np.ndarray:
+    """Apply the 2x3 forward matrix ``m`` and return a size x size uint8 crop."""
+    inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+    out = image.transform((size, size), Image.AFFINE, data=tuple(inv.ravel()), resample=Image.BILINEAR)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def center_crop(image: Image.Image, size: int, fraction: float = CENTER_CROP_FRACTION) -> np.ndarray:
+    w, h = image.size
+    side = min(w, h) * fraction
+    left, top = (w - side) / 2, (h - side) / 2
+    box = tuple(int(round(v)) for v in (left, top, left + side, top + side))
+    return np.asarray(image.resize((size, size), Image.BILINEAR, box=box), dtype=np.uint8)
+
+
+def pick_face(boxes: np.ndarray, width: int, height: int) -> int:
+    """Largest face, ties broken towards the image centre."""
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    dist = np.hypot(cx - width / 2, cy - height / 2) / max(width, height)
+    return int(np.argmax(areas / areas.max() - 0.25 * dist))
+
+
+class Aligner:
+    """Detects and aligns faces for one encoder input size.
+
+    ``detector='mtcnn'`` runs facenet-pytorch's MTCNN; ``'none'`` treats every image as an
+    already-framed face and centre-crops it (fast path for aligned crops).
+    """
+
+    def __init__(self, size: int, detector: str = "mtcnn", min_score: float = 0.9, device: str = "cpu"):
+        if detector not in ("mtcnn", "none"):
+            raise ValueError(f"unknown detector {detector!r}; use 'mtcnn' or 'none'")
+        self.size = size
+        self.detector = detector
+        self.min_score = min_score
+        self.template = ARCFACE_112 * (size / 112.0)
+        self._mtcnn = None
+        self._device = device
+
+    @property
+    def mtcnn(self):
+        if self._mtcnn is None:
+            from facenet_pytorch import MTCNN  # weights ship inside the wheel
+
+            self._mtcnn = MTCNN(keep_all=True, device=self._device, min_face_size=20)
+        return self._mtcnn
+
+    def fallback(self, image: Image.Image) -> AlignedFace:
+        if image.size == (self.size, self.size):
+            return AlignedFace(np.asarray(image, dtype=np.uint8), detected=False)
+        return AlignedFace(center_crop(image, self.size), detected=False)
+
+    def align(self, images: Sequence[Image.Image]) -> list[AlignedFace]:
+        """One AlignedFace per image, in order."""
+        if self.detector == "none" or not images:
+            return [self.fallback(im) for im in images]
+        out: list[AlignedFace | None] = [None] * len(images)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(images):  # MTCNN batches only images of one size
+            by_size.setdefault(im.size, []).append(i)
+        for idx in by_size.values():
+            batch = [images[i] for i in idx]
+            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+            for i, b, p, pts in zip(idx, boxes, probs, points):
+                out[i] = self._align_one(images[i], b, p, pts)
+        return out  # type: ignore[return-value]
+
+    def _align_one(self, image, boxes, probs, points) -> AlignedFace:
+        if boxes is None:
+            return self.fallback(image)
+        # facenet-pytorch returns object arrays for batched input
+        boxes, probs = np.asarray(boxes, np.float64), np.asarray(probs, np.float64)
+        points = np.asarray(points, np.float64)
+        keep = probs >= self.min_score
+        if not keep.any():
+            return self.fallback(image)
+        boxes, probs, points = boxes[keep], probs[keep], points[keep]
+        j = pick_face(boxes, *image.size)
+        m = similarity_transform(points[j], self.template)
+        return AlignedFace(warp(image, m, self.size), detected=True, n_faces=int(keep.sum()),
+                           box=tuple(float(v) for v in boxes[j]), score=float(probs[j]))

@@ -1,0 +1,93 @@
+"""The Encoder wrapper: preprocessing, batching, flip-averaging, L2-normalisation."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import EMBED_BATCH
+from ..types import Preprocess
+
+
+class EncoderError(Exception):
+    """A model cannot be built or loaded; the message says what to do."""
+
+
+def file_checksum(path: str | Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise EncoderError(f"cannot read weights {path}: {e.strerror}") from None
+    return h.hexdigest()
+
+
+def load_state_dict(path: str | Path) -> dict:
+    """Read a state dict from a plain ``.pt`` file or from a checkpoint's ``model`` entry."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise EncoderError(f"weights file not found: {path}") from None
+    except Exception as e:  # pickle errors, zip errors: all mean "not a weights file"
+        raise EncoderError(f"{path} is not a PyTorch weights file ({e.__class__.__name__})") from None
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict):
+        raise EncoderError(f"{path} does not hold a state dict")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+class Encoder:
+    """Turns aligned uint8 face crops into L2-normalised float32 embeddings.
+
+    Wraps (does not subclass) an ``nn.Module`` that exposes ``preprocess`` and
+    ``embedding_dim``. ``flip=True`` adds the embedding of the mirrored crop.
+    """
+
+    def __init__(self, net: torch.nn.Module, name: str, checksum: str, flip: bool = True,
+                 device: str | None = None):
+        self.net = net
+        self.name = name
+        self.checksum = checksum
+        self.flip = flip
+        self.model_ref = {"model": name, "weights": None}  # create_encoder fills in the source
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.preprocess: Preprocess = net.preprocess
+        self.embedding_dim: int = int(net.embedding_dim)
+        self.net.eval().to(self.device)
+        self.net.to(memory_format=torch.channels_last)
+        self._mean = torch.tensor(self.preprocess.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.preprocess.std, device=self.device).view(1, 3, 1, 1)
+
+    def describe(self) -> dict:
+        """What must match between an index and the encoder that queries it."""
+        return {"encoder": self.name, "embedding_dim": self.embedding_dim,
+                "preprocess": self.preprocess.as_dict(), "model_checksum": self.checksum,
+                "flip": self.flip}
+
+    def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - self._mean) / self._std
+        return x.contiguous(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def embed(self, crops: np.ndarray, batch_size: int = EMBED_BATCH) -> np.ndarray:
+        """``crops``: N x S x S x 3 uint8 (S = preprocess.size). Returns N x D float32."""
+        s = self.preprocess.size
+        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
+            raise ValueError(f"expected N x {s} x {s} x 3 crops, got {crops.shape}")
+        out = []
+        for i in range(0, len(crops), batch_size):
+            x = self.to_tensor(crops[i:i + batch_size])
+            e = self.net(x).float()
+            if self.flip:
+                e = e + self.net(torch.flip(x, dims=[3])).float()
+            out.append(torch.nn.functional.normalize(e, dim=1).cpu().numpy())
+        if not out:
+            return np.zeros((0, self.embedding_dim), np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)

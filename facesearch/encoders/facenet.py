@@ -1,0 +1,38 @@
+"""facenet-pytorch's InceptionResnetV1 (160 px, 512-d).
+
+``facenet:vggface2`` / ``facenet:casia-webface`` use facenet-pytorch's own download path;
+offline, that fails with a message saying where to put the file instead.
+"""
+from __future__ import annotations
+
+from ..types import Preprocess
+from . import register_encoder
+from .base import EncoderError, load_state_dict
+
+# facenet-pytorch's fixed_image_standardization: (x * 255 - 127.5) / 128
+FACENET = Preprocess(160, (0.5, 0.5, 0.5), (128 / 255, 128 / 255, 128 / 255))
+PRETRAINED = ("vggface2", "casia-webface")
+
+
+@register_encoder("facenet")
+def facenet(variant: str | None, weights: str | None):
+    from facenet_pytorch import InceptionResnetV1
+
+    if variant and variant not in PRETRAINED:
+        raise EncoderError(f"facenet variants are {', '.join(PRETRAINED)}; got {variant!r}")
+    try:
+        net = InceptionResnetV1(pretrained=variant)
+    except OSError as e:  # URLError is an OSError
+        raise EncoderError(
+            f"could not download facenet '{variant}' weights ({e}). Offline? Put the file from "
+            "https://github.com/timesler/facenet-pytorch/releases/tag/v2.2.9 in "
+            "$TORCH_HOME/checkpoints/, or pass it with --weights and model 'facenet'.") from None
+    if weights:
+        try:
+            net.load_state_dict(load_state_dict(weights), strict=False)
+        except RuntimeError as e:
+            raise EncoderError(f"{weights} does not fit InceptionResnetV1: {str(e).splitlines()[0]}") from None
+    net.preprocess = FACENET
+    net.embedding_dim = 512
+    net.arch = "facenet"
+    return net

@@ -1,0 +1,53 @@
+"""Any timm backbone + a linear embedding layer: ``timm:<model_name>``.
+
+``--weights imagenet`` asks timm for its pretrained backbone (a hub download);
+a file path loads a state dict of the whole encoder; nothing gives random init.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from ..types import Preprocess
+from . import register_encoder
+from .base import EncoderError, load_state_dict
+
+EMBEDDING_DIM = 512
+INPUT_SIZE = 112
+
+
+class TimmEncoder(nn.Module):
+    def __init__(self, model_name: str, pretrained: bool = False, embedding_dim: int = EMBEDDING_DIM):
+        super().__init__()
+        import timm
+
+        self.backbone = timm.create_model(model_name, pretrained=pretrained, num_classes=0)
+        cfg = self.backbone.pretrained_cfg
+        self.preprocess = Preprocess(INPUT_SIZE, tuple(cfg.get("mean", (0.5,) * 3)),
+                                     tuple(cfg.get("std", (0.5,) * 3)))
+        self.embedding_dim = embedding_dim
+        self.embed = nn.Sequential(nn.Linear(self.backbone.num_features, embedding_dim, bias=False),
+                                   nn.BatchNorm1d(embedding_dim))
+        self.arch = f"timm:{model_name}"
+
+    def forward(self, x):
+        return self.embed(self.backbone(x))
+
+
+@register_encoder("timm")
+def timm_encoder(variant: str | None, weights: str | None) -> TimmEncoder:
+    import timm
+
+    if not variant:
+        raise EncoderError("say which timm model, e.g. timm:efficientnet_b0")
+    if variant not in timm.list_models():
+        raise EncoderError(f"timm has no model {variant!r} (see timm.list_models())")
+    try:
+        net = TimmEncoder(variant, pretrained=(weights == "imagenet"))
+    except Exception as e:  # hub errors come in many classes
+        raise EncoderError(f"could not download timm weights for {variant} ({e.__class__.__name__}). "
+                           "Offline? Pass a local state dict with --weights.") from None
+    if weights and weights != "imagenet":
+        missing, _ = net.load_state_dict(load_state_dict(weights), strict=False)
+        if len(missing) == len(net.state_dict()):
+            raise EncoderError(f"{weights} has no tensors for timm:{variant}")
+    return net

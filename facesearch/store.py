@@ -1,0 +1,145 @@
+"""SQLite storage (SQLAlchemy 2.0): identities, photos with their embeddings, index metadata.
+
+The schema is owned by Alembic (``migrations/``); :func:`open_store` upgrades on open.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import (JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint,
+                        create_engine, event, func, select)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    photos: Mapped[list["Photo"]] = relationship(back_populates="identity", cascade="all, delete-orphan")
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("identity_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # == FAISS id
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    box: Mapped[list | None] = mapped_column(JSON, nullable=True)  # x1, y1, x2, y2 in source pixels
+    det_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: no face, centre crop
+    n_faces: Mapped[int] = mapped_column(Integer, default=0)
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    identity: Mapped[Identity] = relationship(back_populates="photos")
+
+
+class IndexMeta(Base):
+    """One row: which encoder built the vectors, and the generation of the index file."""
+
+    __tablename__ = "index_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encoder: Mapped[str] = mapped_column(String)
+    embedding_dim: Mapped[int] = mapped_column(Integer)
+    preprocess: Mapped[dict] = mapped_column(JSON)
+    model_checksum: Mapped[str] = mapped_column(String)
+    model_ref: Mapped[dict] = mapped_column(JSON)  # how to rebuild the encoder: {"model", "weights"}
+    detector: Mapped[str] = mapped_column(String, default="mtcnn")
+    flip: Mapped[bool] = mapped_column(default=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never block on a writer
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def migrations_dir() -> Path:
+    from . import migrations_path
+
+    return migrations_path()
+
+
+def upgrade(engine) -> None:
+    """Bring the schema to Alembic head; refuse a DB from a newer facesearch."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    script = ScriptDirectory.from_config(cfg)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == script.get_current_head():
+        return
+    if current is not None and not _known(script, current):
+        raise StoreError(f"database schema {current} is newer than this facesearch; upgrade facesearch")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _known(script, rev: str) -> bool:
+    try:
+        return script.get_revision(rev) is not None
+    except Exception:
+        return False
+
+
+class StoreError(Exception):
+    pass
+
+
+def open_store(db_path: str | Path):
+    """Engine for ``db_path`` with pragmas set and migrations applied."""
+    db_path = Path(db_path)
+    if db_path.parent and not db_path.parent.exists():
+        raise StoreError(f"folder for database {db_path} does not exist")
+    engine = create_engine(f"sqlite:///{db_path}", json_serializer=json.dumps)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    upgrade(engine)
+    return engine
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+
+
+def all_embeddings(session: Session, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = session.execute(select(Photo.id, Photo.embedding).order_by(Photo.id)).all()
+    return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+
+
+def people_counts(session: Session) -> list[tuple[str, int]]:
+    q = (select(Identity.name, func.count(Photo.id)).outerjoin(Photo)
+         .group_by(Identity.id).order_by(Identity.name))
+    return [(n, c) for n, c in session.execute(q).all()]

@@ -1,0 +1,70 @@
+"""Plain data passed between layers. No torch, no SQLAlchemy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How an encoder wants its input: an aligned RGB crop of ``size`` pixels,
+    scaled to [0, 1] then normalised channel-wise with ``mean`` and ``std``."""
+
+    size: int = 112
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def as_dict(self) -> dict:
+        return {"size": self.size, "mean": list(self.mean), "std": list(self.std)}
+
+
+@dataclass
+class AlignedFace:
+    """A face cropped and aligned to an encoder's template.
+
+    ``crop`` is uint8 HxWx3 RGB. ``detected`` is False when no face was found and
+    ``crop`` is a centre-crop fallback; ``box`` and ``score`` are then None.
+    """
+
+    crop: np.ndarray
+    detected: bool
+    n_faces: int = 0
+    box: tuple[float, float, float, float] | None = None
+    score: float | None = None
+
+
+@dataclass
+class Match:
+    identity: str
+    score: float
+    photo: str
+
+    def as_dict(self) -> dict:
+        return {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}
+
+
+@dataclass
+class QueryResult:
+    query: str
+    matches: list[Match] = field(default_factory=list)
+    accepted: bool | None = None
+    face: AlignedFace | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "matches": [m.as_dict() for m in self.matches],
+            "accepted": self.accepted,
+        }
+
+
+@dataclass
+class FileError:
+    """A per-file failure: reported, counted, never fatal to the run."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"error: {self.path}: {self.reason}"

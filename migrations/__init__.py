@@ -1,0 +1,1 @@
+"""Alembic migrations for the facesearch database (installed as facesearch.migrations)."""

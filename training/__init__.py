@@ -1,0 +1,1 @@
+"""Training: ArcFace fine-tuning of facesearch encoders."""
