@@ -53,10 +53,9 @@ def open_gallery(db: str, model: str | None, weights: str | None, detector: str 
     if not new_ok and not Path(db).exists():
         fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
     try:
-        encoder = create_encoder(model, weights, flip=not no_flip) if (model or new_ok) else None
-        gallery = Gallery(db, encoder=encoder, detector=detector)
-        if new_ok and gallery.meta is None and encoder is None:
-            gallery._encoder = create_encoder(None)
+        gallery = Gallery(db, detector=detector)
+        if model or (new_ok and gallery.meta is None):
+            gallery.use_encoder(create_encoder(model, weights, flip=not no_flip))
         return gallery
     except (EncoderError, GalleryError, StoreError) as e:
         fail(str(e))

@@ -49,8 +49,14 @@ class Gallery:
         self._index: VectorIndex | None = None
         with Session(self.engine) as s:
             self.meta = s.get(IndexMeta, 1)
-        if self.meta and encoder is not None:
+        if encoder is not None:
+            self.use_encoder(encoder)
+
+    def use_encoder(self, encoder) -> None:
+        """Set the encoder; refused if the index was built with a different one."""
+        if self.meta is not None:
             self._check_encoder(encoder)
+        self._encoder = encoder
 
     # -- encoder -------------------------------------------------------------------------
     def _check_encoder(self, encoder) -> None:
@@ -185,7 +191,7 @@ class Gallery:
     def _new_items(self, items, report, progress):
         """Photos to embed, with their hash; already-stored ones are counted as skipped."""
         with Session(self.engine) as s:
-            known = set(s.execute(select(Identity.name, Photo.sha256).join(Identity)).tuples())
+            known = {(n, h) for n, h in s.execute(select(Identity.name, Photo.sha256).join(Identity))}
         todo, queued = [], set()
         for name, path in items:
             try:

@@ -71,8 +71,7 @@ def create_encoder(spec: str | None = None, weights: str | None = None, flip: bo
 
 
 def _load_builtin_families() -> None:
-    if "mobilefacenet" not in _FAMILIES:
-        from . import facenet, mobilefacenet, timm_backbone  # noqa: F401  (register on import)
+    from . import facenet, mobilefacenet, timm_backbone  # noqa: F401  (register on import)
 
 
 __all__ = ["Encoder", "EncoderError", "register_encoder", "create_encoder", "build_net",

@@ -1,0 +1,100 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from facesearch.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def index_args(gallery_dir, *extra):
+    return ("index", gallery_dir, "--model", "fake", "--detector", "none", *extra)
+
+
+def test_help_explains_every_command(cli):
+    out = cli("--help").output
+    for cmd in ("index", "query", "compare", "people", "reindex", "check"):
+        assert cmd in out
+    assert "--include-distorted" in cli("index", "--help").output
+
+
+def test_index_query_json_end_to_end(cli, gallery_dir, tmp_path):
+    r = cli(*index_args(gallery_dir))
+    assert r.exit_code == 0, r.output
+    assert "added 6" in r.output and (tmp_path / "facesearch.db").exists() and (tmp_path / "facesearch.faiss").exists()
+    r = cli("query", gallery_dir / "bob" / "distortion", gallery_dir / "alice" / "alice_0001.jpg", "--k", "2", "--json")
+    assert r.exit_code == 0
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [list(x) for x in lines] == [["query", "matches", "accepted"]] * 2
+    assert [m["identity"] for m in lines[0]["matches"]][0] == "bob"
+    assert list(lines[0]["matches"][0]) == ["identity", "score", "photo"]
+    assert len(lines[0]["matches"]) == 2 and lines[0]["accepted"] is None
+
+
+def test_second_index_run_embeds_nothing(cli, gallery_dir):
+    cli(*index_args(gallery_dir))
+    r = cli("index", gallery_dir, "--json")  # encoder and detector come from the DB
+    assert r.exit_code == 0
+    assert json.loads(r.stdout.splitlines()[-1])["added"] == 0
+
+
+def test_include_distorted_and_people(cli, gallery_dir):
+    cli(*index_args(gallery_dir, "--include-distorted"))
+    r = cli("people", "--json")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert rows == [{"identity": n, "photos": 3} for n in ("alice", "bob", "carol")]
+
+
+def test_bad_inputs_do_not_stop_the_run(cli, gallery_dir, tmp_path):
+    (gallery_dir / "alice" / "zero.jpg").write_bytes(b"")
+    r = cli(*index_args(gallery_dir))
+    assert r.exit_code == 1
+    assert "error:" in r.stderr and "zero.jpg" in r.stderr and "added 6" in r.stdout
+    (tmp_path / "notes.jpg").write_text("text")
+    r = cli("query", tmp_path / "notes.jpg", gallery_dir / "bob" / "bob_0001.jpg", tmp_path / "missing.png", "--json")
+    assert r.exit_code == 1
+    assert len(r.stdout.splitlines()) == 1
+    assert "notes.jpg" in r.stderr and "missing.png" in r.stderr
+
+
+def test_query_without_database(cli, gallery_dir):
+    r = cli("query", gallery_dir / "bob" / "bob_0001.jpg")
+    assert r.exit_code == 1 and "run `facesearch index" in r.stderr
+
+
+def test_query_with_other_encoder_is_refused(cli, gallery_dir):
+    cli(*index_args(gallery_dir))
+    r = cli("query", gallery_dir / "bob" / "bob_0001.jpg", "--model", "timm:efficientnet_b0")
+    assert r.exit_code == 1 and "was built with encoder fake" in r.stderr
+
+
+def test_table_output_and_threshold_override(cli, gallery_dir):
+    cli(*index_args(gallery_dir))
+    q = gallery_dir / "carol" / "carol_0001.jpg"
+    assert "no threshold calibrated" in cli("query", q).output
+    assert "ACCEPTED carol" in cli("query", q, "--threshold", "0.9").output
+    assert "UNKNOWN" in cli("query", q, "--threshold", "1.01").output
+
+
+def test_compare_people_check_reindex(cli, gallery_dir, tmp_path):
+    cli(*index_args(gallery_dir))
+    r = cli("compare", gallery_dir / "bob" / "bob_0001.jpg", gallery_dir / "bob" / "bob_0002.png", "--json")
+    assert json.loads(r.stdout)["score"] > 0.5
+    assert cli("check").exit_code == 0
+    (tmp_path / "facesearch.faiss").unlink()
+    assert cli("check").exit_code == 1
+    assert "6 vectors" in cli("reindex").output
+    assert cli("check").exit_code == 0
+    assert cli("people", "rename", "bob", "robert").exit_code == 0
+    assert "removed carol (2 photos)" in cli("people", "remove", "carol").output
+    assert "robert\t2" in cli("people").stdout and cli("check").exit_code == 0

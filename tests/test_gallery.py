@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from facesearch.gallery import Gallery, GalleryError
+from facesearch.index import VectorIndex
+from facesearch.scan import expand_paths, scan_gallery
+
+
+def enrol(db_path, root, **kw):
+    from facesearch.encoders import create_encoder
+
+    g = Gallery(db_path, encoder=create_encoder("fake"), detector="none")
+    return g, g.enroll(scan_gallery(root), **kw)
+
+
+def test_scan_layouts(gallery_dir):
+    clean = scan_gallery(gallery_dir)
+    assert len(clean) == 6 and {n for n, _ in clean} == {"alice", "bob", "carol"}
+    assert len(scan_gallery(gallery_dir, include_distorted=True)) == 9
+    assert len(expand_paths([gallery_dir])) == 9
+
+
+def test_enrol_and_identify(db_path, gallery_dir):
+    g, rep = enrol(db_path, gallery_dir)
+    assert rep.added == 6 and not rep.errors
+    queries = sorted(gallery_dir.glob("*/distortion/*.jpg"))
+    results = g.identify(queries, k=2)
+    for q, r in zip(queries, results):
+        assert r.matches[0].identity == q.parent.parent.name
+        assert len(r.matches) == 2 and r.matches[0].score >= r.matches[1].score
+        assert r.accepted is None
+
+
+def test_reindex_is_incremental(db_path, gallery_dir):
+    from tests.conftest import person_image
+
+    enrol(db_path, gallery_dir)
+    _, again = enrol(db_path, gallery_dir)
+    assert (again.added, again.skipped) == (0, 6)
+    person_image(9).save(gallery_dir / "alice" / "alice_0003.jpg")
+    g, third = enrol(db_path, gallery_dir)
+    assert (third.added, third.skipped) == (1, 6)
+    assert dict(g.people())["alice"] == 3
+    assert g.check() == []
+
+
+def test_prune_removes_missing_photos_and_people(db_path, gallery_dir):
+    import shutil
+
+    enrol(db_path, gallery_dir)
+    shutil.rmtree(gallery_dir / "carol")
+    (gallery_dir / "bob" / "bob_0002.png").unlink()
+    g, rep = enrol(db_path, gallery_dir, prune_under=gallery_dir)
+    assert rep.removed == 3
+    assert dict(g.people()) == {"alice": 2, "bob": 1}
+    assert len(g.index) == 3 and g.check() == []
+
+
+def test_one_result_per_identity(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    r = g.identify([gallery_dir / "alice" / "alice_0001.jpg"], k=10)[0]
+    names = [m.identity for m in r.matches]
+    assert len(names) == len(set(names)) == 3
+    assert r.matches[0].photo.endswith("alice_0001.jpg") and r.matches[0].score == pytest.approx(1, abs=1e-5)
+
+
+def test_stale_or_missing_index_file_is_rebuilt(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    g.index_path.unlink()
+    assert len(Gallery(db_path).index) == 6
+    VectorIndex(16, generation=0).save(g.index_path)  # empty, old generation
+    fresh = Gallery(db_path)
+    assert fresh.check() and len(fresh.index) == 6
+    assert fresh.reindex() == 6 and fresh.check() == []
+
+
+def test_encoder_mismatch_is_refused(db_path, gallery_dir, tmp_path):
+    import torch
+
+    from facesearch.encoders import create_encoder
+    from tests.conftest import FakeNet
+
+    enrol(db_path, gallery_dir)
+    other = FakeNet()
+    torch.nn.init.zeros_(other.proj.weight)
+    torch.save(other.state_dict(), tmp_path / "w.pt")
+    with pytest.raises(GalleryError, match="was built with encoder"):
+        Gallery(db_path, encoder=create_encoder("fake", weights=str(tmp_path / "w.pt")))
+
+
+def test_remove_and_rename_keep_index_consistent(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    assert g.remove("bob") == 2
+    g.rename("alice", "alicia")
+    assert dict(g.people()) == {"alicia": 2, "carol": 2}
+    assert g.check() == [] and len(Gallery(db_path).index) == 4
+    with pytest.raises(GalleryError):
+        g.rename("carol", "alicia")
+    with pytest.raises(GalleryError):
+        g.remove("nobody")
+
+
+def test_bad_files_are_reported_and_skipped(db_path, gallery_dir):
+    (gallery_dir / "alice" / "broken.jpg").write_bytes(b"")
+    (gallery_dir / "bob" / "notes.jpg").write_text("hello")
+    g, rep = enrol(db_path, gallery_dir)
+    assert rep.added == 6 and sorted(e.path.rsplit("/", 1)[1] for e in rep.errors) == ["broken.jpg", "notes.jpg"]
+    assert g.check() == []
+
+
+def test_threshold_sets_accepted(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    q = [gallery_dir / "alice" / "alice_0001.jpg"]
+    assert g.identify(q, threshold=0.5)[0].accepted is True
+    assert g.identify(q, threshold=1.5)[0].accepted is False
+    g.set_threshold(0.5, {"objective": "test"})
+    assert Gallery(db_path).identify(q)[0].accepted is True
+
+
+def test_compare(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    same = g.compare(gallery_dir / "alice" / "alice_0001.jpg", gallery_dir / "alice" / "alice_0002.png")
+    diff = g.compare(gallery_dir / "alice" / "alice_0001.jpg", gallery_dir / "bob" / "bob_0001.jpg")
+    assert same > diff

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from facesearch.images import ImageError, load_rgb, sha256_file
+
+
+def test_rgb_modes_convert(tmp_path):
+    for mode, color in [("L", 128), ("RGBA", (10, 20, 30, 0)), ("CMYK", (0, 0, 0, 0)), ("P", 3)]:
+        p = tmp_path / f"x_{mode}.{'jpg' if mode == 'CMYK' else 'png'}"
+        Image.new(mode, (40, 30), color).save(p)
+        im = load_rgb(p)
+        assert im.mode == "RGB" and im.size == (40, 30)
+    # fully transparent RGBA composites onto white
+    assert load_rgb(tmp_path / "x_RGBA.png").getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_16bit_png_is_rescaled_not_clipped(tmp_path):
+    p = tmp_path / "deep.png"
+    Image.fromarray(np.full((20, 20), 32768, np.uint16)).save(p)
+    assert 120 <= load_rgb(p).getpixel((0, 0))[0] <= 135
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    p = tmp_path / "rot.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    Image.new("RGB", (60, 20), (200, 0, 0)).save(p, exif=exif)
+    assert load_rgb(p).size == (20, 60)
+
+
+@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"hello, not an image", "not an image"),
+                                            (None, "no such file")])
+def test_bad_files_raise_image_error(tmp_path, content, reason):
+    p = tmp_path / "bad.jpg"
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(ImageError, match=reason):
+        load_rgb(p)
+
+
+def test_truncated_jpeg(tmp_path):
+    p = tmp_path / "t.jpg"
+    Image.new("RGB", (200, 200), (1, 2, 3)).save(p, quality=90)
+    p.write_bytes(p.read_bytes()[:300])
+    with pytest.raises(ImageError, match="decode"):
+        load_rgb(p)
+
+
+def test_directory_and_tiny_images(tmp_path):
+    with pytest.raises(ImageError, match="directory"):
+        load_rgb(tmp_path)
+    p = tmp_path / "one.png"
+    Image.new("RGB", (1, 1)).save(p)
+    with pytest.raises(ImageError, match="too small"):
+        load_rgb(p)
+
+
+def test_decompression_bomb_is_an_error(tmp_path, monkeypatch):
+    p = tmp_path / "big.png"
+    Image.new("L", (400, 400)).save(p)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)
+    with pytest.raises(ImageError, match="too large"):
+        load_rgb(p)
+
+
+def test_large_images_are_downscaled(tmp_path):
+    p = tmp_path / "large.jpg"
+    Image.new("RGB", (3000, 1500)).save(p)
+    assert max(load_rgb(p, max_side=512).size) == 512
+
+
+def test_sha256(tmp_path):
+    p = tmp_path / "a"
+    p.write_bytes(b"abc")
+    assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

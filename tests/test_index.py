@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from facesearch.index import IndexFileError, VectorIndex
+
+
+def unit(n, d, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_search_returns_database_ids_ranked():
+    v = unit(50, 8)
+    ids = np.arange(1000, 1050)
+    idx = VectorIndex.build(8, ids, v)
+    scores, got = idx.search(v[:3], 4)
+    assert got[:, 0].tolist() == [1000, 1001, 1002]
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+
+
+def test_remove_and_ids():
+    idx = VectorIndex.build(8, np.array([3, 5, 7]), unit(3, 8))
+    assert idx.remove([5]) == 1
+    assert sorted(idx.ids().tolist()) == [3, 7]
+    assert len(idx) == 2
+
+
+def test_save_load_roundtrip_keeps_generation(tmp_path):
+    idx = VectorIndex.build(8, np.array([1, 2]), unit(2, 8), generation=7)
+    p = tmp_path / "x.faiss"
+    idx.save(p)
+    back = VectorIndex.load(p)
+    assert back.generation == 7 and back.dim == 8 and sorted(back.ids().tolist()) == [1, 2]
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_load_rejects_foreign_file(tmp_path):
+    p = tmp_path / "x.faiss"
+    p.write_bytes(b"garbage")
+    with pytest.raises(IndexFileError):
+        VectorIndex.load(p)
+
+
+def test_empty_index_search():
+    scores, ids = VectorIndex(4).search(unit(2, 4), 5)
+    assert scores.shape == (2, 0)
+
+
+def test_index_module_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, facesearch.index; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
