@@ -85,10 +85,17 @@ class MobileFaceNet(nn.Module):
         self.conv3 = nn.Conv2d(512, embedding_dim, 1)
         self.bn = nn.BatchNorm2d(embedding_dim)
 
+    def stages(self) -> list[tuple[str, nn.Module]]:
+        """The forward pass as named steps; the trainer freezes a prefix of these."""
+        return ([("conv1", self.conv1), ("dw_conv", self.dw_conv)]
+                + [(f"features.{i}", b) for i, b in enumerate(self.features)]
+                + [("conv2", self.conv2), ("gdconv", self.gdconv), ("conv3", self.conv3), ("bn", self.bn),
+                   ("flatten", nn.Flatten(1))])
+
     def forward(self, x):
-        x = self.features(self.dw_conv(self.conv1(x)))
-        x = self.conv3(self.gdconv(self.conv2(x)))
-        return self.bn(x).flatten(1)
+        for _, stage in self.stages():
+            x = stage(x)
+        return x
 
 
 @register_encoder("mobilefacenet")

@@ -1,0 +1,45 @@
+"""Margin heads for metric learning: ArcFace / CosFace and their combined form.
+
+logit_j = s * cos(theta_j) for j != y, and s * (cos(m1 * theta_y + m2) - m3) for the true
+class y: ArcFace is (1, m, 0), CosFace (1, 0, m).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class MarginHead(nn.Module):
+    def __init__(self, embedding_dim: int, num_classes: int, s: float = 32.0, m: float = 0.4,
+                 kind: str = "arcface", m1: float = 1.0):
+        super().__init__()
+        if kind not in ("arcface", "cosface", "combined"):
+            raise ValueError(f"unknown margin kind {kind!r}")
+        self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
+        nn.init.xavier_uniform_(self.weight)
+        self.s, self.m, self.kind, self.m1 = s, m, kind, m1
+
+    @torch.no_grad()
+    def init_from_prototypes(self, prototypes: torch.Tensor) -> None:
+        """Start each class centre at the mean embedding of its photos (fast convergence)."""
+        self.weight.copy_(F.normalize(prototypes, dim=1))
+
+    def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.normalize(embeddings, dim=1), F.normalize(self.weight, dim=1))
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cos = self.cosine(embeddings).clamp(-1 + 1e-7, 1 - 1e-7)
+        target = cos.gather(1, labels[:, None])
+        if self.kind == "cosface":
+            margin_target = target - self.m
+        else:
+            theta = torch.acos(target)
+            m2, m3 = (self.m, 0.0) if self.kind == "arcface" else (self.m, 0.2)
+            margin_target = torch.cos(self.m1 * theta + m2) - m3
+            # past pi - m the arc margin stops being monotonic: fall back to CosFace there
+            margin_target = torch.where(theta + m2 < math.pi, margin_target, target - self.m * math.sin(self.m))
+        logits = cos.scatter(1, labels[:, None], margin_target)
+        return logits * self.s

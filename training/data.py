@@ -1,0 +1,100 @@
+"""Training data: labelled photos -> aligned crops, cached on disk.
+
+Crops are made by the same loader and aligner as ``facesearch index``, so a model trains on
+exactly what it will see at query time (including centre-crop fallbacks where no face is
+detected). Clean and distorted photos of one identity share its label.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facesearch.config import DISTORTION_DIR
+from facesearch.detect import Aligner
+from facesearch.images import ImageError, load_rgb
+from facesearch.scan import scan_gallery
+
+DEFAULT_CACHE = Path(os.environ.get("FACESEARCH_CACHE", Path.home() / ".cache" / "facesearch"))
+
+
+@dataclass
+class CropSet:
+    crops: np.ndarray           # N x S x S x 3 uint8
+    labels: np.ndarray          # N int64, index into ``names``
+    names: list[str]            # identity names
+    paths: list[str]
+    kinds: list[str]            # "clean" or the distortion name
+    source: list[str]           # clean photo stem each crop derives from
+    detected: np.ndarray        # N bool
+
+    def subset(self, mask: np.ndarray) -> "CropSet":
+        idx = np.flatnonzero(mask)
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        return CropSet(self.crops[idx], self.labels[idx], self.names, pick(self.paths),
+                       pick(self.kinds), pick(self.source), self.detected[idx])
+
+
+def describe(path: Path) -> tuple[str, str]:
+    """(kind, source stem) of a photo: FACECOM names distorted copies <stem>_<kind>.jpg."""
+    if path.parent.name == DISTORTION_DIR:
+        stem, _, kind = path.stem.rpartition("_")
+        return kind, stem
+    return "clean", path.stem
+
+
+def _cache_key(items, size: int, detector: str) -> str:
+    h = hashlib.sha256(f"v1 {size} {detector}".encode())
+    for name, p in items:
+        st = p.stat()
+        h.update(f"{name}\0{p.resolve()}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_crops(root: str | Path, size: int = 112, detector: str = "mtcnn",
+               cache_dir: Path = DEFAULT_CACHE, batch: int = 64) -> CropSet:
+    """Aligned crops of every photo (clean and distorted) under ``root``, cached."""
+    items = scan_gallery(root, include_distorted=True)
+    key = _cache_key(items, size, detector)
+    npy, meta_path = cache_dir / f"crops-{key}.npy", cache_dir / f"crops-{key}.json"
+    if npy.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        crops = np.load(npy)
+    else:
+        crops, meta = _build(items, size, detector, batch, root)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = npy.with_suffix(".tmp.npy")
+        np.save(tmp, crops)
+        os.replace(tmp, npy)
+        meta_path.write_text(json.dumps(meta))
+    names = sorted(set(meta["identity"]))
+    lookup = {n: i for i, n in enumerate(names)}
+    return CropSet(crops, np.array([lookup[n] for n in meta["identity"]], np.int64), names,
+                   meta["paths"], meta["kinds"], meta["source"], np.array(meta["detected"], bool))
+
+
+def _build(items, size, detector, batch, root):
+    aligner = Aligner(size, detector)
+    crops, meta = [], {"identity": [], "paths": [], "kinds": [], "source": [], "detected": []}
+    with tqdm(total=len(items), desc=f"align {Path(root).name}", unit="photo") as bar:
+        for i in range(0, len(items), batch):
+            chunk, images = [], []
+            for name, p in items[i:i + batch]:
+                try:
+                    images.append(load_rgb(p))
+                    chunk.append((name, p))
+                except ImageError as e:
+                    tqdm.write(f"error: {p}: {e}")
+            for (name, p), face in zip(chunk, aligner.align(images)):
+                kind, src = describe(p)
+                crops.append(face.crop)
+                for k, v in (("identity", name), ("paths", str(p)), ("kinds", kind),
+                             ("source", f"{name}/{src}"), ("detected", bool(face.detected))):
+                    meta[k].append(v)
+            bar.update(len(items[i:i + batch]))
+    return np.stack(crops), meta

@@ -1,0 +1,300 @@
+"""ArcFace fine-tuning of a facesearch encoder, validated on the real task each epoch.
+
+On CPU the useful recipe is a partly frozen backbone: with ``freeze`` naming the last
+frozen stage of a model that exposes ``stages()`` (MobileFaceNet), the frozen trunk runs
+once over every crop (and its mirror) and only the upper stages train, on cached features.
+Without ``stages()``, frozen parameters are simply excluded and pixels are augmented on
+the fly (``augment=True``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from facesearch.encoders import build_net
+from facesearch.encoders.base import EncoderError
+from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
+from facesearch.heads import MarginHead
+
+from .augment import augment as augment_crop
+from .data import CropSet, load_crops
+from .evaluate import protocols
+
+
+@dataclass
+class TrainConfig:
+    train_dir: str
+    val_dir: str | None = None
+    out: str = "runs/train"
+    encoder: str = "mobilefacenet"
+    weights: str | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    optimizer: str = "adamw"
+    warmup_epochs: float = 0.5
+    margin: float = 0.3
+    scale: float = 32.0
+    margin_kind: str = "arcface"
+    label_smoothing: float = 0.1
+    clip_grad: float = 5.0
+    freeze: str | None = None       # last frozen stage, e.g. "features.5"
+    augment: bool = False           # on-the-fly pixel distortions (not with cached features)
+    patience: int = 4
+    seed: int = 0
+    detector: str = "mtcnn"
+    cache_dir: str | None = None
+    device: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def split_at(net: nn.Module, freeze: str | None) -> tuple[nn.Module | None, nn.Module]:
+    """(frozen trunk, trainable rest) for nets with ``stages()``; (None, net) otherwise."""
+    if not freeze or not hasattr(net, "stages"):
+        return None, net
+    names = [n for n, _ in net.stages()]
+    if freeze not in names:
+        raise EncoderError(f"--freeze must be one of {', '.join(names)}")
+    cut = names.index(freeze) + 1
+    mods = [m for _, m in net.stages()]
+    return nn.Sequential(*mods[:cut]), nn.Sequential(*mods[cut:])
+
+
+def freeze_prefix(net: nn.Module, freeze: str | None) -> None:
+    """Generic freezing: every parameter up to and including module ``freeze``."""
+    if not freeze:
+        return
+    names = [n for n, _ in net.named_parameters()]
+    hits = [i for i, n in enumerate(names) if n.startswith(freeze + ".")]
+    if not hits:
+        raise EncoderError(f"no parameters under {freeze!r}")
+    for i, (_, p) in enumerate(net.named_parameters()):
+        p.requires_grad_(i > hits[-1])
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        seed_everything(cfg.seed)
+        self.device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.net = initial_net(cfg.encoder, cfg.weights).to(self.device)
+        if self.device.type == "cuda":
+            self.net.to(memory_format=torch.channels_last)
+        self.trunk, self.upper = split_at(self.net, cfg.freeze)
+        if self.trunk is None:
+            freeze_prefix(self.net, cfg.freeze)
+        size = self.net.preprocess.size
+        cache = Path(cfg.cache_dir) if cfg.cache_dir else None
+        kw = {"cache_dir": cache} if cache else {}
+        self.train_set = load_crops(cfg.train_dir, size, cfg.detector, **kw)
+        self.val_set = load_crops(cfg.val_dir, size, cfg.detector, **kw) if cfg.val_dir else None
+        self.head = MarginHead(self.net.embedding_dim, len(self.train_set.names), cfg.scale, cfg.margin,
+                               cfg.margin_kind).to(self.device)
+        params = [p for p in self.net.parameters() if p.requires_grad] + list(self.head.parameters())
+        if cfg.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+        else:
+            self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = math.ceil(len(self.train_set.labels) / cfg.batch_size)
+        self.epoch, self.step, self.best, self.bad_epochs = 0, 0, None, 0
+        self.history: list[dict] = []
+        self._feats: dict[str, torch.Tensor] = {}
+
+    # -- inputs ----------------------------------------------------------------------------
+    def to_input(self, crops: np.ndarray) -> torch.Tensor:
+        p = self.net.preprocess
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255
+        mean = torch.tensor(p.mean, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(p.std, device=self.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.inference_mode()
+    def trunk_features(self, crops: np.ndarray, key: str) -> torch.Tensor:
+        """Frozen-trunk outputs of crops and their mirrors, computed once: (2, N, ...)."""
+        if key not in self._feats:
+            self.trunk.eval()
+            outs = [[], []]
+            for i in tqdm(range(0, len(crops), 256), desc=f"trunk {key}", leave=False):
+                x = self.to_input(crops[i:i + 256])
+                outs[0].append(self.trunk(x).half().cpu())
+                outs[1].append(self.trunk(torch.flip(x, dims=[3])).half().cpu())
+            self._feats[key] = torch.stack([torch.cat(o) for o in outs])
+        return self._feats[key]
+
+    def batches(self, rng: np.random.Generator):
+        order = rng.permutation(len(self.train_set.labels))
+        for i in range(0, len(order), self.cfg.batch_size):
+            idx = np.sort(order[i:i + self.cfg.batch_size])
+            labels = torch.from_numpy(self.train_set.labels[idx]).to(self.device)
+            flips = rng.random(len(idx)) < 0.5
+            if self.trunk is not None:
+                feats = self.trunk_features(self.train_set.crops, "train")
+                x = torch.where(torch.from_numpy(flips).view(-1, 1, 1, 1), feats[1, idx], feats[0, idx])
+                yield x.to(self.device).float(), labels
+            else:
+                crops = self.train_set.crops[idx]
+                if self.cfg.augment:
+                    crops = np.stack([augment_crop(c, rng) for c in crops])
+                else:
+                    crops = np.stack([c[:, ::-1] if f else c for c, f in zip(crops, flips)])
+                yield self.to_input(crops), labels
+
+    # -- embedding -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def embed(self, cs: CropSet, key: str) -> np.ndarray:
+        """Flip-averaged, L2-normalised embeddings, as the Encoder computes them."""
+        self.net.eval()
+        out = []
+        if self.trunk is not None:
+            feats = self.trunk_features(cs.crops, key)
+            for i in range(0, feats.shape[1], 512):
+                e = sum(self.upper(feats[j, i:i + 512].to(self.device).float()) for j in (0, 1))
+                out.append(F.normalize(e.float(), dim=1).cpu())
+        else:
+            for i in range(0, len(cs.crops), 256):
+                x = self.to_input(cs.crops[i:i + 256])
+                e = self.net(x) + self.net(torch.flip(x, dims=[3]))
+                out.append(F.normalize(e.float(), dim=1).cpu())
+        return torch.cat(out).numpy()
+
+    def init_head_from_prototypes(self) -> None:
+        emb = torch.from_numpy(self.embed(self.train_set, "train"))
+        labels = torch.from_numpy(self.train_set.labels)
+        protos = torch.zeros(len(self.train_set.names), emb.shape[1]).index_add_(0, labels, emb)
+        self.head.init_from_prototypes(protos.to(self.device))
+
+    def validate(self) -> dict:
+        if self.val_set is None:
+            return {}
+        return protocols(self.embed(self.val_set, "val"), self.val_set)
+
+    # -- loop ------------------------------------------------------------------------------
+    def lr_at(self, step: int) -> float:
+        total = self.cfg.epochs * self.steps_per_epoch
+        warm = max(1, int(self.cfg.warmup_epochs * self.steps_per_epoch))
+        if step < warm:
+            return self.cfg.lr * (step + 1) / warm
+        return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    def train_mode(self) -> None:
+        self.net.train()
+        if self.trunk is not None:
+            self.trunk.eval()
+        else:  # frozen BatchNorms keep their statistics
+            for m in self.net.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(
+                        p.requires_grad for p in m.parameters()):
+                    m.eval()
+
+    def fit(self) -> dict:
+        cfg, out = self.cfg, Path(self.cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.epoch == 0 and self.best is None:
+            self.init_head_from_prototypes()
+            metrics = self.validate()
+            self.history.append({"epoch": 0, **_brief(metrics)})
+            tqdm.write(f"epoch 0 (start): {_fmt(metrics)}")
+        amp = self.device.type == "cuda"
+        model = self.upper if self.trunk is not None else self.net
+        while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
+            rng = np.random.default_rng(cfg.seed + self.epoch)
+            self.train_mode()
+            bar = tqdm(self.batches(rng), total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                       unit="batch")
+            t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+            for x, y in bar:
+                for g in self.opt.param_groups:
+                    g["lr"] = self.lr_at(self.step)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+                    logits = self.head(model(x).float(), y)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.clip_grad)
+                self.opt.step()
+                self.step += 1
+                seen += len(y)
+                loss_sum += loss.item() * len(y)
+                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            self.epoch += 1
+            metrics = self.validate()
+            rec = {"epoch": self.epoch, "loss": loss_sum / max(seen, 1), **_brief(metrics)}
+            self.history.append(rec)
+            tqdm.write(f"epoch {self.epoch}: loss {rec['loss']:.3f}  {_fmt(metrics)}")
+            self.keep_best(metrics, out)
+            self.save(out / "last.pt", metrics)
+        (out / "history.json").write_text(json.dumps(self.history, indent=2))
+        return {"best": self.best, "history": self.history}
+
+    def keep_best(self, metrics: dict, out: Path) -> None:
+        key = (metrics.get("B", {}).get("top1", 0.0), metrics.get("A", {}).get("top1", 0.0)) if metrics else (
+            -self.history[-1]["loss"], 0.0)
+        if self.best is None or tuple(key) > tuple(self.best["key"]):
+            self.best = {"key": list(key), "epoch": self.epoch, "metrics": metrics}
+            self.bad_epochs = 0
+            save_checkpoint(out / "best.pt", self.net, train_args=dataclasses.asdict(self.cfg),
+                            metrics=metrics, epoch=self.epoch)
+        else:
+            self.bad_epochs += 1
+
+    def save(self, path: Path, metrics: dict) -> None:
+        save_checkpoint(path, self.net, train_args=dataclasses.asdict(self.cfg), metrics=metrics,
+                        epoch=self.epoch, step=self.step, head=self.head.state_dict(),
+                        optimizer=self.opt.state_dict(), best=self.best, bad_epochs=self.bad_epochs,
+                        history=self.history)
+
+    @classmethod
+    def resume(cls, path: str | Path, **overrides) -> "Trainer":
+        ckpt = read_checkpoint(path)
+        if "optimizer" not in ckpt:
+            raise EncoderError(f"{path} has no training state (use last.pt to resume)")
+        cfg = TrainConfig(**{**ckpt["train_args"], **overrides})
+        cfg.weights = None
+        self = cls(cfg)
+        self.net.load_state_dict(ckpt["model"])
+        self.head.load_state_dict(ckpt["head"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.epoch, self.step, self.best = ckpt["epoch"], ckpt["step"], ckpt["best"]
+        self.bad_epochs, self.history = ckpt["bad_epochs"], ckpt["history"]
+        return self
+
+
+def initial_net(encoder: str, weights: str | None) -> nn.Module:
+    """The starting network: ``encoder`` with a state dict, or a facesearch checkpoint."""
+    try:
+        ckpt = read_checkpoint(weights) if weights and Path(weights).is_file() else None
+    except EncoderError:
+        ckpt = None  # a plain state dict: the family loads it
+    if ckpt is None:
+        return build_net(encoder, weights)
+    net = build_net(ckpt["arch"])
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    return net
+
+
+def _brief(metrics: dict) -> dict:
+    return {f"{p}_top1": m["top1"] for p, m in metrics.items()} | {
+        f"{p}_{k}": v for p, m in metrics.items() for k, v in m["by_distortion"].items()}
+
+
+def _fmt(metrics: dict) -> str:
+    return "  ".join(f"{p} top-1 {m['top1']:.3f} (sunny {m['by_distortion'].get('sunny', float('nan')):.3f})"
+                     for p, m in metrics.items()) or "(no validation set)"
