@@ -10,55 +10,9 @@ from pathlib import Path
 
 import click
 
-from .config import default_db
 
-# -- options, defined once ---------------------------------------------------------------
-db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
-                         type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
-model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
-                            "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
-                            "Queries default to the encoder the index was built with.")
-weights_option = click.option("--weights", default=None, help="State dict for --model when it is a name.")
-detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]), default=None,
-                               help="mtcnn: detect + 5-point align (default). none: photos are already "
-                               "face crops; centre-crop them.")
-json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
-no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mirrored face's embedding.")
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def report_errors(errors) -> int:
-    for e in errors:
-        click.echo(str(e), err=True)
-    return len(errors)
-
-
-def progress(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
-
-
-def open_gallery(db: str, model: str | None, weights: str | None, detector: str | None,
-                 no_flip: bool = False, new_ok: bool = False):
-    """Gallery for ``db``; builds the encoder from --model, or from the DB's record."""
-    from .encoders import EncoderError, create_encoder
-    from .gallery import Gallery, GalleryError
-    from .store import StoreError
-
-    if not new_ok and not Path(db).exists():
-        fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
-    try:
-        gallery = Gallery(db, detector=detector)
-        if model or (new_ok and gallery.meta is None):
-            gallery.use_encoder(create_encoder(model, weights, flip=not no_flip))
-        return gallery
-    except (EncoderError, GalleryError, StoreError) as e:
-        fail(str(e))
+from .cli_options import (db_option, detector_option, fail, json_option, model_option,
+                          no_flip_option, open_gallery, progress, report_errors, weights_option)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -253,56 +207,6 @@ def people_remove(db, name):
 
 
 @main.command()
-@click.argument("train_dir", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
-              help="Labelled folder scored each epoch (protocols A and B); best.pt is kept by B, then A.")
-@click.option("--encoder", default="mobilefacenet", show_default=True, help="Encoder family to train.")
-@click.option("--weights", default=None, help="Starting weights: a state dict or a facesearch checkpoint.")
-@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for best.pt, last.pt and history.json.")
-@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2))
-@click.option("--lr", default=1e-3, show_default=True, type=float)
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
-@click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
-@click.option("--scale", default=32.0, show_default=True, type=float, help="Logit scale s.")
-@click.option("--margin-kind", type=click.Choice(["arcface", "cosface", "combined"]), default="arcface",
-              show_default=True)
-@click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
-              "trunk then runs once and its features are cached.")
-@click.option("--augment", is_flag=True, help="On-the-fly synthetic distortions (for clean-only data; "
-              "not with --freeze on MobileFaceNet).")
-@click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")
-def train(train_dir, val_dir, resume, **options):
-    """Fine-tune an encoder with an ArcFace margin head on TRAIN_DIR (person folders or FACECOM).
-
-    \b
-      facesearch train ../shared/data/facecom/train --val ../shared/data/facecom/val \\
-          --encoder mobilefacenet --weights mobilefacenet_ms1m.pt --epochs 20 --out runs/facecom
-      facesearch train --resume runs/facecom/last.pt
-    """
-    from .encoders import EncoderError
-    from .training.trainer import TrainConfig, Trainer
-
-    try:
-        if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
-            trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
-        elif not train_dir:
-            fail("give TRAIN_DIR, or --resume runs/.../last.pt")
-        else:
-            options = {k: v for k, v in options.items() if v is not None}
-            trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
-        result = trainer.fit()
-    except EncoderError as e:
-        fail(str(e))
-    best = result["best"]
-    click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
-    click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")
-
-
-@main.command()
 @db_option
 def reindex(db):
     """Rebuild the FAISS index file from the embeddings stored in the database."""
@@ -322,6 +226,12 @@ def check(db):
         sys.exit(1)
     click.echo("ok: database and index agree")
 
+
+from .cli_model import calibrate, evaluate, train  # noqa: E402  (commands defined there)
+
+main.add_command(train)
+main.add_command(calibrate)
+main.add_command(evaluate, name="eval")
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,17 @@ class IndexMeta(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class CachedEmbedding(Base):
+    """Embeddings of labelled (calibration / evaluation) photos, so re-runs embed nothing."""
+
+    __tablename__ = "embedding_cache"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_checksum: Mapped[str] = mapped_column(String, primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    detected: Mapped[bool] = mapped_column()
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block on a writer

@@ -5,7 +5,7 @@ import pytest
 
 from facesearch.training.augment import DISTORTIONS, augment
 from facesearch.training.data import load_crops
-from facesearch.training.evaluate import protocols
+from facesearch.protocols import protocols
 from facesearch.training.trainer import TrainConfig, Trainer
 from tests.conftest import person_image
 

@@ -29,7 +29,7 @@ from facesearch.heads import MarginHead
 
 from .augment import augment as augment_crop
 from .data import CropSet, load_crops
-from .evaluate import protocols
+from facesearch.protocols import protocols
 
 
 @dataclass

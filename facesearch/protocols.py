@@ -31,7 +31,9 @@ def _score(top: np.ndarray, labels: np.ndarray, kinds: list[str]) -> dict:
 
 
 def protocols(emb: np.ndarray, crops) -> dict:
-    """Protocol A and B metrics for embeddings ``emb`` of a :class:`CropSet` ``crops``."""
+    """Protocol A and B metrics for embeddings ``emb`` of labelled photos ``crops``: any
+    object with ``labels``, ``names``, ``kinds`` ("clean" or a distortion), ``source``
+    (clean photo each derives from) and ``paths`` (e.g. training's CropSet)."""
     kinds = np.array(crops.kinds)
     clean = kinds == "clean"
     n = len(crops.names)

@@ -1,0 +1,150 @@
+"""CLI commands about models: train, calibrate, eval."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli_options import db_option, fail, json_option, open_gallery, progress, report_errors
+
+
+@click.command()
+@click.argument("train_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
+              help="Labelled folder scored each epoch (protocols A and B); best.pt is kept by B, then A.")
+@click.option("--encoder", default="mobilefacenet", show_default=True, help="Encoder family to train.")
+@click.option("--weights", default=None, help="Starting weights: a state dict or a facesearch checkpoint.")
+@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for best.pt, last.pt and history.json.")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2))
+@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
+@click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
+@click.option("--scale", default=32.0, show_default=True, type=float, help="Logit scale s.")
+@click.option("--margin-kind", type=click.Choice(["arcface", "cosface", "combined"]), default="arcface",
+              show_default=True)
+@click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
+              "trunk then runs once and its features are cached.")
+@click.option("--augment", is_flag=True, help="On-the-fly synthetic distortions (for clean-only data; "
+              "not with --freeze on MobileFaceNet).")
+@click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")
+def train(train_dir, val_dir, resume, **options):
+    """Fine-tune an encoder with an ArcFace margin head on TRAIN_DIR (person folders or FACECOM).
+
+    \b
+      facesearch train ../shared/data/facecom/train --val ../shared/data/facecom/val \\
+          --encoder mobilefacenet --weights mobilefacenet_ms1m.pt --epochs 20 --out runs/facecom
+      facesearch train --resume runs/facecom/last.pt
+    """
+    from .encoders import EncoderError
+    from .training.trainer import TrainConfig, Trainer
+
+    try:
+        if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
+            trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
+        elif not train_dir:
+            fail("give TRAIN_DIR, or --resume runs/.../last.pt")
+        else:
+            options = {k: v for k, v in options.items() if v is not None}
+            trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
+        result = trainer.fit()
+    except EncoderError as e:
+        fail(str(e))
+    best = result["best"]
+    click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
+    click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")
+
+
+plots_option = click.option("--plots", type=click.Path(file_okay=False), default=None,
+                            help="Folder for PNG plots (created if missing).")
+
+
+def _labelled_run(db, fn, *args, **kwargs):
+    """Run calibrate/evaluate with a progress bar; per-file errors are printed, not fatal."""
+    gallery = open_gallery(db, None, None, None)
+    from .scan import scan_gallery
+
+    total = len(scan_gallery(args[0], include_distorted=True))
+    try:
+        with progress(total, "embed") as bar:
+            out = fn(gallery, *args, progress=bar.update, **kwargs)
+    except ValueError as e:
+        fail(str(e))
+    return gallery, out
+
+
+@click.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="False accepts allowed per impostor comparison.")
+@click.option("--objective", type=click.Choice(["far", "f1"]), default="far", show_default=True,
+              help="far: threshold at --target-far; f1: threshold with the best F1.")
+@plots_option
+@db_option
+@json_option
+def calibrate(data_dir, target_far, objective, plots, db, as_json):
+    """Choose and store the accept threshold from genuine vs impostor similarities on DATA_DIR.
+
+    DATA_DIR is labelled (person folders or FACECOM); pairs are distorted-vs-clean photos.
+    The threshold belongs to the index's encoder and is used by `query` from now on.
+    """
+    from . import evaluation, metrics, plots as P
+
+    gallery, (info, errors) = _labelled_run(db, evaluation.calibrate, data_dir, objective=objective,
+                                            target_far=target_far)
+    genuine, impostor = info.pop("_genuine"), info.pop("_impostor")
+    failed = report_errors(errors)
+    if plots:
+        Path(plots).mkdir(parents=True, exist_ok=True)
+        P.histogram(genuine, impostor, info["threshold"], Path(plots) / "histogram.png")
+        far, tar, _ = metrics.roc(genuine, impostor)
+        P.roc_curve(far, tar, Path(plots) / "roc.png", (max(info["far"], 1e-7), info["tar"]))
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        goal = f"target FAR {target_far:g}" if objective == "far" else "max F1"
+        click.echo(f"threshold {info['threshold']:.4f} ({goal}): TAR {info['tar']:.4f}  FAR {info['far']:.5f}  "
+                   f"precision {info['precision']:.4f}  recall {info['recall']:.4f}  F1 {info['f1']:.4f}\n"
+                   f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs; "
+                   f"stored in {db}")
+    raise SystemExit(1 if failed else 0)
+
+
+@click.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="Write a Markdown report here (and the JSON beside it, .json).")
+@plots_option
+@click.option("--tsne", is_flag=True, help="Also plot a t-SNE of embeddings (needs scikit-learn).")
+@db_option
+@json_option
+def evaluate(data_dir, report, plots, tsne, db, as_json):
+    """Measure the index's encoder on labelled DATA_DIR: protocols A/B, per-distortion
+    top-1, verification at the stored threshold, ROC AUC, TAR@FAR and an open-set test."""
+    from . import evaluation, metrics, plots as P
+    from .report import markdown
+
+    gallery, (rep, errors, data) = _labelled_run(db, evaluation.evaluate, data_dir)
+    genuine, impostor = rep.pop("_genuine"), rep.pop("_impostor")
+    failed = report_errors(errors)
+    if plots:
+        out = Path(plots)
+        out.mkdir(parents=True, exist_ok=True)
+        P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
+        far, tar, _ = metrics.roc(genuine, impostor)
+        P.roc_curve(far, tar, out / "roc.png")
+        if "A" in rep["protocols"]:
+            P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
+        if tsne:
+            P.tsne(data.emb, data.labels, out / "tsne.png")
+    text = markdown(rep)
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(text)
+        Path(report).with_suffix(".json").write_text(json.dumps(rep, indent=2))
+    click.echo(json.dumps(rep) if as_json else text)
+    raise SystemExit(1 if failed else 0)

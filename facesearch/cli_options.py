@@ -1,0 +1,58 @@
+"""Options and helpers shared by the CLI modules, defined once."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .config import default_db
+
+db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
+                         type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
+model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
+                            "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
+                            "Queries default to the encoder the index was built with.")
+weights_option = click.option("--weights", default=None, help="State dict for --model when it is a name.")
+detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]), default=None,
+                               help="mtcnn: detect + 5-point align (default). none: photos are already "
+                               "face crops; centre-crop them.")
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
+no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mirrored face's embedding.")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def report_errors(errors) -> int:
+    for e in errors:
+        click.echo(str(e), err=True)
+    return len(errors)
+
+
+def progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+
+def open_gallery(db: str, model: str | None, weights: str | None, detector: str | None,
+                 no_flip: bool = False, new_ok: bool = False):
+    """Gallery for ``db``; builds the encoder from --model, or from the DB's record."""
+    from .encoders import EncoderError, create_encoder
+    from .gallery import Gallery, GalleryError
+    from .store import StoreError
+
+    if not new_ok and not Path(db).exists():
+        fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
+    try:
+        gallery = Gallery(db, detector=detector)
+        if model or (new_ok and gallery.meta is None):
+            gallery.use_encoder(create_encoder(model, weights, flip=not no_flip))
+        return gallery
+    except (EncoderError, GalleryError, StoreError) as e:
+        fail(str(e))
+
+

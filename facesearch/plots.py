@@ -1,0 +1,80 @@
+"""PNG plots for calibration and evaluation (matplotlib, headless)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def histogram(genuine, impostor, threshold: float | None, path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = np.linspace(min(genuine.min(), impostor.min()), max(genuine.max(), impostor.max()), 80)
+    ax.hist(impostor, bins=bins, density=True, alpha=0.6, label=f"impostor ({len(impostor):,} pairs)")
+    ax.hist(genuine, bins=bins, density=True, alpha=0.6, label=f"genuine ({len(genuine):,} pairs)")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set_xlabel("cosine similarity")
+    ax.set_ylabel("density")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def roc_curve(far, tar, path: Path, threshold_point: tuple[float, float] | None = None) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ok = far > 0
+    ax.plot(far[ok], tar[ok])
+    if threshold_point:
+        ax.plot(*threshold_point, "o", color="k", label="calibrated threshold")
+        ax.legend()
+    ax.set_xscale("log")
+    ax.set_xlabel("false accept rate (impostor pairs)")
+    ax.set_ylabel("true accept rate")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def distortion_bars(by_distortion: dict[str, float], path: Path, title: str = "top-1 by distortion") -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = list(by_distortion)
+    ax.bar(names, [by_distortion[n] for n in names])
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def tsne(emb: np.ndarray, labels: np.ndarray, path: Path, max_identities: int = 20) -> Path:
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise RuntimeError("--tsne needs scikit-learn: pip install scikit-learn") from None
+    plt = _plt()
+    keep = np.isin(labels, np.unique(labels)[:max_identities])
+    xy = TSNE(init="pca", perplexity=min(30, max(2, keep.sum() // 4)), random_state=0).fit_transform(emb[keep])
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.scatter(xy[:, 0], xy[:, 1], c=labels[keep], cmap="tab20", s=8)
+    ax.set_title(f"t-SNE of embeddings ({max_identities} identities)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
