@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 
-from .cli_options import (db_option, detector_option, fail, json_option, model_option,
+from .cli_options import (db_option, sub_db_option, detector_option, fail, json_option, model_option,
                           no_flip_option, open_gallery, progress, report_errors, weights_option)
 
 
@@ -45,9 +45,13 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     Incremental: photos already enrolled (same person, same bytes) are not embedded again.
     """
     from .gallery import GalleryError
-    from .scan import scan_gallery
+    from .scan import person_folders, scan_gallery
 
     items = scan_gallery(gallery_dir, include_distorted)
+    with_photos = {name for name, _ in items}
+    for folder in person_folders(gallery_dir):
+        if folder.name not in with_photos:
+            click.echo(f"warning: {folder}: no photos, identity not enrolled", err=True)
     gallery = open_gallery(db, model, weights, detector, no_flip, new_ok=True)
     if detector and gallery.meta and detector != gallery.meta.detector:
         fail(f"{db} was built with --detector {gallery.meta.detector}; use a new --db to change it")
@@ -180,13 +184,14 @@ def people(ctx, db, as_json):
 @people.command("rename")
 @click.argument("old")
 @click.argument("new")
+@sub_db_option
 @click.pass_obj
-def people_rename(db, old, new):
+def people_rename(db, old, new, sub_db):
     """Rename identity OLD to NEW."""
     from .gallery import GalleryError
 
     try:
-        open_gallery(db, None, None, None).rename(old, new)
+        open_gallery(sub_db or db, None, None, None).rename(old, new)
     except GalleryError as e:
         fail(str(e))
     click.echo(f"renamed {old} -> {new}")
@@ -194,13 +199,14 @@ def people_rename(db, old, new):
 
 @people.command("remove")
 @click.argument("name")
+@sub_db_option
 @click.pass_obj
-def people_remove(db, name):
+def people_remove(db, name, sub_db):
     """Remove identity NAME, its photos and their vectors."""
     from .gallery import GalleryError
 
     try:
-        n = open_gallery(db, None, None, None).remove(name)
+        n = open_gallery(sub_db or db, None, None, None).remove(name)
     except GalleryError as e:
         fail(str(e))
     click.echo(f"removed {name} ({n} photos)")

@@ -10,6 +10,9 @@ from .config import default_db
 
 db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
                          type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
+# on `people` subcommands: None means "the --db given to `people`, or the default"
+sub_db_option = click.option("--db", "sub_db", default=None, type=click.Path(dir_okay=False),
+                             help="SQLite database (also accepted before the subcommand).")
 model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
                             "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
                             "Queries default to the encoder the index was built with.")
@@ -48,7 +51,7 @@ def open_gallery(db: str, model: str | None, weights: str | None, detector: str 
     if not new_ok and not Path(db).exists():
         fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
     try:
-        gallery = Gallery(db, detector=detector)
+        gallery = Gallery(db, detector=detector, on_wait=lambda msg: click.echo(f"note: {msg}", err=True))
         if model or (new_ok and gallery.meta is None):
             gallery.use_encoder(create_encoder(model, weights, flip=not no_flip))
         return gallery

@@ -13,7 +13,7 @@ DISTORTION_DIR = "distortion"
 
 # Larger inputs are downscaled before detection: faces stay big enough and MTCNN stays fast.
 MAX_DETECT_SIDE = 1024
-EMBED_BATCH = 64
+EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "weights"

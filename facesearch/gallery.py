@@ -40,8 +40,10 @@ class EnrollReport:
 class Gallery:
     """Open with :meth:`open`; ``encoder`` is created lazily from the DB's record if not given."""
 
-    def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None):
+    def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None,
+                 on_wait: Callable[[str], None] | None = None):
         self.db_path = Path(db_path)
+        self.on_wait = on_wait  # told when another writer holds the lock
         self.index_path = index_path_for(self.db_path)
         self.engine = open_store(self.db_path)
         self._encoder = encoder
@@ -88,6 +90,14 @@ class Gallery:
         return Embedder(self.encoder, self.detector, require_face)
 
     # -- index ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the DB's metadata; drop the in-memory index if a writer changed it."""
+        with Session(self.engine) as s:
+            meta = s.get(IndexMeta, 1)
+        if meta is None or self.meta is None or meta.generation != self.meta.generation:
+            self._index = None
+        self.meta = meta
+
     @property
     def index(self) -> VectorIndex:
         """The FAISS index matching the DB; rebuilt in memory when the file is stale."""
@@ -142,7 +152,12 @@ class Gallery:
         """
         lock_path = self.db_path.with_name(self.db_path.name + ".lock")
         with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self.on_wait:
+                    self.on_wait(f"another facesearch command is writing to {self.db_path}; waiting for it")
+                fcntl.flock(lock, fcntl.LOCK_EX)
             with Session(self.engine) as s:  # re-read: another writer may have finished
                 self.meta = s.get(IndexMeta, 1)
             self._index = None
@@ -234,7 +249,8 @@ class Gallery:
                 rows.append((photo, res.vector))
             s.flush()
             ids = [p.id for p, _ in rows]
-        index.add(ids, np.array([v for _, v in rows]).reshape(len(rows), -1))
+        if rows:
+            index.add(ids, np.stack([v for _, v in rows]))
         report.added += len(rows)
 
     def _prune(self, items, root: Path, index: VectorIndex) -> int:
@@ -287,6 +303,7 @@ class Gallery:
                  progress: Callable[[int], None] | None = None) -> list[QueryResult | FileError]:
         """Who is in each photo? ``accepted`` compares the best score with ``threshold``
         (default: the calibrated one; None if never calibrated)."""
+        self.refresh()
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
         out: list[QueryResult | FileError] = []

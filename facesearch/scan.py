@@ -18,17 +18,21 @@ def _images_in(folder: Path) -> list[Path]:
         return []
 
 
+def person_folders(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder of person folders")
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def scan_gallery(root: str | Path, include_distorted: bool = False) -> list[tuple[str, Path]]:
     """``(identity, photo)`` pairs of ``root/<person>/*`` (and ``<person>/distortion/*``).
 
     The FACECOM layout keeps distorted copies in ``<person>/distortion/``; they are skipped
     unless ``include_distorted``. Identity name = folder name.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a folder of person folders")
     pairs = []
-    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for person in person_folders(root):
         photos = _images_in(person)
         if include_distorted:
             photos += _images_in(person / DISTORTION_DIR)

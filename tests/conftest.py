@@ -1,7 +1,8 @@
 """Shared fixtures: a fake deterministic encoder and generated photo folders.
 
-The fake encoder is registered as ``--model fake`` so CLI tests run the real code paths
-(registry, Encoder wrapper, store, index) in milliseconds, with no weights and no network.
+The fake encoder (tests/fake_encoder.py) is registered as ``--model fake`` so CLI tests
+run the real code paths (registry, Encoder wrapper, store, index) in milliseconds, with no
+weights and no network. Subprocesses get it with FACESEARCH_PLUGINS=tests.fake_encoder.
 """
 from __future__ import annotations
 
@@ -9,38 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from torch import nn
 
-from facesearch.encoders import register_encoder
-from facesearch.types import Preprocess
-
-
-class FakeNet(nn.Module):
-    """Fixed random projection of an 8x8 thumbnail: same picture -> same vector."""
-
-    arch = "fake"
-    preprocess = Preprocess(32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
-    embedding_dim = 16
-
-    def __init__(self):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.proj = nn.Linear(3 * 8 * 8, self.embedding_dim, bias=False)
-        with torch.no_grad():
-            self.proj.weight.copy_(torch.randn(self.embedding_dim, 192, generator=g))
-
-    def forward(self, x):
-        return self.proj(nn.functional.adaptive_avg_pool2d(x, 8).flatten(1))
-
-
-@register_encoder("fake")
-def fake_encoder(variant, weights):
-    net = FakeNet()
-    if weights:
-        net.load_state_dict(torch.load(weights, weights_only=True))
-    return net
+from tests.fake_encoder import FakeNet  # noqa: F401  (registers --model fake)
 
 
 def person_image(seed: int, size: int = 64, noise: float = 0.0, rng_seed: int = 0) -> Image.Image:

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facesearch.config import DISTORTION_DIR
-from facesearch.detect import Aligner
+from facesearch.detect import CENTER_CROP_FRACTION, CENTER_CROP_Y, Aligner
 from facesearch.images import ImageError, load_rgb
 from facesearch.scan import scan_gallery
 
@@ -49,7 +49,8 @@ def describe(path: Path) -> tuple[str, str]:
 
 
 def _cache_key(items, size: int, detector: str) -> str:
-    h = hashlib.sha256(f"v1 {size} {detector}".encode())
+    # alignment settings are part of the key: changing them re-aligns
+    h = hashlib.sha256(f"v1 {size} {detector} {CENTER_CROP_FRACTION} {CENTER_CROP_Y}".encode())
     for name, p in items:
         st = p.stat()
         h.update(f"{name}\0{p.resolve()}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())

@@ -71,7 +71,18 @@ def create_encoder(spec: str | None = None, weights: str | None = None, flip: bo
 
 
 def _load_builtin_families() -> None:
+    """Import the built-in families, and any modules named in $FACESEARCH_PLUGINS
+    (comma-separated) that register more with :func:`register_encoder`."""
+    import importlib
+    import os
+
     from . import facenet, mobilefacenet, timm_backbone  # noqa: F401  (register on import)
+
+    for mod in filter(None, os.environ.get("FACESEARCH_PLUGINS", "").split(",")):
+        try:
+            importlib.import_module(mod.strip())
+        except ImportError as e:
+            raise EncoderError(f"cannot import encoder plugin {mod!r} from $FACESEARCH_PLUGINS: {e}") from None
 
 
 __all__ = ["Encoder", "EncoderError", "register_encoder", "create_encoder", "build_net",

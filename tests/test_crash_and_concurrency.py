@@ -1,0 +1,119 @@
+"""kill -9 during `facesearch index`, concurrent writers, queries during a write.
+
+These run the real CLI in subprocesses with the fake encoder (FACESEARCH_PLUGINS).
+"""
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import person_image
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "facesearch.cli"]
+
+
+def env(**extra):
+    e = dict(os.environ, FACESEARCH_PLUGINS="tests.fake_encoder", PYTHONPATH=str(REPO),
+             FACESEARCH_BATCH="16", **extra)
+    return e
+
+
+@pytest.fixture(scope="module")
+def big_gallery(tmp_path_factory):
+    root = tmp_path_factory.mktemp("big") / "gallery"
+    for i in range(60):
+        (root / f"person{i:03d}").mkdir(parents=True)
+        for j in range(5):
+            person_image(i, size=32, noise=3, rng_seed=j).save(root / f"person{i:03d}" / f"{j}.png")
+    return root  # 300 photos
+
+
+def index_cmd(gallery, db, *extra):
+    return [*CLI, "index", str(gallery), "--db", str(db), "--model", "fake", "--detector", "none", *extra]
+
+
+def db_state(db):
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT i.name, p.sha256 FROM photos p JOIN identities i ON i.id = p.identity_id").fetchall()
+    return rows
+
+
+def test_kill_9_during_index_then_rerun_is_consistent(big_gallery, tmp_path):
+    db = tmp_path / "fs.db"
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(5):
+        p = subprocess.Popen(index_cmd(big_gallery, db), env=env(FAKE_ENCODER_DELAY="0.05"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 5.0))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            kills += 1
+        p.wait()
+        if db.exists():  # whatever was committed is whole: no duplicates
+            rows = db_state(db)
+            assert len(rows) == len(set(rows))
+    assert kills >= 1, "the run finished before every kill: lengthen FAKE_ENCODER_DELAY"
+    done = subprocess.run(index_cmd(big_gallery, db, "--json"), env=env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = db_state(db)
+    assert len(rows) == 300 and len(set(rows)) == 300
+    check = subprocess.run([*CLI, "check", "--db", str(db)], env=env(), capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_check_and_reindex_repair_a_stale_index(big_gallery, tmp_path):
+    db = tmp_path / "fs.db"
+    subprocess.run(index_cmd(big_gallery, db), env=env(), check=True, capture_output=True)
+    faiss_file = db.with_suffix(".faiss")
+    stale = faiss_file.read_bytes()
+    subprocess.run([*CLI, "people", "remove", "person000", "--db", str(db)], env=env(), check=True,
+                   capture_output=True)
+    faiss_file.write_bytes(stale)  # an index from before the removal
+    assert subprocess.run([*CLI, "check", "--db", str(db)], env=env(), capture_output=True).returncode == 1
+    subprocess.run([*CLI, "reindex", "--db", str(db)], env=env(), check=True, capture_output=True)
+    assert subprocess.run([*CLI, "check", "--db", str(db)], env=env(), capture_output=True).returncode == 0
+
+
+def test_two_concurrent_index_runs_do_not_corrupt(big_gallery, tmp_path):
+    db = tmp_path / "fs.db"
+    subprocess.run(index_cmd(big_gallery, db), env=env(), check=True, capture_output=True)  # create
+    procs = [subprocess.Popen(index_cmd(big_gallery, db, "--include-distorted"), env=env(FAKE_ENCODER_DELAY="0.02"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    rows = db_state(db)
+    assert len(rows) == len(set(rows)) == 300
+    assert subprocess.run([*CLI, "check", "--db", str(db)], env=env(), capture_output=True).returncode == 0
+
+
+def test_queries_during_index_never_fail(big_gallery, tmp_path):
+    db = tmp_path / "fs.db"
+    first = tmp_path / "first"
+    (first / "person000").mkdir(parents=True)
+    person_image(0, size=32).save(first / "person000" / "a.png")
+    subprocess.run(index_cmd(first, db), env=env(), check=True, capture_output=True)
+    writer = subprocess.Popen(index_cmd(big_gallery, db), env=env(FAKE_ENCODER_DELAY="0.05"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    query = big_gallery / "person007" / "0.png"
+    seen = []
+    try:
+        while writer.poll() is None and len(seen) < 6:
+            r = subprocess.run([*CLI, "query", str(query), "--db", str(db), "--json"], env=env(),
+                               capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            seen.append(json.loads(r.stdout)["matches"][0]["identity"])
+    finally:
+        writer.wait(timeout=120)
+    assert seen and writer.returncode == 0
+    final = subprocess.run([*CLI, "query", str(query), "--db", str(db), "--json"], env=env(),
+                           capture_output=True, text=True)
+    assert json.loads(final.stdout)["matches"][0]["identity"] == "person007"
