@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 
-from .cli_options import (db_option, sub_db_option, detector_option, fail, json_option, model_option,
+from .cli_options import (db_option, detector_option, ef_search_option, index_type_option, nprobe_option,
+                          sub_db_option, fail, json_option, model_option,
                           no_flip_option, open_gallery, progress, report_errors, weights_option)
 
 
@@ -38,8 +39,12 @@ def main():
 @click.option("--include-distorted", is_flag=True, help="FACECOM layout: also enrol <person>/distortion/*.")
 @click.option("--prune", is_flag=True, help="Remove photos and people under GALLERY_DIR that are gone from disk.")
 @click.option("--require-face", is_flag=True, help="Fail photos where no face is detected (default: centre crop).")
+@index_type_option
+@nprobe_option
+@ef_search_option
 @json_option
-def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted, prune, require_face, as_json):
+def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted, prune, require_face,
+          index_type, nprobe, ef_search, as_json):
     """Enrol every person folder of GALLERY_DIR (identity = folder name).
 
     Incremental: photos already enrolled (same person, same bytes) are not embedded again.
@@ -56,6 +61,9 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     if detector and gallery.meta and detector != gallery.meta.detector:
         fail(f"{db} was built with --detector {gallery.meta.detector}; use a new --db to change it")
     try:
+        if index_type or nprobe or ef_search:
+            gallery.ensure_meta()
+            gallery.set_index_type(index_type, nprobe=nprobe, ef_search=ef_search)
         with progress(len(items), "index") as bar:
             rep = gallery.enroll(items, prune_under=Path(gallery_dir) if prune else None,
                                  require_face=require_face, progress=bar.update)
@@ -80,8 +88,10 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @db_option
 @model_option
 @weights_option
+@nprobe_option
+@ef_search_option
 @json_option
-def query(photos, k, threshold, db, model, weights, as_json):
+def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
@@ -92,6 +102,7 @@ def query(photos, k, threshold, db, model, weights, as_json):
 
     paths = expand_paths(list(photos))
     gallery = open_gallery(db, model, weights, None)
+    gallery.search_params = {k: v for k, v in (("nprobe", nprobe), ("ef_search", ef_search)) if v}
     failed = 0
     with progress(len(paths), "query") as bar:
         results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update)

@@ -20,6 +20,13 @@ weights_option = click.option("--weights", default=None, help="State dict for --
 detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]), default=None,
                                help="mtcnn: detect + 5-point align (default). none: photos are already "
                                "face crops; centre-crop them.")
+index_type_option = click.option("--index-type", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default=None,
+                                 help="FAISS index: flat (exact), ivf, hnsw; auto = flat up to 50,000 photos, "
+                                 "hnsw above. Stored in the DB.  [default: auto]")
+nprobe_option = click.option("--nprobe", type=click.IntRange(min=1), default=None,
+                             help="IVF lists visited per query (recall vs speed).")
+ef_search_option = click.option("--ef-search", type=click.IntRange(min=1), default=None,
+                                help="HNSW candidate list size per query (recall vs speed).")
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
 no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mirrored face's embedding.")
 

@@ -96,7 +96,10 @@ class Aligner:
         out: list[AlignedFace | None] = [None] * len(images)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):  # MTCNN batches only images of one size
-            by_size.setdefault(im.size, []).append(i)
+            if im.size == (self.size, self.size):  # already an aligned crop: no detection
+                out[i] = AlignedFace(np.asarray(im, dtype=np.uint8), detected=True, n_faces=1)
+            else:
+                by_size.setdefault(im.size, []).append(i)
         for idx in by_size.values():
             batch = [images[i] for i in idx]
             boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .config import EMBED_BATCH, index_path_for
 from .images import sha256_file
-from .index import IndexFileError, VectorIndex
+from .index import IndexFileError, VectorIndex, resolve_kind
 from .pipeline import Embedded, Embedder, sharpness
 from .store import (Identity, IndexMeta, Photo, all_embeddings, open_store, people_counts, to_blob)
 from .types import FileError, Match, QueryResult
@@ -44,6 +44,7 @@ class Gallery:
                  on_wait: Callable[[str], None] | None = None):
         self.db_path = Path(db_path)
         self.on_wait = on_wait  # told when another writer holds the lock
+        self.search_params: dict = {}  # per-call overrides: nprobe, ef_search
         self.index_path = index_path_for(self.db_path)
         self.engine = open_store(self.db_path)
         self._encoder = encoder
@@ -106,17 +107,32 @@ class Gallery:
                 raise GalleryError(f"{self.db_path} is empty: run `facesearch index` first")
             try:
                 idx = VectorIndex.load(self.index_path)
-                if idx.generation != self.meta.generation or idx.dim != self.meta.embedding_dim:
+                if (idx.generation != self.meta.generation or idx.dim != self.meta.embedding_dim
+                        or self._wanted_kind(len(idx)) != idx.kind):
                     idx = None
             except IndexFileError:
                 idx = None
             self._index = idx or self._rebuild()
         return self._index
 
+    def _wanted_kind(self, n: int) -> str:
+        return resolve_kind(self.meta.index_type, n) if n else "flat"
+
     def _rebuild(self) -> VectorIndex:
         with Session(self.engine) as s:
             ids, vecs = all_embeddings(s, self.meta.embedding_dim)
-        return VectorIndex.build(self.meta.embedding_dim, ids, vecs, self.meta.generation)
+        return VectorIndex.build(self.meta.embedding_dim, ids, vecs, self.meta.generation,
+                                 kind=self._wanted_kind(len(ids)), params=self.meta.index_params)
+
+    def set_index_type(self, kind: str | None = None, **params) -> None:
+        """Choose the FAISS index kind and its parameters (None values keep the stored ones)."""
+        params = {k: v for k, v in params.items() if v is not None}
+        with Session(self.engine) as s, s.begin():
+            meta = s.get(IndexMeta, 1)
+            meta.index_type = kind or meta.index_type
+            meta.index_params = {**(meta.index_params or {}), **params} or None
+        self.refresh()
+        self._index = None
 
     def reindex(self) -> int:
         """Rebuild the index file from stored embeddings; returns the vector count."""
@@ -161,8 +177,7 @@ class Gallery:
             with Session(self.engine) as s:  # re-read: another writer may have finished
                 self.meta = s.get(IndexMeta, 1)
             self._index = None
-            if self.meta is None:
-                self._init_meta()
+            self.ensure_meta()
             index = self.index
             with Session(self.engine) as s, s.begin():
                 meta = s.get(IndexMeta, 1)
@@ -171,7 +186,16 @@ class Gallery:
             self.meta.generation = generation
             index.generation = generation
             yield index
+            if self._index is not index:  # replaced inside (a removal on hnsw)
+                index = self._index
+            if self._wanted_kind(len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
+                index = self._index = self._rebuild()
             index.save(self.index_path)
+
+    def ensure_meta(self) -> None:
+        """Record the encoder on first use of an empty DB."""
+        if self.meta is None:
+            self._init_meta()
 
     def _init_meta(self) -> None:
         d = self.encoder.describe()
@@ -262,13 +286,23 @@ class Gallery:
             if stale:
                 s.execute(delete(Photo).where(Photo.id.in_(stale)))
             s.execute(delete(Identity).where(~Identity.photos.any()))
-        index.remove(stale)
+        self._remove_vectors(index, stale)
         return len(stale)
+
+    def _remove_vectors(self, index: VectorIndex, ids: list[int]) -> None:
+        if not ids:
+            return
+        if index.supports_remove:
+            index.remove(ids)
+        else:
+            self._index = self._rebuild()
 
     # -- search --------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> list[list[Match]]:
         """Top-k identities per query vector, one entry per identity (its best photo)."""
         index = self.index
+        if self.search_params:
+            index.set_search_params(**self.search_params)
         n = len(index)
         if n == 0:
             return [[] for _ in range(len(vectors))]
@@ -344,7 +378,7 @@ class Gallery:
                     raise GalleryError(f"no identity named {name!r}")
                 ids = [p.id for p in person.photos]
                 s.delete(person)
-            index.remove(ids)
+            self._remove_vectors(index, ids)
         return len(ids)
 
     def rename(self, old: str, new: str) -> None:

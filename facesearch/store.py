@@ -62,6 +62,8 @@ class IndexMeta(Base):
     detector: Mapped[str] = mapped_column(String, default="mtcnn")
     flip: Mapped[bool] = mapped_column(default=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    index_type: Mapped[str] = mapped_column(String, default="auto")  # auto | flat | ivf | hnsw
+    index_params: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # nprobe, ef_search, ...
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -43,3 +43,11 @@ def test_mtcnn_finds_no_face_in_noise_and_falls_back():
     faces = Aligner(112, detector="mtcnn").align([im, im.resize((100, 100))])
     assert [f.detected for f in faces] == [False, False]
     assert all(f.crop.shape == (112, 112, 3) for f in faces)
+
+
+def test_crops_of_encoder_size_skip_detection():
+    im = Image.fromarray(np.random.default_rng(1).integers(0, 255, (112, 112, 3), dtype=np.uint8))
+    aligner = Aligner(112, detector="mtcnn")
+    face = aligner.align([im])[0]
+    assert face.detected and aligner._mtcnn is None  # MTCNN never loaded
+    np.testing.assert_array_equal(face.crop, np.asarray(im))

@@ -122,3 +122,15 @@ def test_compare(db_path, gallery_dir):
     same = g.compare(gallery_dir / "alice" / "alice_0001.jpg", gallery_dir / "alice" / "alice_0002.png")
     diff = g.compare(gallery_dir / "alice" / "alice_0001.jpg", gallery_dir / "bob" / "bob_0001.jpg")
     assert same > diff
+
+
+def test_index_type_is_persisted_and_removal_on_hnsw_rebuilds(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    g.set_index_type("hnsw", ef_search=50)
+    g.reindex()
+    reopened = Gallery(db_path)
+    assert reopened.index.kind == "hnsw" and reopened.index.params["ef_search"] == 50
+    assert reopened.remove("bob") == 2
+    assert reopened.check() == [] and len(Gallery(db_path).index) == 4
+    r = Gallery(db_path).identify([gallery_dir / "alice" / "alice_0001.jpg"], k=1)[0]
+    assert r.matches[0].identity == "alice"

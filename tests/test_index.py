@@ -53,3 +53,31 @@ def test_index_module_does_not_import_torch():
 
     code = "import sys, facesearch.index; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_kinds_find_neighbours_and_persist(kind, tmp_path):
+    v = unit(3000, 16, seed=3)
+    ids = np.arange(10, 3010)
+    idx = VectorIndex.build(16, ids, v, kind=kind, params={"nprobe": 8} if kind == "ivf" else None)
+    assert idx.kind == kind and len(idx) == 3000
+    _, got = idx.search(v[:50], 1)
+    assert (got[:, 0] == ids[:50]).mean() >= 0.95
+    idx.save(tmp_path / "i.faiss")
+    back = VectorIndex.load(tmp_path / "i.faiss")
+    assert back.kind == kind and back.params == idx.params
+    assert sorted(back.ids().tolist()) == ids.tolist()
+    if kind == "ivf":
+        assert back.params["nprobe"] == 8 and back.faiss.nprobe == 8
+        assert back.remove([10, 11]) == 2 and len(back) == 2998
+    else:
+        assert not back.supports_remove
+
+
+def test_auto_kind_by_size():
+    from facesearch.index import AUTO_FLAT_MAX, resolve_kind
+
+    assert resolve_kind("auto", 10) == "flat"
+    assert resolve_kind("auto", AUTO_FLAT_MAX + 1) == "hnsw"
+    with pytest.raises(ValueError):
+        resolve_kind("lsh", 10)
