@@ -84,13 +84,14 @@ class MobileFaceNet(nn.Module):
         self.gdconv = GlobalDepthwise(512)
         self.conv3 = nn.Conv2d(512, embedding_dim, 1)
         self.bn = nn.BatchNorm2d(embedding_dim)
+        self.flatten = nn.Flatten(1)
 
     def stages(self) -> list[tuple[str, nn.Module]]:
         """The forward pass as named steps; the trainer freezes a prefix of these."""
         return ([("conv1", self.conv1), ("dw_conv", self.dw_conv)]
                 + [(f"features.{i}", b) for i, b in enumerate(self.features)]
                 + [("conv2", self.conv2), ("gdconv", self.gdconv), ("conv3", self.conv3), ("bn", self.bn),
-                   ("flatten", nn.Flatten(1))])
+                   ("flatten", self.flatten)])
 
     def forward(self, x):
         for _, stage in self.stages():

@@ -1,0 +1,114 @@
+"""Search speed and recall: facesearch's FAISS index kinds vs brute-force numpy, side by side.
+
+    python benchmarks/bench_search.py [--sizes 10000,100000,1000000] [--dim 128]
+
+Galleries are synthetic but face-like: identities are random unit centres with 5 noisy
+photos each (cosine ~0.7 to their centre); queries are fresh noisy photos of random
+identities. "numpy" is what a pickle-and-loop library does: one matrix-vector product and
+an argpartition per query. Recall is measured against exact (flat) search.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import time
+
+import faiss
+import numpy as np
+
+from facesearch.index import VectorIndex
+
+
+def unit(x):
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def gallery(n, dim, rng, per_id=5, noise=0.6):
+    centres = unit(rng.standard_normal((n // per_id, dim), dtype=np.float32))
+    photos = np.repeat(centres, per_id, axis=0)
+    photos += noise / np.sqrt(dim) * rng.standard_normal(photos.shape, dtype=np.float32)
+    queries_of = rng.integers(0, len(centres), 1000)
+    q = centres[queries_of] + noise / np.sqrt(dim) * rng.standard_normal((1000, dim), dtype=np.float32)
+    return unit(photos), unit(q)
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def latencies(fn, queries):
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q[None])
+        out.append(time.perf_counter() - t)
+    return np.array(out) * 1000
+
+
+def numpy_search(x, q, k):
+    s = x @ q[0]
+    top = np.argpartition(-s, k)[:k]
+    return top[np.argsort(-s[top])]
+
+
+def recall(truth, got, k):
+    return float(np.mean([len(set(t[:k]) & set(g[:k])) / k for t, g in zip(truth, got)]))
+
+
+def bench(n, dim, rng, kinds):
+    x, q = gallery(n, dim, rng)
+    ids = np.arange(n, dtype=np.int64)
+    rows = []
+    t = time.perf_counter()
+    exact = VectorIndex.build(dim, ids, x, kind="flat")
+    flat_build = time.perf_counter() - t
+    _, truth = exact.search(q, 10)
+    lat_np = latencies(lambda qq: numpy_search(x, qq, 10), q[:200])
+    t = time.perf_counter()
+    for qq in q:
+        numpy_search(x, qq[None], 10)
+    rows.append(("numpy brute force", 0.0, x.nbytes / 2**20, np.median(lat_np), np.percentile(lat_np, 99),
+                 len(q) / (time.perf_counter() - t), 1.0, 1.0))
+    for kind in kinds:
+        gc.collect()
+        if kind == "flat":
+            idx, build = exact, flat_build
+        else:
+            t = time.perf_counter()
+            idx = VectorIndex.build(dim, ids, x, kind=kind)
+            build = time.perf_counter() - t
+        size = len(faiss.serialize_index(idx.faiss)) / 2**20
+        lat = latencies(lambda qq: idx.search(qq, 10), q[:500])
+        t = time.perf_counter()
+        _, got = idx.search(q, 10)
+        batch = len(q) / (time.perf_counter() - t)
+        r1 = float(np.mean(got[:, 0] == truth[:, 0]))
+        rows.append((f"facesearch {kind} {idx.params if kind != 'flat' else ''}".strip(), build, size,
+                     np.median(lat), np.percentile(lat, 99), batch, r1, recall(truth, got, 10)))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--dim", type=int, default=128, help="embedding dim (the shipped model: 128)")
+    ap.add_argument("--kinds", default="flat,ivf,hnsw")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, omp threads {faiss.omp_get_max_threads()}")
+    for n in map(int, args.sizes.split(",")):
+        rows = bench(n, args.dim, rng, args.kinds.split(","))
+        base = rows[0][3]
+        print(f"\n## {n:,} vectors, dim {args.dim}")
+        print("| method | build s | size MB | p50 ms | p99 ms | batch q/s | recall@1 | recall@10 | p50 speed-up vs numpy |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, build, size, p50, p99, qps, r1, r10 in rows:
+            print(f"| {name} | {build:.2f} | {size:.0f} | {p50:.3f} | {p99:.3f} | {qps:,.0f} | {r1:.4f} | "
+                  f"{r10:.4f} | {base / p50:.1f}x |")
+        print(f"(peak RSS so far {rss_mb():.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
