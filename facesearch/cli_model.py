@@ -29,6 +29,9 @@ from .cli_options import db_option, fail, json_option, open_gallery, progress, r
               "trunk then runs once and its features are cached.")
 @click.option("--augment", is_flag=True, help="On-the-fly synthetic distortions (for clean-only data; "
               "not with --freeze on MobileFaceNet).")
+@click.option("--pair-weight", type=float, default=None,
+              help="Stage 2: weight of a contrastive loss pulling distorted crops to their clean source "
+              "(0 = off).  [default: 0]")
 @click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")

@@ -38,7 +38,11 @@ class EnrollReport:
 
 
 class Gallery:
-    """Open with :meth:`open`; ``encoder`` is created lazily from the DB's record if not given."""
+    """A face database at ``db_path`` (created and migrated on open).
+
+    ``encoder``: what embeds photos; if omitted it is rebuilt lazily from the DB's record.
+    ``detector``: 'mtcnn' or 'none'; defaults to the one the DB was built with.
+    """
 
     def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None,
                  on_wait: Callable[[str], None] | None = None):
@@ -47,7 +51,7 @@ class Gallery:
         self.search_params: dict = {}  # per-call overrides: nprobe, ef_search
         self.index_path = index_path_for(self.db_path)
         self.engine = open_store(self.db_path)
-        self._encoder = encoder
+        self._encoder = None
         self._detector = detector
         self._index: VectorIndex | None = None
         with Session(self.engine) as s:

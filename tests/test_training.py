@@ -70,3 +70,18 @@ def test_tiny_training_run_lowers_loss_and_checkpoints_roundtrip(train_dir, tmp_
     assert resumed.epoch == 4
     resumed.fit()
     assert resumed.epoch == 5
+
+
+def test_pair_batches_put_each_distorted_crop_next_to_its_clean_source(train_dir, tmp_path):
+    cfg = TrainConfig(train_dir=str(train_dir), encoder="fake", batch_size=8, detector="none",
+                      cache_dir=str(tmp_path / "cache"), pair_weight=0.5, epochs=1, out=str(tmp_path / "run"))
+    t = Trainer(cfg)
+    ts = t.train_set
+    batches = list(t.batch_indices(np.random.default_rng(0)))
+    assert sum(len(b) for b in batches) == 2 * 12 and t.steps_per_epoch == 3
+    for b in batches:
+        h = len(b) // 2
+        for d, c in zip(b[:h], b[h:]):
+            assert ts.kinds[d] != "clean" and ts.kinds[c] == "clean" and ts.source[d] == ts.source[c]
+    hist = t.fit()["history"]
+    assert np.isfinite(hist[-1]["loss"])

@@ -52,6 +52,8 @@ class TrainConfig:
     clip_grad: float = 5.0
     freeze: str | None = None       # last frozen stage, e.g. "features.5"
     augment: bool = False           # on-the-fly pixel distortions (not with cached features)
+    pair_weight: float = 0.0        # > 0: add the distorted-to-clean InfoNCE term (stage 2)
+    pair_temperature: float = 0.05
     patience: int = 4
     seed: int = 0
     detector: str = "mtcnn"
@@ -113,7 +115,7 @@ class Trainer:
             self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
         else:
             self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.steps_per_epoch = math.ceil(len(self.train_set.labels) / cfg.batch_size)
+        self.steps_per_epoch = self.steps_in_epoch()
         self.epoch, self.step, self.best, self.bad_epochs = 0, 0, None, 0
         self.history: list[dict] = []
         self._feats: dict[str, torch.Tensor] = {}
@@ -139,10 +141,32 @@ class Trainer:
             self._feats[key] = torch.stack([torch.cat(o) for o in outs])
         return self._feats[key]
 
+    def batch_indices(self, rng: np.random.Generator):
+        """Shuffled batches of crop indices. With ``pair_weight``, half of each batch is
+        distorted crops and the other half a clean photo each was made from."""
+        ts, bs = self.train_set, self.cfg.batch_size
+        if not self.cfg.pair_weight:
+            order = rng.permutation(len(ts.labels))
+            yield from (order[i:i + bs] for i in range(0, len(order), bs))
+            return
+        clean_of: dict[str, list[int]] = {}
+        for i, kind in enumerate(ts.kinds):
+            if kind == "clean":
+                clean_of.setdefault(ts.source[i], []).append(i)
+        distorted = np.array([i for i, k in enumerate(ts.kinds) if k != "clean" and ts.source[i] in clean_of])
+        order = rng.permutation(distorted)
+        for i in range(0, len(order), bs // 2):
+            d = order[i:i + bs // 2]
+            yield np.concatenate([d, [rng.choice(clean_of[ts.source[j]]) for j in d]])
+
+    def steps_in_epoch(self) -> int:
+        n = len(self.train_set.labels)
+        if self.cfg.pair_weight:
+            n = 2 * sum(k != "clean" for k in self.train_set.kinds)
+        return math.ceil(n / self.cfg.batch_size)
+
     def batches(self, rng: np.random.Generator):
-        order = rng.permutation(len(self.train_set.labels))
-        for i in range(0, len(order), self.cfg.batch_size):
-            idx = np.sort(order[i:i + self.cfg.batch_size])
+        for idx in self.batch_indices(rng):
             labels = torch.from_numpy(self.train_set.labels[idx]).to(self.device)
             flips = rng.random(len(idx)) < 0.5
             if self.trunk is not None:
@@ -156,6 +180,19 @@ class Trainer:
                 else:
                     crops = np.stack([c[:, ::-1] if f else c for c, f in zip(crops, flips)])
                 yield self.to_input(crops), labels
+
+    def loss(self, emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """ArcFace cross-entropy, plus (``pair_weight``) an InfoNCE term pulling each
+        distorted crop to its clean source against the other clean crops of the batch."""
+        loss = F.cross_entropy(self.head(emb, y).float(), y, label_smoothing=self.cfg.label_smoothing)
+        if self.cfg.pair_weight:
+            h = len(y) // 2
+            z = F.normalize(emb, dim=1)
+            sim = z[:h] @ z[h:2 * h].T / self.cfg.pair_temperature
+            same_person = (y[:h, None] == y[None, h:2 * h]) & ~torch.eye(h, dtype=torch.bool, device=y.device)
+            sim = sim.masked_fill(same_person, float("-inf"))  # other photos of the person are not negatives
+            loss = loss + self.cfg.pair_weight * F.cross_entropy(sim, torch.arange(h, device=y.device))
+        return loss
 
     # -- embedding -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -224,8 +261,8 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = self.lr_at(self.step)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = self.head(model(x).float(), y)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                    emb = model(x).float()
+                loss = self.loss(emb, y)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.clip_grad)
