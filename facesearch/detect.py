@@ -79,9 +79,9 @@ class Aligner:
     @property
     def mtcnn(self):
         if self._mtcnn is None:
-            from facenet_pytorch import MTCNN  # weights ship inside the wheel
+            from .mtcnn import MTCNN  # weights ship inside the facenet-pytorch wheel
 
-            self._mtcnn = MTCNN(keep_all=True, device=self._device, min_face_size=20)
+            self._mtcnn = MTCNN(min_face_size=20, device=self._device)
         return self._mtcnn
 
     def fallback(self, image: Image.Image) -> AlignedFace:
@@ -101,18 +101,13 @@ class Aligner:
             else:
                 by_size.setdefault(im.size, []).append(i)
         for idx in by_size.values():
-            batch = [images[i] for i in idx]
-            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
-            for i, b, p, pts in zip(idx, boxes, probs, points):
+            for i, (b, p, pts) in zip(idx, self.mtcnn.detect([images[i] for i in idx])):
                 out[i] = self._align_one(images[i], b, p, pts)
         return out  # type: ignore[return-value]
 
     def _align_one(self, image, boxes, probs, points) -> AlignedFace:
         if boxes is None:
             return self.fallback(image)
-        # facenet-pytorch returns object arrays for batched input
-        boxes, probs = np.asarray(boxes, np.float64), np.asarray(probs, np.float64)
-        points = np.asarray(points, np.float64)
         keep = probs >= self.min_score
         if not keep.any():
             return self.fallback(image)

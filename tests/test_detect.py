@@ -51,3 +51,42 @@ def test_crops_of_encoder_size_skip_detection():
     face = aligner.align([im])[0]
     assert face.detected and aligner._mtcnn is None  # MTCNN never loaded
     np.testing.assert_array_equal(face.crop, np.asarray(im))
+
+
+def cartoon_face(size=120):
+    from PIL import ImageDraw
+
+    im = Image.new("RGB", (size, size), (90, 120, 160))
+    d = ImageDraw.Draw(im)
+    d.ellipse((25, 15, 95, 110), fill=(225, 185, 150))
+    d.ellipse((40, 45, 54, 53), fill=(40, 30, 30))
+    d.ellipse((66, 45, 80, 53), fill=(40, 30, 30))
+    d.polygon([(60, 58), (54, 75), (66, 75)], fill=(200, 150, 120))
+    d.ellipse((47, 84, 73, 92), fill=(150, 60, 60))
+    return im
+
+
+def test_vendored_mtcnn_matches_facenet_pytorch():
+    """Same boxes, scores and landmarks as facenet-pytorch's MTCNN (low thresholds so that
+    a cartoon face is found), batch of a face and a face-less image."""
+    from facenet_pytorch import MTCNN as Reference
+
+    from facesearch.mtcnn import MTCNN
+
+    images = [cartoon_face(), Image.new("RGB", (120, 120), (30, 30, 30))]
+    ours = MTCNN(thresholds=(0.2, 0.2, 0.2)).detect(images)
+    ref_boxes, ref_probs, ref_points = Reference(keep_all=True, thresholds=[0.2, 0.2, 0.2]).detect(
+        images, landmarks=True)
+    assert ours[0][0] is not None and ours[1][0] is None and ref_boxes[1] is None
+    np.testing.assert_allclose(ours[0][0], np.asarray(ref_boxes[0], float), atol=1e-3)
+    np.testing.assert_allclose(ours[0][1], np.asarray(ref_probs[0], float), atol=1e-5)
+    np.testing.assert_allclose(ours[0][2], np.asarray(ref_points[0], float), atol=1e-3)
+
+
+def test_facesearch_does_not_import_torchvision_for_mtcnn():
+    import subprocess
+    import sys
+
+    code = ("import sys; from PIL import Image; from facesearch.detect import Aligner; "
+            "Aligner(112).align([Image.new('RGB', (80, 80))]); print('torchvision' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
