@@ -1,6 +1,7 @@
 """Photo files -> aligned faces -> embeddings, in batches, with per-file errors."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,6 +28,17 @@ def sharpness(crop: np.ndarray) -> float:
     return float(lap.var())
 
 
+def _decode(paths: list[Path]) -> list:
+    """Each path's image, or the ImageError that explains why it has none."""
+    out = []
+    for p in paths:
+        try:
+            out.append(load_rgb(p))
+        except ImageError as e:
+            out.append(e)
+    return out
+
+
 class Embedder:
     """Glue between an :class:`Aligner` and an encoder (anything with ``embed(crops)``)."""
 
@@ -36,25 +48,33 @@ class Embedder:
         self.require_face = require_face
 
     def run(self, paths: Iterable[Path], batch_size: int = EMBED_BATCH) -> Iterator[Embedded | FileError]:
-        """Yield one result per path, in input order."""
-        batch: list[Path] = []
-        for path in paths:
-            batch.append(Path(path))
-            if len(batch) == batch_size:
-                yield from self._batch(batch)
-                batch = []
-        if batch:
-            yield from self._batch(batch)
+        """Yield one result per path, in input order.
 
-    def _batch(self, paths: list[Path]) -> list[Embedded | FileError]:
+        The next batch is decoded in a background thread while this one is detected and
+        embedded (PIL releases the GIL while decoding, so the two overlap).
+        """
+        paths = [Path(p) for p in paths]
+        chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_decode, chunks[0])
+            for n, chunk in enumerate(chunks):
+                decoded = pending.result()
+                if n + 1 < len(chunks):
+                    pending = pool.submit(_decode, chunks[n + 1])
+                yield from self._batch(chunk, decoded)
+
+    def _batch(self, paths: list[Path], decoded=None) -> list[Embedded | FileError]:
+        decoded = decoded if decoded is not None else _decode(paths)
         results: list[Embedded | FileError | None] = [None] * len(paths)
         images, where = [], []
-        for i, p in enumerate(paths):
-            try:
-                images.append(load_rgb(p))
+        for i, (p, im) in enumerate(zip(paths, decoded)):
+            if isinstance(im, ImageError):
+                results[i] = FileError(str(p), str(im))
+            else:
+                images.append(im)
                 where.append(i)
-            except ImageError as e:
-                results[i] = FileError(str(p), str(e))
         faces = self.aligner.align(images)
         ok = []
         for i, face in zip(where, faces):
