@@ -79,3 +79,16 @@ def test_facenet_download_fails_clearly_offline(monkeypatch, tmp_path):
     monkeypatch.setattr(irv1, "download_url_to_file", offline)
     with pytest.raises(EncoderError, match="could not download facenet"):
         create_encoder("facenet:vggface2")
+
+
+def test_shipped_default_model_loads_with_its_card():
+    from facesearch.encoders.checkpoint import read_checkpoint, shipped_checkpoint
+
+    enc = create_encoder("default")
+    assert enc.name == "mobilefacenet" and enc.embedding_dim == 128 and enc.preprocess.size == 112
+    assert enc.model_ref == {"model": "default", "weights": None}
+    ckpt = read_checkpoint(shipped_checkpoint())
+    assert ckpt["metrics"]["A"]["top1"] > 0.8 and "train_args" in ckpt
+    assert shipped_checkpoint().stat().st_size < 5_000_000
+    e = enc.embed(np.zeros((2, 112, 112, 3), np.uint8))
+    assert np.isfinite(e).all()

@@ -1,0 +1,28 @@
+"""Export a training checkpoint as a small float16 model for shipping.
+
+    python -m facesearch.training.export runs/facecom/best.pt facesearch/weights/mobilefacenet_facecom.pt
+"""
+from __future__ import annotations
+
+import sys
+
+from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
+
+from .trainer import initial_net
+
+KEEP = ("train_args", "metrics", "epoch", "git_commit")
+
+
+def export_fp16(src: str, dst: str) -> None:
+    ckpt = read_checkpoint(src)
+    net = initial_net(ckpt["arch"], src)
+    extra = {k: ckpt[k] for k in KEEP if k in ckpt}
+    extra["exported_from"] = {"git_commit": extra.pop("git_commit", None), "epoch": extra.pop("epoch", None)}
+    save_checkpoint(dst, net, half=True, **extra)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    export_fp16(sys.argv[1], sys.argv[2])
+    print(f"wrote {sys.argv[2]}")
