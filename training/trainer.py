@@ -249,6 +249,8 @@ class Trainer:
             metrics = self.validate()
             self.history.append({"epoch": 0, **_brief(metrics)})
             tqdm.write(f"epoch 0 (start): {_fmt(metrics)}")
+            if metrics:  # the starting weights are the score to beat
+                self.keep_best(metrics, out)
         amp = self.device.type == "cuda"
         model = self.upper if self.trunk is not None else self.net
         while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
