@@ -83,9 +83,11 @@ def _labelled_run(db, fn, *args, **kwargs):
 @click.command()
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="False accepts allowed per impostor comparison.")
-@click.option("--objective", type=click.Choice(["far", "f1"]), default="far", show_default=True,
-              help="far: threshold at --target-far; f1: threshold with the best F1.")
+              help="The false-accept rate to allow (per comparison for 'far', per query for 'fpir').")
+@click.option("--objective", type=click.Choice(["far", "fpir", "f1"]), default="far", show_default=True,
+              help="far: --target-far false accepts per impostor comparison (verification, `compare`). "
+              "fpir: --target-far of queries of people NOT enrolled accepted, searched against every "
+              "other identity (open-set identification, `query`). f1: best pair F1.")
 @plots_option
 @db_option
 @json_option
@@ -109,9 +111,12 @@ def calibrate(data_dir, target_far, objective, plots, db, as_json):
     if as_json:
         click.echo(json.dumps(info))
     else:
-        goal = f"target FAR {target_far:g}" if objective == "far" else "max F1"
+        goal = {"far": f"target FAR {target_far:g}", "fpir": f"target FPIR {target_far:g}", "f1": "max F1"}[objective]
+        open_set = (f"  open set: FPIR {info['fpir']:.4f} (strangers accepted), TPIR {info['tpir']:.4f} "
+                    "(enrolled, correct and accepted)\n") if objective == "fpir" else ""
         click.echo(f"threshold {info['threshold']:.4f} ({goal}): TAR {info['tar']:.4f}  FAR {info['far']:.5f}  "
                    f"precision {info['precision']:.4f}  recall {info['recall']:.4f}  F1 {info['f1']:.4f}\n"
+                   f"{open_set}"
                    f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs; "
                    f"stored in {db}")
     raise SystemExit(1 if failed else 0)

@@ -82,39 +82,66 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
                     names, kinds, source, emb), errors
 
 
-def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine and impostor cosine scores: distorted vs clean, or all vs all."""
-    kinds = np.array(data.kinds)
-    clean = kinds == "clean"
+def _query_gallery(data: Labelled):
+    """(similarities, query labels, gallery labels): distorted vs clean, or all vs all."""
+    clean = np.array(data.kinds) == "clean"
     if (~clean).any():
-        s = data.emb[~clean] @ data.emb[clean].T
-        same = data.labels[~clean][:, None] == data.labels[clean][None, :]
-        return s[same], s[~same]
+        return data.emb[~clean] @ data.emb[clean].T, data.labels[~clean], data.labels[clean]
     s = data.emb @ data.emb.T
-    same = data.labels[:, None] == data.labels[None, :]
-    upper = np.triu(np.ones_like(same), 1)
-    return s[same & upper], s[~same & upper]
+    np.fill_diagonal(s, -np.inf)  # a photo is not its own match
+    return s, data.labels, data.labels
 
 
-def choose_threshold(genuine, impostor, objective: str = "far", target_far: float = 0.01) -> float:
-    if objective == "f1":
-        return metrics.threshold_max_f1(genuine, impostor)
-    return metrics.threshold_at_far(impostor, target_far)
+def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """Genuine and impostor cosine scores of every query-gallery pair."""
+    s, ql, gl = _query_gallery(data)
+    same, valid = ql[:, None] == gl[None, :], np.isfinite(s)
+    return s[same & valid], s[~same & valid]
+
+
+def identification_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: the best score of a *correct* top-1 match (-inf when top-1 is wrong), and
+    the best impostor score, i.e. what the query would score if its person were not enrolled."""
+    s, ql, gl = _query_gallery(data)
+    same = ql[:, None] == gl[None, :]
+    top = s.argmax(axis=1)
+    hit = np.where(gl[top] == ql, s.max(axis=1), -np.inf)
+    return hit, np.where(same, -np.inf, s).max(axis=1)
+
+
+OBJECTIVES = ("far", "fpir", "f1")
+
+
+def choose_threshold(data: Labelled, objective: str = "far", target: float = 0.01) -> tuple[float, dict]:
+    """Threshold and the rates it gives. far: per impostor comparison; fpir: per query of a
+    person not enrolled (open set, against every other identity); f1: best pair F1."""
+    genuine, impostor = pair_scores(data)
+    if not len(genuine) or not len(impostor):
+        raise ValueError("calibration needs at least two identities with photos")
+    if objective == "fpir":
+        hit, stranger = identification_scores(data)
+        t = metrics.threshold_at_far(stranger, target)
+        rates = {"fpir": float(np.mean(stranger >= t)), "tpir": float(np.mean(hit >= t))}
+    else:
+        t = (metrics.threshold_max_f1(genuine, impostor) if objective == "f1"
+             else metrics.threshold_at_far(impostor, target))
+        rates = {}
+    return t, {**metrics.prf(genuine, impostor, t), **rates, "genuine_pairs": int(len(genuine)),
+               "impostor_pairs": int(len(impostor)), "_genuine": genuine, "_impostor": impostor}
 
 
 def calibrate(gallery, root, objective="far", target_far=0.01, progress=None) -> tuple[dict, list[FileError]]:
     data, errors = embed_folder(gallery, root, progress)
-    genuine, impostor = pair_scores(data)
-    if not len(genuine) or not len(impostor):
-        raise ValueError(f"{root} needs at least two identities with photos to calibrate")
-    t = choose_threshold(genuine, impostor, objective, target_far)
-    info = {"threshold": t, "objective": objective, "target_far": target_far if objective == "far" else None,
-            **metrics.prf(genuine, impostor, t), "genuine_pairs": int(len(genuine)),
-            "impostor_pairs": int(len(impostor)), "data": str(Path(root).resolve()),
+    try:
+        t, rates = choose_threshold(data, objective, target_far)
+    except ValueError as e:
+        raise ValueError(f"{root}: {e}") from None
+    info = {"threshold": t, "objective": objective, "target": None if objective == "f1" else target_far,
+            **{k: v for k, v in rates.items() if not k.startswith("_")}, "data": str(Path(root).resolve()),
             "model_checksum": gallery.encoder.checksum,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     gallery.set_threshold(t, info)
-    return {**info, "_genuine": genuine, "_impostor": impostor}, errors
+    return {**info, "_genuine": rates["_genuine"], "_impostor": rates["_impostor"]}, errors
 
 
 def open_set(data: Labelled, threshold: float) -> dict:

@@ -64,3 +64,31 @@ def test_f1_objective(tmp_path, labelled, monkeypatch):
     run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
     r = run(main, ["calibrate", str(labelled), "--objective", "f1"])
     assert r.exit_code == 0 and "max F1" in r.stdout
+
+
+def test_fpir_objective_bounds_strangers_accepted(tmp_path, labelled, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
+    far = json.loads(run(main, ["calibrate", str(labelled), "--target-far", "0.1", "--json"]).stdout)
+    r = run(main, ["calibrate", str(labelled), "--objective", "fpir", "--target-far", "0.1", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["fpir"] <= 0.1 and 0 <= info["tpir"] <= 1
+    # a per-query bound is stricter than the same per-comparison bound
+    assert info["threshold"] >= far["threshold"]
+
+
+def test_identification_scores_by_hand():
+    import numpy as np
+
+    from facesearch.evaluation import Labelled, identification_scores
+
+    emb = np.array([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]], np.float32)
+    data = Labelled(["a", "b", "qa", "qb"], np.array([0, 1, 0, 0]), ["x", "y"],
+                    ["clean", "clean", "noisy", "noisy"], ["x/a", "y/b", "x/a", "x/a"], emb)
+    hit, stranger = identification_scores(data)
+    # query qa: top match a (correct, 0.8); best impostor b scores 0.6
+    # query qb: top match b (wrong person, 0.8) -> no hit; best impostor b 0.8
+    np.testing.assert_allclose(hit, [0.8, -np.inf])
+    np.testing.assert_allclose(stranger, [0.6, 0.8])
