@@ -21,7 +21,7 @@ detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]
                                help="mtcnn: detect + 5-point align (default). none: photos are already "
                                "face crops; centre-crop them.")
 index_type_option = click.option("--index-type", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default=None,
-                                 help="FAISS index: flat (exact), ivf, hnsw; auto = flat up to 50,000 photos, "
+                                 help="FAISS index: flat (exact), ivf, hnsw; auto = flat up to 20,000 photos, "
                                  "hnsw above. Stored in the DB.  [default: auto]")
 nprobe_option = click.option("--nprobe", type=click.IntRange(min=1), default=None,
                              help="IVF lists visited per query (recall vs speed).")

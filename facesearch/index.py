@@ -20,8 +20,8 @@ import numpy as np
 
 MAGIC = b"FACESEARCH-FAISS 1\n"
 KINDS = ("auto", "flat", "ivf", "hnsw")
-AUTO_FLAT_MAX = 50_000  # exact search stays under ~2 ms/query up to here on 2 cores at 128-d
-DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32}, "hnsw": {"m": 32, "ef_construction": 80, "ef_search": 96},
+AUTO_FLAT_MAX = 20_000  # exact single queries stay near 1 ms up to here (benchmarks/bench_search.py)
+DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32}, "hnsw": {"m": 32, "ef_construction": 80, "ef_search": 128},
             "flat": {}}
 
 

@@ -77,7 +77,8 @@ class Encoder:
                 "flip": self.flip}
 
     def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        crops = np.ascontiguousarray(crops)
+        x = torch.from_numpy(crops if crops.flags.writeable else crops.copy()).to(self.device)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
         x = (x - self._mean) / self._std
         return x.contiguous(memory_format=torch.channels_last)
