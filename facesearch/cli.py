@@ -143,19 +143,14 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
     """Cosine similarity of the faces in two photos (uses the index's encoder, or --model)."""
     from .types import FileError
 
-    if model:
+    if model:  # no database needed
         from .encoders import EncoderError, create_encoder
-        from .gallery import Gallery
-
-        try:
-            enc = create_encoder(model, weights)
-        except EncoderError as e:
-            fail(str(e))
         from .pipeline import Embedder
 
-        embedder = Embedder(enc, detector or "mtcnn")
-        ra, rb = embedder.run([Path(photo_a), Path(photo_b)])
-        res = next((r for r in (ra, rb) if isinstance(r, FileError)), None) or float(ra.vector @ rb.vector)
+        try:
+            res = Embedder(create_encoder(model, weights), detector or "mtcnn").compare(photo_a, photo_b)
+        except EncoderError as e:
+            fail(str(e))
         threshold = None
     else:
         gallery = open_gallery(db, None, None, detector)

@@ -362,11 +362,7 @@ class Gallery:
         return out
 
     def compare(self, a: Path, b: Path) -> float | FileError:
-        ra, rb = self.embedder().run([a, b])
-        for r in (ra, rb):
-            if isinstance(r, FileError):
-                return r
-        return float(np.dot(ra.vector, rb.vector))
+        return self.embedder().compare(a, b)
 
     # -- people --------------------------------------------------------------------------
     def people(self) -> list[tuple[str, int]]:

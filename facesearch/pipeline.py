@@ -87,3 +87,11 @@ class Embedder:
             for (i, face), v in zip(ok, vectors):
                 results[i] = Embedded(paths[i], face, v)
         return results  # type: ignore[return-value]
+
+    def compare(self, a: Path, b: Path) -> float | FileError:
+        """Cosine similarity of the faces in two photos, or the first file's error."""
+        ra, rb = self.run([Path(a), Path(b)])
+        for r in (ra, rb):
+            if isinstance(r, FileError):
+                return r
+        return float(np.dot(ra.vector, rb.vector))
