@@ -17,7 +17,7 @@ from . import metrics
 from .images import sha256_file
 from .pipeline import Embedded
 from .protocols import identity_topk, protocols
-from .scan import scan_gallery
+from .scan import describe, scan_gallery
 from .store import CachedEmbedding, from_blobs, to_blob
 from .types import FileError
 
@@ -37,8 +37,6 @@ class Labelled:
 
 
 def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, list[FileError]]:
-    from .config import DISTORTION_DIR
-
     items = scan_gallery(root, include_distorted=True)
     checksum = gallery.encoder.checksum
     errors: list[FileError] = []
@@ -73,8 +71,7 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
     lookup = {n: i for i, n in enumerate(names)}
     kinds, source = [], []
     for n, p in keep:
-        distorted = p.parent.name == DISTORTION_DIR
-        stem, _, kind = p.stem.rpartition("_") if distorted else (p.stem, "", "clean")
+        kind, stem = describe(p)
         kinds.append(kind)
         source.append(f"{n}/{stem}")
     emb = from_blobs([blobs[hashes[p]] for _, p in keep], gallery.encoder.embedding_dim)

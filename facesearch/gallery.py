@@ -220,7 +220,7 @@ class Gallery:
         report = EnrollReport()
         with self.writing() as index:
             todo = self._new_items(items, report, progress)
-            embedder = self.embedder(require_face)
+            embedder = self.embedder(require_face) if todo else None  # no model load for a no-op run
             for start in range(0, len(todo), EMBED_BATCH):
                 chunk = todo[start:start + EMBED_BATCH]
                 results = list(embedder.run([p for _, p, _ in chunk], batch_size=EMBED_BATCH))

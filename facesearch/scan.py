@@ -18,6 +18,15 @@ def _images_in(folder: Path) -> list[Path]:
         return []
 
 
+def describe(path: Path) -> tuple[str, str]:
+    """(kind, source stem) of a photo: "clean" and its own stem, or, for FACECOM's
+    ``<person>/distortion/<stem>_<kind>.jpg``, the distortion and the clean photo's stem."""
+    if path.parent.name == DISTORTION_DIR:
+        stem, _, kind = path.stem.rpartition("_")
+        return kind, stem
+    return "clean", path.stem
+
+
 def person_folders(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facesearch.config import DISTORTION_DIR
 from facesearch.detect import CENTER_CROP_FRACTION, CENTER_CROP_Y, Aligner
 from facesearch.images import ImageError, load_rgb
-from facesearch.scan import scan_gallery
+from facesearch.scan import describe, scan_gallery
 
 DEFAULT_CACHE = Path(os.environ.get("FACESEARCH_CACHE", Path.home() / ".cache" / "facesearch"))
 
@@ -38,14 +37,6 @@ class CropSet:
         pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
         return CropSet(self.crops[idx], self.labels[idx], self.names, pick(self.paths),
                        pick(self.kinds), pick(self.source), self.detected[idx])
-
-
-def describe(path: Path) -> tuple[str, str]:
-    """(kind, source stem) of a photo: FACECOM names distorted copies <stem>_<kind>.jpg."""
-    if path.parent.name == DISTORTION_DIR:
-        stem, _, kind = path.stem.rpartition("_")
-        return kind, stem
-    return "clean", path.stem
 
 
 def _cache_key(items, size: int, detector: str) -> str:

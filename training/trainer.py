@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from facesearch.encoders import build_net
-from facesearch.encoders.base import EncoderError
+from facesearch.encoders.base import EncoderError, to_model_input
 from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
 from facesearch.heads import MarginHead
 
@@ -122,11 +122,7 @@ class Trainer:
 
     # -- inputs ----------------------------------------------------------------------------
     def to_input(self, crops: np.ndarray) -> torch.Tensor:
-        p = self.net.preprocess
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255
-        mean = torch.tensor(p.mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(p.std, device=self.device).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return to_model_input(crops, self.net.preprocess, self.device)
 
     @torch.inference_mode()
     def trunk_features(self, crops: np.ndarray, key: str) -> torch.Tensor:

@@ -48,6 +48,16 @@ def fuse_batchnorm(net: torch.nn.Module) -> torch.nn.Module:
         return net
 
 
+def to_model_input(crops: np.ndarray, preprocess: Preprocess, device) -> torch.Tensor:
+    """uint8 N x S x S x 3 crops -> normalised float N x 3 x S x S (channels_last)."""
+    crops = np.ascontiguousarray(crops)
+    x = torch.from_numpy(crops if crops.flags.writeable else crops.copy()).to(device)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(preprocess.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(preprocess.std, device=device).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
 class Encoder:
     """Turns aligned uint8 face crops into L2-normalised float32 embeddings.
 
@@ -67,8 +77,6 @@ class Encoder:
         self.embedding_dim: int = int(net.embedding_dim)
         self.net.eval().to(self.device)
         self._infer = fuse_batchnorm(self.net).to(memory_format=torch.channels_last)
-        self._mean = torch.tensor(self.preprocess.mean, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(self.preprocess.std, device=self.device).view(1, 3, 1, 1)
 
     def describe(self) -> dict:
         """What must match between an index and the encoder that queries it."""
@@ -77,11 +85,7 @@ class Encoder:
                 "flip": self.flip}
 
     def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
-        crops = np.ascontiguousarray(crops)
-        x = torch.from_numpy(crops if crops.flags.writeable else crops.copy()).to(self.device)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
-        x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last)
+        return to_model_input(crops, self.preprocess, self.device)
 
     @torch.inference_mode()
     def embed(self, crops: np.ndarray, batch_size: int = EMBED_BATCH) -> np.ndarray:
