@@ -220,13 +220,13 @@ class Gallery:
         report = EnrollReport()
         with self.writing() as index:
             todo = self._new_items(items, report, progress)
-            embedder = self.embedder(require_face) if todo else None  # no model load for a no-op run
-            for start in range(0, len(todo), EMBED_BATCH):
-                chunk = todo[start:start + EMBED_BATCH]
-                results = list(embedder.run([p for _, p, _ in chunk], batch_size=EMBED_BATCH))
-                self._store_batch(chunk, results, index, report)
-                if progress:
-                    progress(len(chunk))
+            if todo:  # no model load for a no-op run
+                chunks = (todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH))
+                batches = self.embedder(require_face).batches([p for _, p, _ in todo], EMBED_BATCH)
+                for chunk, results in zip(chunks, batches):
+                    self._store_batch(chunk, results, index, report)
+                    if progress:
+                        progress(len(chunk))
             if prune_under is not None:
                 report.removed = self._prune(items, Path(prune_under), index)
         return report
@@ -345,9 +345,7 @@ class Gallery:
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
         out: list[QueryResult | FileError] = []
-        embedder = self.embedder()
-        for start in range(0, len(paths), EMBED_BATCH):
-            results = list(embedder.run(paths[start:start + EMBED_BATCH]))
+        for results in self.embedder().batches(paths, EMBED_BATCH):
             good = [r for r in results if isinstance(r, Embedded)]
             matches = iter(self.search(np.array([r.vector for r in good]), k) if good else [])
             for r in results:

@@ -48,7 +48,12 @@ class Embedder:
         self.require_face = require_face
 
     def run(self, paths: Iterable[Path], batch_size: int = EMBED_BATCH) -> Iterator[Embedded | FileError]:
-        """Yield one result per path, in input order.
+        """Yield one result per path, in input order."""
+        for results in self.batches(paths, batch_size):
+            yield from results
+
+    def batches(self, paths: Iterable[Path], batch_size: int = EMBED_BATCH) -> Iterator[list[Embedded | FileError]]:
+        """Yield the results of each run of ``batch_size`` paths, in input order.
 
         The next batch is decoded in a background thread while this one is detected and
         embedded (PIL releases the GIL while decoding, so the two overlap).
@@ -63,10 +68,9 @@ class Embedder:
                 decoded = pending.result()
                 if n + 1 < len(chunks):
                     pending = pool.submit(_decode, chunks[n + 1])
-                yield from self._batch(chunk, decoded)
+                yield self._batch(chunk, decoded)
 
-    def _batch(self, paths: list[Path], decoded=None) -> list[Embedded | FileError]:
-        decoded = decoded if decoded is not None else _decode(paths)
+    def _batch(self, paths: list[Path], decoded: list) -> list[Embedded | FileError]:
         results: list[Embedded | FileError | None] = [None] * len(paths)
         images, where = [], []
         for i, (p, im) in enumerate(zip(paths, decoded)):

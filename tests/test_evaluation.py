@@ -53,7 +53,7 @@ def test_second_run_uses_embedding_cache(tmp_path, labelled, monkeypatch):
     g = Gallery(tmp_path / "facesearch.db")
     evaluation.embed_folder(g, labelled)
     calls = []
-    monkeypatch.setattr(Embedder, "_batch", lambda self, paths: calls.append(paths) or [])
+    monkeypatch.setattr(Embedder, "_batch", lambda self, paths, decoded: calls.append(paths) or [])
     data, errors = evaluation.embed_folder(g, labelled)
     assert calls == [] and len(data.paths) == 60 and not errors
 
