@@ -64,7 +64,6 @@ def protocol(name: str, gallery: Path, queries: list[Path], truth, model_args, w
     cmd = ["facesearch", "index", str(gallery), "--db", str(db), *model_args]
     _, t_index = run(cmd + (["--include-distorted"] if include_distorted else []))
     n_enrolled = sum(1 for p in gallery.iterdir() for _ in p.glob("*.jpg"))
-    qfile = work / f"{name}.queries"
     out, t_query = run(["facesearch", "query", *map(str, queries), "--db", str(db), "--k", "5", "--json"])
     res = score(out, truth)
     res.update(index_photos_per_s=n_enrolled / t_index, query_photos_per_s=len(queries) / t_query,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import metrics
 from .images import sha256_file
 from .pipeline import Embedded
-from .protocols import identity_topk, protocols
+from .protocols import protocols
 from .scan import describe, scan_gallery
 from .store import CachedEmbedding, from_blobs, to_blob
 from .types import FileError
@@ -176,4 +176,4 @@ def evaluate(gallery, root, progress=None) -> tuple[dict, list[FileError], Label
     return report, errors, data
 
 
-__all__ = ["calibrate", "evaluate", "embed_folder", "pair_scores", "open_set", "identity_topk"]
+__all__ = ["calibrate", "evaluate", "embed_folder", "pair_scores", "open_set"]
