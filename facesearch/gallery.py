@@ -140,9 +140,8 @@ class Gallery:
 
     def reindex(self) -> int:
         """Rebuild the index file from stored embeddings; returns the vector count."""
-        with self.writing():
-            self._index = self._rebuild()
-        return len(self._index)
+        with self.writing(rebuild=True) as index:
+            return len(index)
 
     def check(self) -> list[str]:
         """Problems found between DB and index file (empty list = consistent)."""
@@ -164,8 +163,9 @@ class Gallery:
         return problems
 
     @contextmanager
-    def writing(self):
+    def writing(self, rebuild: bool = False):
         """Exclusive writer section: file lock, generation bump first, index saved last.
+        ``rebuild``: start from the stored embeddings instead of the index file.
 
         A crash anywhere inside leaves the file's generation behind the DB's, so the next
         open rebuilds the index from the DB instead of trusting a stale file.
@@ -182,7 +182,7 @@ class Gallery:
                 self.meta = s.get(IndexMeta, 1)
             self._index = None
             self.ensure_meta()
-            index = self.index
+            index = self._index = self._rebuild() if rebuild else self.index
             with Session(self.engine) as s, s.begin():
                 meta = s.get(IndexMeta, 1)
                 meta.generation += 1
