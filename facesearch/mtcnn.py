@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate
 
+from .runtime import accelerate
+
 
 class PNet(nn.Module):
     def __init__(self):
@@ -85,10 +87,13 @@ class MTCNN:
         self.min_face_size, self.thresholds, self.factor = min_face_size, thresholds, factor
         self.device = torch.device(device)
         self.nets = []
-        for name, cls in (("pnet", PNet), ("rnet", RNet), ("onet", ONet)):
+        for name, cls, example, dynamic, n_out in (("pnet", PNet, (1, 3, 24, 24), (0, 2, 3), 2),
+                                                   ("rnet", RNet, (2, 3, 24, 24), (0,), 2),
+                                                   ("onet", ONet, (2, 3, 48, 48), (0,), 3)):
             net = cls()
             net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
-            self.nets.append(net.eval().to(self.device))
+            net = net.eval().to(self.device)
+            self.nets.append(accelerate(net, torch.zeros(example), dynamic, n_out, self.device))
 
     @torch.inference_mode()
     def detect(self, images) -> list[tuple]:

@@ -6,7 +6,12 @@ weights and no network. Subprocesses get it with FACESEARCH_PLUGINS=tests.fake_e
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+
+# Exported ONNX models go to a throwaway folder, for this process and its subprocesses.
+os.environ.setdefault("FACESEARCH_ONNX_CACHE", tempfile.mkdtemp(prefix="facesearch-onnx-"))
 
 import numpy as np
 import pytest

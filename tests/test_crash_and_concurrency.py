@@ -21,8 +21,9 @@ CLI = [sys.executable, "-m", "facesearch.cli"]
 
 
 def env(**extra):
+    # PyTorch runtime: FAKE_ENCODER_DELAY is Python in forward(), which an ONNX export drops
     e = dict(os.environ, FACESEARCH_PLUGINS="tests.fake_encoder", PYTHONPATH=str(REPO),
-             FACESEARCH_BATCH="16", **extra)
+             FACESEARCH_BATCH="16", FACESEARCH_RUNTIME="torch", **extra)
     return e
 
 

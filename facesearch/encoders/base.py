@@ -8,6 +8,7 @@ import torch
 
 from ..config import EMBED_BATCH
 from ..images import sha256_file
+from ..runtime import accelerate
 from ..types import Preprocess
 
 
@@ -76,7 +77,9 @@ class Encoder:
         self.preprocess: Preprocess = net.preprocess
         self.embedding_dim: int = int(net.embedding_dim)
         self.net.eval().to(self.device)
-        self._infer = fuse_batchnorm(self.net).to(memory_format=torch.channels_last)
+        size = self.preprocess.size
+        self._infer = accelerate(fuse_batchnorm(self.net).to(memory_format=torch.channels_last),
+                                 torch.zeros(2, 3, size, size), device=self.device)
 
     def describe(self) -> dict:
         """What must match between an index and the encoder that queries it."""
@@ -96,9 +99,11 @@ class Encoder:
         out = []
         for i in range(0, len(crops), batch_size):
             x = self.to_tensor(crops[i:i + batch_size])
-            e = self._infer(x).float()
-            if self.flip:
-                e = e + self._infer(torch.flip(x, dims=[3])).float()
+            if self.flip:  # one pass over the crops and their mirrors
+                e = self._infer(torch.cat([x, torch.flip(x, dims=[3])])).float()
+                e = e[:len(x)] + e[len(x):]
+            else:
+                e = self._infer(x).float()
             out.append(torch.nn.functional.normalize(e, dim=1).cpu().numpy())
         if not out:
             return np.zeros((0, self.embedding_dim), np.float32)

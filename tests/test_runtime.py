@@ -1,0 +1,103 @@
+"""ONNX Runtime serving of torch modules: same outputs, cached export, safe fallbacks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from facesearch import runtime
+
+pytest.importorskip("onnxruntime")
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.a, self.b = nn.Conv2d(8, 2, 1), nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return self.a(h), torch.softmax(self.b(h), dim=1)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "CACHE_DIR", tmp_path / "onnx")
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
+    return tmp_path / "onnx"
+
+
+def test_outputs_match_torch_with_dynamic_batch_and_size(cache):
+    net = TwoHeads().eval()
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 16, 16), (0, 2, 3), n_outputs=2)
+    assert isinstance(fast, runtime.OnnxModule)
+    x = torch.randn(5, 3, 23, 31)
+    with torch.inference_mode():
+        want = net(x)
+    got = fast(x)
+    for w, g in zip(want, got):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g.numpy(), w.numpy(), atol=1e-5)
+    assert len(list(cache.glob("*.onnx"))) == 1
+
+
+def test_cached_export_is_reused_and_keyed_by_weights(cache):
+    net = TwoHeads().eval()
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    assert len(list(cache.glob("*.onnx"))) == 1
+    with torch.no_grad():
+        net.a.weight.add_(1.0)
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    assert len(list(cache.glob("*.onnx"))) == 2  # new weights, new export
+    x = torch.randn(2, 3, 8, 8)
+    np.testing.assert_allclose(fast(x)[0].numpy(), net(x)[0].detach().numpy(), atol=1e-5)
+
+
+def test_damaged_cache_file_is_exported_again(cache):
+    net = TwoHeads().eval()
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    (path,) = cache.glob("*.onnx")
+    path.write_bytes(b"not a model")
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    assert isinstance(fast, runtime.OnnxModule) and path.stat().st_size > 100
+
+
+def test_unwritable_cache_still_serves(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(runtime, "CACHE_DIR", blocker / "onnx")  # cannot mkdir under a file
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
+    assert isinstance(runtime.accelerate(TwoHeads().eval(), torch.zeros(1, 3, 8, 8), n_outputs=2),
+                      runtime.OnnxModule)
+
+
+def test_torch_runtime_and_export_failure_fall_back_to_the_module(cache, monkeypatch):
+    net = TwoHeads().eval()
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
+    assert runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2) is net
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
+
+    monkeypatch.setattr(runtime, "export_onnx", lambda *a: 1 / 0)  # any exporter error
+    assert runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2) is net
+
+
+def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
+    from facesearch.encoders import create_encoder
+    from facesearch.mtcnn import MTCNN
+
+    crops = np.random.default_rng(0).integers(0, 256, (6, 112, 112, 3), dtype=np.uint8)
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
+    torch.manual_seed(0)
+    slow = create_encoder("mobilefacenet")
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
+    fast = create_encoder("mobilefacenet")
+    fast.net.load_state_dict(slow.net.state_dict())
+    fast = type(fast)(fast.net, fast.name, fast.checksum)  # rebuild its runtime from the same weights
+    assert isinstance(fast._infer, runtime.OnnxModule)
+    np.testing.assert_allclose(fast.embed(crops), slow.embed(crops), atol=1e-4)
+    det = MTCNN()
+    assert all(isinstance(n, runtime.OnnxModule) for n in det.nets)
