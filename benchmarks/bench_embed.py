@@ -4,12 +4,15 @@
 
 Two inputs: FACECOM photos (224 px: decode + MTCNN + align + embed) and aligned 112-px
 crops written as JPEG (decode + embed; detection is skipped for encoder-sized crops).
-The baseline is what a simple script does: for each file, open, detect, align, then run
-the model on that one face (and its mirror).
+The baseline is what a simple script does: for each file, open, detect (MTCNN with
+facenet-pytorch's defaults), align, then run the eager PyTorch model on that one face (and
+its mirror). facesearch is measured with its
+default runtime (ONNX Runtime where installed) and with ``FACESEARCH_RUNTIME=torch``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,9 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from facesearch import runtime
 from facesearch.detect import Aligner
 from facesearch.encoders import create_encoder
+from facesearch.encoders.base import to_model_input
 from facesearch.images import load_rgb
+from facesearch.mtcnn import MTCNN
 from facesearch.pipeline import Embedder
 
 
@@ -30,10 +36,21 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def baseline(encoder, aligner, paths):
+@torch.inference_mode()
+def baseline(net, aligner, paths):
     for p in paths:
         face = aligner.align([load_rgb(p)])[0]
-        encoder.embed(face.crop[None], batch_size=1)
+        x = to_model_input(face.crop[None], net.preprocess, "cpu")
+        torch.nn.functional.normalize(net(x) + net(torch.flip(x, dims=[3])))
+
+
+def build(args, runtime_name: str):
+    """An encoder and a detector for one runtime ("onnx" or "torch")."""
+    os.environ[runtime.RUNTIME_ENV] = runtime_name
+    enc = create_encoder(args.model, args.weights)
+    aligner = Aligner(enc.preprocess.size, "mtcnn")
+    aligner.mtcnn  # noqa: B018  (load now, not inside a timed run)
+    return enc, aligner
 
 
 def main():
@@ -43,11 +60,13 @@ def main():
     ap.add_argument("--weights", default=None)
     ap.add_argument("--n", type=int, default=512)
     args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    enc = create_encoder(args.model, args.weights)
+    default_runtime = os.environ.get(runtime.RUNTIME_ENV, "onnx")
+    slow_enc, slow_aligner = build(args, "torch")
+    base_aligner = Aligner(slow_enc.preprocess.size, "mtcnn")
+    base_aligner._mtcnn = MTCNN(min_face_size=20)  # facenet-pytorch's default
+    enc, aligner = build(args, default_runtime)
     size = enc.preprocess.size
     photos = sorted(args.root.glob("*/distortion/*.jpg"))[: args.n]
-    aligner = Aligner(size, "mtcnn")
     with tempfile.TemporaryDirectory() as tmp:
         crops_dir = Path(tmp)
         faces = []
@@ -58,21 +77,29 @@ def main():
             crop_paths.append(crops_dir / f"{i:05d}.jpg")
             Image.fromarray(f.crop).save(crop_paths[-1], quality=95)
         crops = np.stack([f.crop for f in faces])
-        enc.embed(crops[:64])  # warm-up
+        for e in (enc, slow_enc):
+            e.embed(crops[:64])  # warm-up
         rows = []
         for label, paths in (("FACECOM photos (detect+align)", photos), (f"aligned {size}px crops", crop_paths)):
             n = len(paths)
             for batch in (64, 1):
                 emb = Embedder(enc, "mtcnn")
+                emb.aligner = aligner
                 t = timed(lambda: list(emb.run(paths, batch_size=batch)))
                 rows.append((f"{label}: facesearch, batch {batch}", n / t))
-            t = timed(lambda: baseline(enc, aligner, paths))
+            emb = Embedder(slow_enc, "mtcnn")
+            emb.aligner = slow_aligner
+            t = timed(lambda: list(emb.run(paths, batch_size=64)))
+            rows.append((f"{label}: facesearch with FACESEARCH_RUNTIME=torch, batch 64", n / t))
+            t = timed(lambda: baseline(slow_enc.net, base_aligner, paths))
             rows.append((f"{label}: per-image loop baseline", n / t))
         for batch in (64, 1):
             t = timed(lambda: enc.embed(crops, batch_size=batch))
             rows.append((f"embed alone (preloaded crops), batch {batch}", len(crops) / t))
+        t = timed(lambda: slow_enc.embed(crops, batch_size=64))
+        rows.append(("embed alone, FACESEARCH_RUNTIME=torch, batch 64", len(crops) / t))
     print(f"model {enc.name} ({enc.checksum[:12]}), flip={enc.flip}, {torch.get_num_threads()} threads, "
-          f"{len(photos)} photos")
+          f"{len(photos)} photos, runtime {enc._infer.backend}")
     print("| pipeline | photos/s |")
     print("|---|---|")
     for name, rate in rows:

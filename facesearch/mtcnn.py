@@ -5,6 +5,7 @@ facenet-pytorch wheel (facenet_pytorch/data/*.pt) without importing that package
 """
 from __future__ import annotations
 
+import math
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate
 
-from .runtime import accelerate
+from .runtime import SWITCH_AFTER, accelerate
 
 
 class PNet(nn.Module):
@@ -93,11 +94,18 @@ class MTCNN:
             net = cls()
             net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
             net = net.eval().to(self.device)
-            self.nets.append(accelerate(net, torch.zeros(example), dynamic, n_out, self.device))
+            # switched by photo count in detect(): R/O-net inputs are candidate boxes
+            self.nets.append(accelerate(net, torch.zeros(example), dynamic, n_out, self.device, after=math.inf))
+        self.images_seen = 0
 
     @torch.inference_mode()
     def detect(self, images) -> list[tuple]:
         """Images must share one size (as facenet-pytorch requires for batching)."""
+        self.images_seen += len(images)
+        if self.images_seen >= SWITCH_AFTER:
+            for net in self.nets:
+                if hasattr(net, "after"):
+                    net.after = 0
         imgs = torch.as_tensor(np.stack([np.asarray(im, dtype=np.uint8) for im in images]), device=self.device)
         boxes, points, inds = _detect(imgs.permute(0, 3, 1, 2).float().contiguous(), self.min_face_size, *self.nets,
                                       self.thresholds, self.factor)

@@ -32,8 +32,8 @@ def cache(tmp_path, monkeypatch):
 
 def test_outputs_match_torch_with_dynamic_batch_and_size(cache):
     net = TwoHeads().eval()
-    fast = runtime.accelerate(net, torch.zeros(1, 3, 16, 16), (0, 2, 3), n_outputs=2)
-    assert isinstance(fast, runtime.OnnxModule)
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 16, 16), (0, 2, 3), n_outputs=2, after=0)
+    assert fast.backend == "onnxruntime"
     x = torch.randn(5, 3, 23, 31)
     with torch.inference_mode():
         want = net(x)
@@ -46,12 +46,12 @@ def test_outputs_match_torch_with_dynamic_batch_and_size(cache):
 
 def test_cached_export_is_reused_and_keyed_by_weights(cache):
     net = TwoHeads().eval()
-    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
-    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=0)
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=0)
     assert len(list(cache.glob("*.onnx"))) == 1
     with torch.no_grad():
         net.a.weight.add_(1.0)
-    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=0)
     assert len(list(cache.glob("*.onnx"))) == 2  # new weights, new export
     x = torch.randn(2, 3, 8, 8)
     np.testing.assert_allclose(fast(x)[0].numpy(), net(x)[0].detach().numpy(), atol=1e-5)
@@ -59,11 +59,11 @@ def test_cached_export_is_reused_and_keyed_by_weights(cache):
 
 def test_damaged_cache_file_is_exported_again(cache):
     net = TwoHeads().eval()
-    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
+    runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=0)
     (path,) = cache.glob("*.onnx")
     path.write_bytes(b"not a model")
-    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2)
-    assert isinstance(fast, runtime.OnnxModule) and path.stat().st_size > 100
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=0)
+    assert fast.backend == "onnxruntime" and path.stat().st_size > 100
 
 
 def test_unwritable_cache_still_serves(tmp_path, monkeypatch):
@@ -71,18 +71,29 @@ def test_unwritable_cache_still_serves(tmp_path, monkeypatch):
     blocker.write_text("x")
     monkeypatch.setattr(runtime, "CACHE_DIR", blocker / "onnx")  # cannot mkdir under a file
     monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
-    assert isinstance(runtime.accelerate(TwoHeads().eval(), torch.zeros(1, 3, 8, 8), n_outputs=2),
-                      runtime.OnnxModule)
+    assert runtime.accelerate(TwoHeads().eval(), torch.zeros(1, 3, 8, 8), n_outputs=2, after=0).backend == "onnxruntime"
+
+
+def test_small_jobs_stay_in_torch_until_enough_inputs(cache):
+    net = TwoHeads().eval()
+    fast = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), (0,), n_outputs=2, after=4)
+    x = torch.randn(3, 3, 8, 8)
+    fast(x)
+    assert fast.backend == "torch" and not list(cache.glob("*.onnx"))  # one small query: no export
+    np.testing.assert_allclose(fast(x)[0].numpy(), net(x)[0].detach().numpy(), atol=1e-5)
+    assert fast.backend == "onnxruntime"
 
 
 def test_torch_runtime_and_export_failure_fall_back_to_the_module(cache, monkeypatch):
     net = TwoHeads().eval()
+    x = torch.randn(2, 3, 8, 8)
     monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
-    assert runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2) is net
+    assert runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2, after=0).backend == "torch"
     monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
-
     monkeypatch.setattr(runtime, "export_onnx", lambda *a: 1 / 0)  # any exporter error
-    assert runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2) is net
+    slow = runtime.accelerate(net, torch.zeros(1, 3, 8, 8), n_outputs=2, after=0)
+    assert slow.backend == "torch"
+    np.testing.assert_allclose(slow(x)[0].detach().numpy(), net(x)[0].detach().numpy())
 
 
 def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
@@ -97,7 +108,8 @@ def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
     fast = create_encoder("mobilefacenet")
     fast.net.load_state_dict(slow.net.state_dict())
     fast = type(fast)(fast.net, fast.name, fast.checksum)  # rebuild its runtime from the same weights
-    assert isinstance(fast._infer, runtime.OnnxModule)
+    fast._infer.after = 0
     np.testing.assert_allclose(fast.embed(crops), slow.embed(crops), atol=1e-4)
+    assert fast._infer.backend == "onnxruntime" and slow._infer.backend == "torch"
     det = MTCNN()
-    assert all(isinstance(n, runtime.OnnxModule) for n in det.nets)
+    assert all(isinstance(n, runtime.Accelerated) for n in det.nets)

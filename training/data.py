@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from facesearch.config import MIN_FACE_SIZE
 from facesearch.detect import CENTER_CROP_FRACTION, CENTER_CROP_Y, Aligner
 from facesearch.images import ImageError, load_rgb
 from facesearch.scan import describe, scan_gallery
@@ -41,7 +42,7 @@ class CropSet:
 
 def _cache_key(items, size: int, detector: str) -> str:
     # alignment settings are part of the key: changing them re-aligns
-    h = hashlib.sha256(f"v1 {size} {detector} {CENTER_CROP_FRACTION} {CENTER_CROP_Y}".encode())
+    h = hashlib.sha256(f"v1 {size} {detector} {CENTER_CROP_FRACTION} {CENTER_CROP_Y} {MIN_FACE_SIZE}".encode())
     for name, p in items:
         st = p.stat()
         h.update(f"{name}\0{p.resolve()}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
