@@ -28,8 +28,12 @@ CACHE_DIR = Path(os.environ.get("FACESEARCH_ONNX_CACHE", Path.home() / ".cache" 
 log = logging.getLogger(__name__)
 
 
+def torch_requested() -> bool:
+    return os.environ.get(RUNTIME_ENV, "onnx").lower() == "torch"
+
+
 def onnx_available() -> bool:
-    if os.environ.get(RUNTIME_ENV, "onnx").lower() == "torch":
+    if torch_requested():
         return False
     try:
         import onnxruntime  # noqa: F401
@@ -108,8 +112,9 @@ class Accelerated:
 
 def accelerate(module: torch.nn.Module, example: torch.Tensor, dynamic: Sequence[int] = (0,),
                n_outputs: int = 1, device: torch.device | str = "cpu", after: float = SWITCH_AFTER):
-    """``module`` wrapped in :class:`Accelerated` on CPU; ``module`` itself elsewhere."""
-    if torch.device(device).type != "cpu":
+    """``module`` wrapped in :class:`Accelerated` on CPU; ``module`` itself on a GPU or
+    when ``$FACESEARCH_RUNTIME=torch`` (read now: the choice is made once per module)."""
+    if torch.device(device).type != "cpu" or torch_requested():
         return module
     return Accelerated(module, example, tuple(dynamic), n_outputs, after)
 
