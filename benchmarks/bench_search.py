@@ -25,7 +25,7 @@ from facesearch.index import VectorIndex
 
 
 SWEEP = {"ivf": [{"nprobe": p} for p in (16, 64, 256)],
-         "hnsw": [{"ef_search": e} for e in (64, 128, 256, 512)]}
+         "hnsw": [{"ef_search": e} for e in (64, 128, 256, 320, 512)]}
 
 
 def unit(x):

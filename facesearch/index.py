@@ -21,7 +21,7 @@ import numpy as np
 MAGIC = b"FACESEARCH-FAISS 1\n"
 KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_FLAT_MAX = 20_000  # exact single queries stay near 1 ms up to here (benchmarks/bench_search.py)
-DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32}, "hnsw": {"m": 32, "ef_construction": 80, "ef_search": 128},
+DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32}, "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 256},
             "flat": {}}
 
 

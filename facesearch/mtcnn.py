@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate
 
-from .runtime import SWITCH_AFTER, accelerate
+from .runtime import SWITCH_AFTER, Accelerated, accelerate
 
 
 class PNet(nn.Module):
@@ -104,8 +104,8 @@ class MTCNN:
         self.images_seen += len(images)
         if self.images_seen >= SWITCH_AFTER:
             for net in self.nets:
-                if hasattr(net, "after"):
-                    net.after = 0
+                if isinstance(net, Accelerated):
+                    net.switch_now()
         imgs = torch.as_tensor(np.stack([np.asarray(im, dtype=np.uint8) for im in images]), device=self.device)
         boxes, points, inds = _detect(imgs.permute(0, 3, 1, 2).float().contiguous(), self.min_face_size, *self.nets,
                                       self.thresholds, self.factor)

@@ -33,8 +33,6 @@ def torch_requested() -> bool:
 
 
 def onnx_available() -> bool:
-    if torch_requested():
-        return False
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -53,12 +51,10 @@ class OnnxModule:
         opts.log_severity_level = 3
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not starve torch
         self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
         self.n_outputs = n_outputs
 
-    def __call__(self, *xs: torch.Tensor):
-        feeds = {n: x.detach().float().contiguous().numpy() for n, x in zip(self.input_names, xs)}
-        outs = [torch.from_numpy(o) for o in self.session.run(None, feeds)]
+    def __call__(self, x: torch.Tensor):
+        outs = [torch.from_numpy(o) for o in self.session.run(None, {"x": x.detach().float().contiguous().numpy()})]
         return outs[0] if self.n_outputs == 1 else tuple(outs)
 
 
@@ -98,6 +94,10 @@ class Accelerated:
     @property
     def backend(self) -> str:
         return "onnxruntime" if self.fast is not None else "torch"
+
+    def switch_now(self) -> None:
+        """Use ONNX Runtime from the next call on, whatever the count."""
+        self.after = 0
 
     def _maybe_switch(self) -> None:
         if self.enabled and self.fast is None and self.seen >= self.after:

@@ -108,8 +108,29 @@ def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
     fast = create_encoder("mobilefacenet")
     fast.net.load_state_dict(slow.net.state_dict())
     fast = type(fast)(fast.net, fast.name, fast.checksum)  # rebuild its runtime from the same weights
-    fast._infer.after = 0
+    fast._infer.switch_now()
     np.testing.assert_allclose(fast.embed(crops), slow.embed(crops), atol=1e-4)
     assert fast._infer.backend == "onnxruntime" and not isinstance(slow._infer, runtime.Accelerated)
     det = MTCNN()
     assert all(isinstance(n, runtime.Accelerated) for n in det.nets)
+
+
+def test_detector_switches_by_photo_count_with_the_same_detections(cache, monkeypatch):
+    from facesearch.mtcnn import MTCNN
+    from tests.conftest import person_image
+
+    images = [person_image(i, size=96, noise=20) for i in range(runtime.SWITCH_AFTER + 2)]
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
+    want = MTCNN(min_face_size=12).detect(images)
+    monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
+    det = MTCNN(min_face_size=12)
+    det.detect(images[:2])
+    assert all(n.backend == "torch" for n in det.nets)  # two photos: still PyTorch
+    got = det.detect(images)
+    assert det.nets[0].backend == "onnxruntime"  # R/O-nets switch on their next call
+    assert all(n.after == 0 for n in det.nets)
+    for (wb, wp, _), (gb, gp, _) in zip(want, got):
+        assert (wb is None) == (gb is None)
+        if wb is not None:
+            np.testing.assert_allclose(gb, wb, atol=1e-3)
+            np.testing.assert_allclose(gp, wp, atol=1e-3)
