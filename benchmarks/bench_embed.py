@@ -6,8 +6,8 @@ Two inputs: FACECOM photos (224 px: decode + MTCNN + align + embed) and aligned 
 crops written as JPEG (decode + embed; detection is skipped for encoder-sized crops).
 The baseline is what a simple script does: for each file, open, detect (MTCNN with
 facenet-pytorch's defaults), align, then run the eager PyTorch model on that one face (and
-its mirror). facesearch is measured with its
-default runtime (ONNX Runtime where installed) and with ``FACESEARCH_RUNTIME=torch``.
+its mirror). facesearch is measured with its default runtime (ONNX Runtime where
+installed) and with ``FACESEARCH_RUNTIME=torch``.
 """
 from __future__ import annotations
 
