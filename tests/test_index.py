@@ -74,6 +74,38 @@ def test_approximate_kinds_find_neighbours_and_persist(kind, tmp_path):
         assert not back.supports_remove
 
 
+@pytest.mark.parametrize("storage", ["sq8", "flat"])
+def test_hnsw_storage_scores_exactly_and_accepts_adds(storage, tmp_path):
+    v = unit(2000, 16, seed=4)
+    idx = VectorIndex.build(16, np.arange(2000), v, kind="hnsw", params={"storage": storage, "ef_search": 64})
+    scores, got = idx.search(v[:20], 5)
+    assert (got[:, 0] == np.arange(20)).all()
+    np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", v[:20], v[got]), atol=1e-5)  # exact, not 8-bit
+    idx.add([5000], -v[:1])  # outside the trained ranges is fine: the re-rank is exact
+    assert idx.search(-v[:1], 1)[1][0, 0] == 5000
+    idx.save(tmp_path / "h.faiss")
+    back = VectorIndex.load(tmp_path / "h.faiss")
+    assert back.params["storage"] == storage and back._graph().hnsw.efSearch == 64
+
+
+def test_hnsw_file_from_before_storage_option_loads_as_flat(tmp_path):
+    import json
+
+    from facesearch.index import MAGIC
+
+    v = unit(500, 8, seed=5)
+    old = VectorIndex.build(8, np.arange(500), v, kind="hnsw", params={"storage": "flat"})
+    old.save(tmp_path / "old.faiss")
+    raw = (tmp_path / "old.faiss").read_bytes().split(b"\n", 2)
+    header = json.loads(raw[1])
+    del header["params"]["storage"]
+    (tmp_path / "old.faiss").write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + raw[2])
+    back = VectorIndex.load(tmp_path / "old.faiss")
+    assert back.params["storage"] == "flat"
+    back.set_search_params(ef_search=33)
+    assert back._graph().hnsw.efSearch == 33 and back.search(v[:1], 1)[1][0, 0] == 0
+
+
 def test_auto_kind_by_size():
     from facesearch.index import AUTO_FLAT_MAX, resolve_kind
 
