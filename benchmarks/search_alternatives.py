@@ -1,4 +1,4 @@
-"""Index structures tried for the 1M-photo goal and not adopted, measured side by side.
+"""Index structures tried for the 1M-photo goal, measured side by side in one run.
 
     python benchmarks/search_alternatives.py --like-db val.db [--n 1000000] [--only fastscan,sq8,identity]
 
@@ -7,7 +7,8 @@ index kinds). Each alternative is plain FAISS, built here and not in facesearch:
 
 - ``fastscan``: IVF4096 (HNSW coarse quantizer) over 4-bit product-quantised codes
   (PQ32x4fs), the candidates re-ranked by exact inner products (IndexRefineFlat).
-- ``sq8``: HNSW32 over 8-bit scalar-quantised vectors, re-ranked exactly.
+- ``sq8``: HNSW32 over 8-bit scalar-quantised vectors, re-ranked exactly (adopted:
+  facesearch's ``hnsw`` kind is built this way since this measurement).
 - ``identity``: one inverted list per identity (its photos), routed by an HNSW graph over
   the identity means: the known labels replace k-means.
 """

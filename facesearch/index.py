@@ -28,7 +28,7 @@ MAGIC = b"FACESEARCH-FAISS 1\n"
 KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_FLAT_MAX = 20_000  # exact single queries stay near 1 ms up to here (benchmarks/bench_search.py)
 DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32},
-            "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 256, "storage": "sq8"},
+            "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 320, "storage": "sq8"},
             "flat": {}}
 REFINE_FACTOR = 2  # exact re-rank of 2k graph results: more did not raise recall (search_alternatives.py)
 TRAINED_KINDS = ("ivf", "hnsw")  # hnsw's sq8 storage learns per-dimension ranges
