@@ -10,7 +10,7 @@ from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
 
 from .trainer import initial_net
 
-KEEP = ("train_args", "metrics", "epoch", "git_commit")
+KEEP = ("train_args", "metrics", "epoch", "git_commit", "wccn")
 
 
 def export_fp16(src: str, dst: str) -> None:
