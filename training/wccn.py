@@ -16,6 +16,7 @@ import argparse
 
 import numpy as np
 import torch
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from facesearch.encoders.base import Encoder
 from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
@@ -55,11 +56,9 @@ def fold_projection(net: torch.nn.Module, proj: np.ndarray) -> None:
     if not isinstance(conv, torch.nn.Conv2d) or not isinstance(bn, torch.nn.BatchNorm2d):
         raise ValueError(f"cannot fold a projection into {net.__class__.__name__} (needs conv3 + bn)")
     p = torch.as_tensor(proj, dtype=torch.float32).T  # out x in
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias - scale * bn.running_mean
-    weight = conv.weight.flatten(1) * scale[:, None]  # bn(conv(x)) = weight @ x + bias
-    bias = (conv.bias if conv.bias is not None else 0) * scale + shift
-    conv.weight.copy_((p @ weight).view_as(conv.weight))
+    weight, bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
+                                        bn.weight, bn.bias)  # bn(conv(x)) as one conv
+    conv.weight.copy_((p @ weight.flatten(1)).view_as(conv.weight))
     conv.bias = torch.nn.Parameter(p @ bias)
     bn.weight.fill_(1), bn.bias.zero_(), bn.running_mean.zero_()
     bn.running_var.fill_(1 - bn.eps)  # bn is now the identity
