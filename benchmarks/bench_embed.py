@@ -22,12 +22,12 @@ import torch
 from PIL import Image
 
 from facesearch import runtime
-from facesearch.detect import Aligner
+from facesearch.faces.detect import Aligner
 from facesearch.encoders import create_encoder
 from facesearch.encoders.base import to_model_input
-from facesearch.images import load_rgb
-from facesearch.mtcnn import MTCNN
-from facesearch.pipeline import Embedder
+from facesearch.photos.images import load_rgb
+from facesearch.faces.mtcnn import MTCNN
+from facesearch.faces.pipeline import Embedder
 
 
 def timed(fn) -> float:
@@ -98,7 +98,7 @@ def main():
             rows.append((f"embed alone (preloaded crops), batch {batch}", len(crops) / t))
         t = timed(lambda: slow_enc.embed(crops, batch_size=64))
         rows.append(("embed alone, FACESEARCH_RUNTIME=torch, batch 64", len(crops) / t))
-    print(f"model {enc.name} ({enc.checksum[:12]}), flip={enc.flip}, {torch.get_num_threads()} threads, "
+    print(f"model {enc.card}, flip={enc.card.flip}, {torch.get_num_threads()} threads, "
           f"{len(photos)} photos, runtime {enc._infer.backend}")
     print("| pipeline | photos/s |")
     print("|---|---|")

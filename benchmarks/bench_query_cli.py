@@ -27,7 +27,7 @@ import torch
 marks["import torch + gallery"] = time.perf_counter()
 g = Gallery(sys.argv[1]); marks["open DB (migrations checked)"] = time.perf_counter()
 enc = g.encoder; marks["model load"] = time.perf_counter()
-from facesearch.images import load_rgb
+from facesearch.photos.images import load_rgb
 im = load_rgb(sys.argv[2]); face = g.embedder().aligner.align([im])[0]
 marks["decode + detect + align"] = time.perf_counter()
 v = enc.embed(face.crop[None]); marks["embed"] = time.perf_counter()

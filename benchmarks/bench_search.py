@@ -24,7 +24,7 @@ import time
 import faiss
 import numpy as np
 
-from facesearch.index import VectorIndex
+from facesearch.gallery.index import VectorIndex
 
 
 SWEEP = {"ivf": [{"nprobe": p} for p in (16, 64, 256)],

@@ -1,16 +1,22 @@
-"""facesearch: face identification over a gallery of person folders."""
+"""facesearch: face identification over a gallery of person folders.
+
+    from facesearch import Gallery
+    gallery = Gallery.open("faces.db", create=True)
+"""
 from __future__ import annotations
 
-from pathlib import Path
-
 __version__ = "0.1.0"
+__all__ = ["FacesearchError", "Gallery", "__version__"]
 
 
-def migrations_path() -> Path:
-    """Alembic script folder: repo-root ``migrations/``, installed as ``facesearch.migrations``."""
-    from importlib.util import find_spec
+def __getattr__(name: str):
+    # Lazy: `import facesearch` (the CLI does) must not load SQLAlchemy, FAISS or torch.
+    if name == "Gallery":
+        from .gallery import Gallery
 
-    spec = find_spec("facesearch.migrations")
-    if spec and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
-    return Path(__file__).resolve().parent.parent / "migrations"
+        return Gallery
+    if name == "FacesearchError":
+        from .errors import FacesearchError
+
+        return FacesearchError
+    raise AttributeError(f"module 'facesearch' has no attribute {name!r}")

@@ -1,25 +1,39 @@
-"""Defaults and environment lookups, defined once."""
+"""Defaults, environment variables and enumerations, each defined once.
+
+Only the standard library here: the CLI imports this module to build its options before
+anything heavy (torch, faiss, SQLAlchemy) is loaded.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+# -- environment ---------------------------------------------------------------------------
 DB_ENV = "FACESEARCH_DB"
 DEFAULT_DB = "facesearch.db"
-MODEL_ENV = "FACESEARCH_MODEL"
+PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
+PLUGIN_GROUP = "facesearch.encoders"  # package entry points that do the same
+EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
 
+# -- enumerations (the CLI's choices come from here) ----------------------------------------
+DETECTORS = ("mtcnn", "none")  # mtcnn: detect + 5-point align; none: photos are face crops
+INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+OBJECTIVES = ("far", "fpir", "f1")  # what a calibrated threshold bounds
+MARGIN_KINDS = ("arcface", "cosface", "combined")
+OPTIMIZERS = ("adamw", "sgd")
+
+# -- photos and faces ------------------------------------------------------------------------
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 DISTORTION_DIR = "distortion"
-
 # Larger inputs are downscaled before detection: faces stay big enough and MTCNN stays fast.
 MAX_DETECT_SIDE = 1024
 # Smallest face MTCNN looks for, in pixels. Smaller faces cannot give a useful 112-px crop,
 # and skipping the finest pyramid level makes detection ~1.4x faster (same val top-1).
 MIN_FACE_SIZE = 40
-EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
 
+# -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "weights"
+SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
 
 
 def default_db() -> str:

@@ -22,6 +22,8 @@ from typing import Sequence
 
 import torch
 
+from .files import atomic_write
+
 RUNTIME_ENV = "FACESEARCH_RUNTIME"  # "onnx" (default where available) or "torch"
 SWITCH_AFTER = 32  # inputs served by PyTorch before ONNX Runtime takes over
 CACHE_DIR = Path(os.environ.get("FACESEARCH_ONNX_CACHE", Path.home() / ".cache" / "facesearch" / "onnx"))
@@ -133,10 +135,8 @@ def onnx_session(module: torch.nn.Module, example: torch.Tensor, dynamic: Sequen
                 path.unlink(missing_ok=True)
         data = export_onnx(module, example, dynamic, n_outputs)
         try:  # cache for the next process; a read-only home only costs the export again
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            with atomic_write(path) as f:
+                f.write(data)
         except OSError:
             pass
         return OnnxModule(data, n_outputs)

@@ -18,6 +18,36 @@ class Preprocess:
     def as_dict(self) -> dict:
         return {"size": self.size, "mean": list(self.mean), "std": list(self.std)}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocess":
+        return cls(int(d["size"]), tuple(d["mean"]), tuple(d["std"]))
+
+
+@dataclass(frozen=True)
+class EncoderCard:
+    """Who made a set of embeddings, like timm's ``pretrained_cfg``: carried by every
+    encoder, stored with a gallery, compared before a query, enough to rebuild the encoder.
+
+    ``model``/``weights`` are the spec it was built from (a family name such as
+    ``timm:efficientnet_b0`` with a state dict, a checkpoint path, or ``default``);
+    ``checksum`` is the SHA-256 of the weights file (``<spec>:<weights>`` without one).
+    """
+
+    arch: str
+    model: str
+    weights: str | None
+    checksum: str
+    preprocess: Preprocess
+    embedding_dim: int
+    flip: bool = True
+
+    def same_embeddings(self, other: "EncoderCard") -> bool:
+        """Whether vectors from ``other`` can be compared with ours."""
+        return self.checksum == other.checksum and self.embedding_dim == other.embedding_dim
+
+    def __str__(self) -> str:
+        return f"{self.arch} (dim {self.embedding_dim}, checksum {self.checksum[:12]})"
+
 
 @dataclass
 class AlignedFace:

@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from facesearch.store import Base
+from facesearch.gallery.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from facesearch.detect import ARCFACE_112, Aligner, center_crop, pick_face, similarity_transform, warp
+from facesearch.faces.detect import ARCFACE_112, Aligner, center_crop, pick_face, similarity_transform, warp
 
 
 def test_similarity_transform_recovers_known_transform():
@@ -71,7 +71,7 @@ def test_vendored_mtcnn_matches_facenet_pytorch():
     a cartoon face is found), batch of a face and a face-less image."""
     from facenet_pytorch import MTCNN as Reference
 
-    from facesearch.mtcnn import MTCNN
+    from facesearch.faces.mtcnn import MTCNN
 
     images = [cartoon_face(), Image.new("RGB", (120, 120), (30, 30, 30))]
     ours = MTCNN(thresholds=(0.2, 0.2, 0.2)).detect(images)
@@ -87,6 +87,6 @@ def test_facesearch_does_not_import_torchvision_for_mtcnn():
     import subprocess
     import sys
 
-    code = ("import sys; from PIL import Image; from facesearch.detect import Aligner; "
+    code = ("import sys; from PIL import Image; from facesearch.faces.detect import Aligner; "
             "Aligner(112).align([Image.new('RGB', (80, 80))]); print('torchvision' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

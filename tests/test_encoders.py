@@ -37,7 +37,7 @@ def test_mobilefacenet_shape_and_state_dict_roundtrip(tmp_path):
     torch.save(net.state_dict(), p)
     enc = create_encoder("mobilefacenet", weights=str(p))
     assert enc.embedding_dim == 128 and enc.preprocess.size == 112
-    assert enc.model_ref["weights"] == str(p.resolve())
+    assert enc.card.weights == str(p.resolve())
 
 
 def test_weights_that_do_not_fit(tmp_path):
@@ -82,13 +82,14 @@ def test_facenet_download_fails_clearly_offline(monkeypatch, tmp_path):
 
 
 def test_shipped_default_model_loads_with_its_card():
-    from facesearch.encoders.checkpoint import read_checkpoint, shipped_checkpoint
+    from facesearch.config import SHIPPED_MODEL
+    from facesearch.encoders.checkpoint import read_checkpoint
 
     enc = create_encoder("default")
-    assert enc.name == "mobilefacenet" and enc.embedding_dim == 128 and enc.preprocess.size == 112
-    assert enc.model_ref == {"model": "default", "weights": None}
-    ckpt = read_checkpoint(shipped_checkpoint())
+    assert enc.card.arch == "mobilefacenet" and enc.embedding_dim == 128 and enc.preprocess.size == 112
+    assert (enc.card.model, enc.card.weights) == ("default", None)
+    ckpt = read_checkpoint(SHIPPED_MODEL)
     assert ckpt["metrics"]["A"]["top1"] > 0.8 and "train_args" in ckpt
-    assert shipped_checkpoint().stat().st_size < 5_000_000
+    assert SHIPPED_MODEL.stat().st_size < 5_000_000
     e = enc.embed(np.zeros((2, 112, 112, 3), np.uint8))
     assert np.isfinite(e).all()

@@ -44,17 +44,17 @@ def test_calibrate_then_query_and_eval(tmp_path, labelled, monkeypatch):
 
 
 def test_second_run_uses_embedding_cache(tmp_path, labelled, monkeypatch):
-    from facesearch import evaluation
+    from facesearch.evaluation.labelled import embed_folder
+    from facesearch.faces.pipeline import Embedder
     from facesearch.gallery import Gallery
-    from facesearch.pipeline import Embedder
 
     monkeypatch.chdir(tmp_path)
     CliRunner().invoke(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
     g = Gallery(tmp_path / "facesearch.db")
-    evaluation.embed_folder(g, labelled)
+    embed_folder(g, labelled)
     calls = []
     monkeypatch.setattr(Embedder, "_batch", lambda self, paths, decoded: calls.append(paths) or [])
-    data, errors = evaluation.embed_folder(g, labelled)
+    data, errors = embed_folder(g, labelled)
     assert calls == [] and len(data.paths) == 60 and not errors
 
 
@@ -82,7 +82,7 @@ def test_fpir_objective_bounds_strangers_accepted(tmp_path, labelled, monkeypatc
 def test_identification_scores_by_hand():
     import numpy as np
 
-    from facesearch.evaluation import Labelled, identification_scores
+    from facesearch.evaluation.labelled import Labelled, identification_scores
 
     emb = np.array([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]], np.float32)
     data = Labelled(["a", "b", "qa", "qb"], np.array([0, 1, 0, 0]), ["x", "y"],

@@ -38,7 +38,7 @@ def test_shipped_model_identifies_distorted_val_photos(small_val, tmp_path, monk
 
 
 def test_two_faces_pick_the_largest_and_count_both(tmp_path):
-    from facesearch.detect import Aligner
+    from facesearch.faces.detect import Aligner
 
     a, b = sorted((FACECOM / "val").glob("*/*.jpg"))[:2]
     big, small = Image.open(a).convert("RGB"), Image.open(b).convert("RGB").resize((150, 150))

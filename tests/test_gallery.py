@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from facesearch.gallery import Gallery, GalleryError
-from facesearch.index import VectorIndex
-from facesearch.scan import expand_paths, scan_gallery
+from facesearch.gallery.index import VectorIndex
+from facesearch.photos.scan import expand_paths, scan_gallery
 
 
 def enrol(db_path, root, **kw):

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from facesearch.heads import MarginHead
+from training.losses import MarginHead
 
 
 def test_arcface_logits_match_hand_computation():

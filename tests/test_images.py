@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesearch.images import ImageError, load_rgb, sha256_file
+from facesearch.errors import ImageError
+from facesearch.files import sha256_file
+from facesearch.photos.images import load_rgb
 
 
 def test_rgb_modes_convert(tmp_path):

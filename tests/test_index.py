@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from facesearch.index import IndexFileError, VectorIndex
+from facesearch.errors import IndexFileError
+from facesearch.gallery.index import VectorIndex
 
 
 def unit(n, d, seed=0):
@@ -51,7 +52,7 @@ def test_index_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, facesearch.index; print('torch' in sys.modules)"
+    code = "import sys, facesearch.gallery.index; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -91,7 +92,7 @@ def test_hnsw_storage_scores_exactly_and_accepts_adds(storage, tmp_path):
 def test_hnsw_file_from_before_storage_option_loads_as_flat(tmp_path):
     import json
 
-    from facesearch.index import MAGIC
+    from facesearch.gallery.index import MAGIC
 
     v = unit(500, 8, seed=5)
     old = VectorIndex.build(8, np.arange(500), v, kind="hnsw", params={"storage": "flat"})
@@ -107,7 +108,7 @@ def test_hnsw_file_from_before_storage_option_loads_as_flat(tmp_path):
 
 
 def test_auto_kind_by_size():
-    from facesearch.index import AUTO_FLAT_MAX, resolve_kind
+    from facesearch.gallery.index import AUTO_FLAT_MAX, resolve_kind
 
     assert resolve_kind("auto", 10) == "flat"
     assert resolve_kind("auto", AUTO_FLAT_MAX + 1) == "hnsw"

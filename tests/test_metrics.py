@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facesearch import metrics
+from facesearch.evaluation import metrics
 
 
 def test_far_tar_arithmetic_by_hand():

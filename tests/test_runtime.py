@@ -98,7 +98,7 @@ def test_torch_runtime_and_export_failure_fall_back_to_the_module(cache, monkeyp
 
 def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
     from facesearch.encoders import create_encoder
-    from facesearch.mtcnn import MTCNN
+    from facesearch.faces.mtcnn import MTCNN
 
     crops = np.random.default_rng(0).integers(0, 256, (6, 112, 112, 3), dtype=np.uint8)
     monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
@@ -107,7 +107,7 @@ def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
     monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
     fast = create_encoder("mobilefacenet")
     fast.net.load_state_dict(slow.net.state_dict())
-    fast = type(fast)(fast.net, fast.name, fast.checksum)  # rebuild its runtime from the same weights
+    fast = type(fast)(fast.net, fast.card.checksum)  # rebuild its runtime from the same weights
     fast._infer.switch_now()
     np.testing.assert_allclose(fast.embed(crops), slow.embed(crops), atol=1e-4)
     assert fast._infer.backend == "onnxruntime" and not isinstance(slow._infer, runtime.Accelerated)
@@ -116,7 +116,7 @@ def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
 
 
 def test_detector_switches_by_photo_count_with_the_same_detections(cache, monkeypatch):
-    from facesearch.mtcnn import MTCNN
+    from facesearch.faces.mtcnn import MTCNN
     from tests.conftest import person_image
 
     images = [person_image(i, size=96, noise=20) for i in range(runtime.SWITCH_AFTER + 2)]

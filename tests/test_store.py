@@ -3,7 +3,8 @@ import sqlite3
 import pytest
 from sqlalchemy import inspect
 
-from facesearch.store import StoreError, open_store
+from facesearch.errors import StoreError
+from facesearch.gallery.schema import open_engine as open_store
 
 
 def test_migrations_bring_empty_db_to_head(db_path):
@@ -37,7 +38,7 @@ def test_schema_head_constant_matches_migrations():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from facesearch.store import SCHEMA_HEAD, migrations_dir
+    from facesearch.gallery.schema import SCHEMA_HEAD, migrations_dir
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
@@ -49,7 +50,7 @@ def test_upgrade_from_first_revision(db_path):
     from alembic import command
     from alembic.config import Config
 
-    from facesearch.store import SCHEMA_HEAD, current_revision, migrations_dir
+    from facesearch.gallery.schema import SCHEMA_HEAD, current_revision, migrations_dir
 
     from sqlalchemy import create_engine
 

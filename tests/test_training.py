@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from facesearch.training.augment import DISTORTIONS, augment
-from facesearch.training.data import load_crops
-from facesearch.protocols import protocols
-from facesearch.training.trainer import TrainConfig, Trainer
+from training.augment import DISTORTIONS, augment
+from training.data import load_crops
+from facesearch.evaluation.protocols import protocols
+from training.trainer import TrainConfig, Trainer
 from tests.conftest import person_image
 
 

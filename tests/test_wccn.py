@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from facesearch.encoders import build_net
-from facesearch.training.wccn import fit_wccn, fold_projection
+from facesearch.encoders import load_net
+from training.wccn import fit_wccn, fold_projection
 
 
 def test_fit_shrinks_within_identity_spread():
@@ -22,7 +22,7 @@ def test_fit_shrinks_within_identity_spread():
 
 def test_folded_network_returns_projected_embeddings():
     torch.manual_seed(0)
-    net = build_net("mobilefacenet").eval()
+    net = load_net("mobilefacenet").eval()
     with torch.no_grad():  # non-trivial BatchNorm statistics
         net.bn.running_mean.normal_(), net.bn.running_var.uniform_(0.5, 2), net.bn.weight.normal_()
         x = torch.randn(3, 3, 112, 112)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,13 @@ import numpy as np
 from tqdm import tqdm
 
 from facesearch.config import MIN_FACE_SIZE
-from facesearch.detect import CENTER_CROP_FRACTION, CENTER_CROP_Y, Aligner
-from facesearch.images import ImageError, load_rgb
-from facesearch.scan import describe, scan_gallery
+from facesearch.errors import ImageError
+from facesearch.faces.detect import CENTER_CROP_FRACTION, CENTER_CROP_Y, Aligner
+from facesearch.files import atomic_write
+from facesearch.photos.images import load_rgb
+from facesearch.photos.scan import describe, scan_gallery
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CACHE = Path(os.environ.get("FACESEARCH_CACHE", Path.home() / ".cache" / "facesearch"))
 
@@ -60,11 +65,11 @@ def load_crops(root: str | Path, size: int = 112, detector: str = "mtcnn",
         crops = np.load(npy)
     else:
         crops, meta = _build(items, size, detector, batch, root)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = npy.with_suffix(".tmp.npy")
-        np.save(tmp, crops)
-        os.replace(tmp, npy)
-        meta_path.write_text(json.dumps(meta))
+        with atomic_write(npy) as f:
+            np.save(f, crops)
+        with atomic_write(meta_path) as f:
+            f.write(json.dumps(meta).encode())
+        log.info("aligned crops of %s cached in %s", root, npy)
     names = sorted(set(meta["identity"]))
     lookup = {n: i for i, n in enumerate(names)}
     return CropSet(crops, np.array([lookup[n] for n in meta["identity"]], np.int64), names,
@@ -74,7 +79,7 @@ def load_crops(root: str | Path, size: int = 112, detector: str = "mtcnn",
 def _build(items, size, detector, batch, root):
     aligner = Aligner(size, detector)
     crops, meta = [], {"identity": [], "paths": [], "kinds": [], "source": [], "detected": []}
-    with tqdm(total=len(items), desc=f"align {Path(root).name}", unit="photo") as bar:
+    with tqdm(total=len(items), desc=f"align {Path(root).name}", unit="photo", disable=None) as bar:
         for i in range(0, len(items), batch):
             chunk, images = [], []
             for name, p in items[i:i + batch]:
@@ -82,7 +87,7 @@ def _build(items, size, detector, batch, root):
                     images.append(load_rgb(p))
                     chunk.append((name, p))
                 except ImageError as e:
-                    tqdm.write(f"error: {p}: {e}")
+                    log.warning("error: %s: %s", p, e)
             for (name, p), face in zip(chunk, aligner.align(images)):
                 kind, src = describe(p)
                 crops.append(face.crop)

@@ -1,4 +1,5 @@
-"""ArcFace fine-tuning of a facesearch encoder, validated on the real task each epoch.
+"""ArcFace fine-tuning of a facesearch encoder. Validation, checkpoints and early stopping
+are callbacks (:mod:`.callbacks`); the LR schedule is a torch scheduler (:func:`warmup_cosine`).
 
 On CPU the useful recipe is a partly frozen backbone: with ``freeze`` naming the last
 frozen stage of a model that exposes ``stages()`` (MobileFaceNet), the frozen trunk runs
@@ -9,27 +10,32 @@ the fly (``augment=True``).
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 import math
 import random
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 from tqdm import tqdm
 
-from facesearch.encoders import build_net
-from facesearch.encoders.base import EncoderError, to_model_input
+from facesearch.encoders import load_net
+from facesearch.encoders.base import flip_embed, to_model_input
 from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
-from facesearch.heads import MarginHead
+from facesearch.errors import EncoderError
 
 from .augment import augment as augment_crop
+from .callbacks import Callback, KeepBest, SaveLast, Validate
 from .data import CropSet, load_crops
-from facesearch.protocols import protocols
+from .losses import MarginHead
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,7 +65,6 @@ class TrainConfig:
     detector: str = "mtcnn"
     cache_dir: str | None = None
     device: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -92,12 +97,29 @@ def freeze_prefix(net: nn.Module, freeze: str | None) -> None:
         p.requires_grad_(i > hits[-1])
 
 
+def warmup_cosine(opt: torch.optim.Optimizer, lr: float, warmup_steps: int, total_steps: int,
+                  start_step: int = 0) -> SequentialLR:
+    """Linear warm-up from lr / warmup_steps to ``lr`` over ``warmup_steps`` steps, then a
+    cosine decay to 0 at ``total_steps``; stepped once per batch. ``start_step``: the
+    schedule is advanced that far (a resumed run, possibly with a new ``total_steps``)."""
+    for group in opt.param_groups:  # the schedulers start from here, whatever a loaded state said
+        group["lr"] = group["initial_lr"] = lr
+    warm = max(1, warmup_steps)
+    sched = SequentialLR(opt, [LinearLR(opt, start_factor=1 / warm, total_iters=max(1, warm - 1)),
+                               CosineAnnealingLR(opt, T_max=max(1, total_steps - warm))], milestones=[warm])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": intended here
+        for _ in range(start_step):
+            sched.step()
+    return sched
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, callbacks: list[Callback] | None = None):
         self.cfg = cfg
         seed_everything(cfg.seed)
         self.device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.net = initial_net(cfg.encoder, cfg.weights).to(self.device)
+        self.net = load_net(cfg.encoder, cfg.weights).to(self.device)
         if self.device.type == "cuda":
             self.net.to(memory_format=torch.channels_last)
         self.trunk, self.upper = split_at(self.net, cfg.freeze)
@@ -116,9 +138,15 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = self.steps_in_epoch()
+        self.scheduler = self.lr_schedule()
         self.epoch, self.step, self.best, self.bad_epochs = 0, 0, None, 0
         self.history: list[dict] = []
+        self.should_stop = False
+        self.metrics: dict = {}  # the latest validation scores (set by the Validate callback)
         self._feats: dict[str, torch.Tensor] = {}
+        out = Path(cfg.out)
+        self.callbacks = callbacks if callbacks is not None else [
+            Validate(), KeepBest(out / "best.pt", cfg.patience), SaveLast(out / "last.pt")]
 
     # -- inputs ----------------------------------------------------------------------------
     def to_input(self, crops: np.ndarray) -> torch.Tensor:
@@ -199,13 +227,12 @@ class Trainer:
         if self.trunk is not None:
             feats = self.trunk_features(cs.crops, key)
             for i in range(0, feats.shape[1], 512):
-                e = sum(self.upper(feats[j, i:i + 512].to(self.device).float()) for j in (0, 1))
-                out.append(F.normalize(e.float(), dim=1).cpu())
+                x, mirrored = (feats[j, i:i + 512].to(self.device).float() for j in (0, 1))
+                out.append(flip_embed(self.upper, x, mirrored).cpu())
         else:
             for i in range(0, len(cs.crops), 256):
                 x = self.to_input(cs.crops[i:i + 256])
-                e = self.net(x) + self.net(torch.flip(x, dims=[3]))
-                out.append(F.normalize(e.float(), dim=1).cpu())
+                out.append(flip_embed(self.net, x, torch.flip(x, dims=[3])).cpu())
         return torch.cat(out).numpy()
 
     def init_head_from_prototypes(self) -> None:
@@ -213,19 +240,6 @@ class Trainer:
         labels = torch.from_numpy(self.train_set.labels)
         protos = torch.zeros(len(self.train_set.names), emb.shape[1]).index_add_(0, labels, emb)
         self.head.init_from_prototypes(protos.to(self.device))
-
-    def validate(self) -> dict:
-        if self.val_set is None:
-            return {}
-        return protocols(self.embed(self.val_set, "val"), self.val_set)
-
-    # -- loop ------------------------------------------------------------------------------
-    def lr_at(self, step: int) -> float:
-        total = self.cfg.epochs * self.steps_per_epoch
-        warm = max(1, int(self.cfg.warmup_epochs * self.steps_per_epoch))
-        if step < warm:
-            return self.cfg.lr * (step + 1) / warm
-        return self.cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
     def train_mode(self) -> None:
         self.net.train()
@@ -237,71 +251,65 @@ class Trainer:
                         p.requires_grad for p in m.parameters()):
                     m.eval()
 
+    def lr_schedule(self, start_step: int = 0) -> SequentialLR:
+        return warmup_cosine(self.opt, self.cfg.lr, int(self.cfg.warmup_epochs * self.steps_per_epoch),
+                             self.cfg.epochs * self.steps_per_epoch, start_step)
+
     def fit(self) -> dict:
-        cfg, out = self.cfg, Path(self.cfg.out)
-        out.mkdir(parents=True, exist_ok=True)
+        """Train until ``epochs`` or until a callback asks to stop; returns best and history."""
+        Path(self.cfg.out).mkdir(parents=True, exist_ok=True)
         if self.epoch == 0 and self.best is None:
             self.init_head_from_prototypes()
-            metrics = self.validate()
-            self.history.append({"epoch": 0, **_brief(metrics)})
-            tqdm.write(f"epoch 0 (start): {_fmt(metrics)}")
-            if metrics:  # the starting weights are the score to beat
-                self.keep_best(metrics, out)
-        amp = self.device.type == "cuda"
-        model = self.upper if self.trunk is not None else self.net
-        while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
-            rng = np.random.default_rng(cfg.seed + self.epoch)
-            self.train_mode()
-            bar = tqdm(self.batches(rng), total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       unit="batch")
-            t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-            for x, y in bar:
-                for g in self.opt.param_groups:
-                    g["lr"] = self.lr_at(self.step)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-                    emb = model(x).float()
-                loss = self.loss(emb, y)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.clip_grad)
-                self.opt.step()
-                self.step += 1
-                seen += len(y)
-                loss_sum += loss.item() * len(y)
-                bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            for cb in self.callbacks:
+                cb.on_start(self)
+        while self.epoch < self.cfg.epochs and not self.should_stop:
+            record = {"epoch": self.epoch + 1, **self.train_epoch()}
             self.epoch += 1
-            metrics = self.validate()
-            rec = {"epoch": self.epoch, "loss": loss_sum / max(seen, 1), **_brief(metrics)}
-            self.history.append(rec)
-            tqdm.write(f"epoch {self.epoch}: loss {rec['loss']:.3f}  {_fmt(metrics)}")
-            self.keep_best(metrics, out)
-            self.save(out / "last.pt", metrics)
-        (out / "history.json").write_text(json.dumps(self.history, indent=2))
+            self.history.append(record)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, record)
+        for cb in self.callbacks:
+            cb.on_end(self)
         return {"best": self.best, "history": self.history}
 
-    def keep_best(self, metrics: dict, out: Path) -> None:
-        key = (metrics.get("B", {}).get("top1", 0.0), metrics.get("A", {}).get("top1", 0.0)) if metrics else (
-            -self.history[-1]["loss"], 0.0)
-        if self.best is None or tuple(key) > tuple(self.best["key"]):
-            self.best = {"key": list(key), "epoch": self.epoch, "metrics": metrics}
-            self.bad_epochs = 0
-            save_checkpoint(out / "best.pt", self.net, train_args=dataclasses.asdict(self.cfg),
-                            metrics=metrics, epoch=self.epoch)
-        else:
-            self.bad_epochs += 1
+    def train_epoch(self) -> dict:
+        cfg = self.cfg
+        rng = np.random.default_rng(cfg.seed + self.epoch)
+        amp = self.device.type == "cuda"
+        model = self.upper if self.trunk is not None else self.net
+        self.train_mode()
+        bar = tqdm(self.batches(rng), total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   unit="batch", disable=None)
+        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        for x, y in bar:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
+                emb = model(x).float()
+            loss = self.loss(emb, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]], cfg.clip_grad)
+            self.opt.step()
+            self.scheduler.step()
+            self.step += 1
+            seen += len(y)
+            loss_sum += loss.item() * len(y)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        return {"loss": loss_sum / max(seen, 1), "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
 
-    def save(self, path: Path, metrics: dict) -> None:
+    def save(self, path: Path, metrics: dict, full: bool = True) -> None:
+        """A checkpoint of the network; ``full`` adds what :meth:`resume` needs."""
+        state = dict(head=self.head.state_dict(), optimizer=self.opt.state_dict(), step=self.step, best=self.best,
+                     bad_epochs=self.bad_epochs, history=self.history) if full else {}
         save_checkpoint(path, self.net, train_args=dataclasses.asdict(self.cfg), metrics=metrics,
-                        epoch=self.epoch, step=self.step, head=self.head.state_dict(),
-                        optimizer=self.opt.state_dict(), best=self.best, bad_epochs=self.bad_epochs,
-                        history=self.history)
+                        epoch=self.epoch, **state)
 
     @classmethod
     def resume(cls, path: str | Path, **overrides) -> "Trainer":
         ckpt = read_checkpoint(path)
         if "optimizer" not in ckpt:
             raise EncoderError(f"{path} has no training state (use last.pt to resume)")
-        cfg = TrainConfig(**{**ckpt["train_args"], **overrides})
+        args = {k: v for k, v in ckpt["train_args"].items() if k != "extra"}  # `extra`: older checkpoints
+        cfg = TrainConfig(**{**args, **overrides})
         cfg.weights = None
         self = cls(cfg)
         self.net.load_state_dict(ckpt["model"])
@@ -309,27 +317,6 @@ class Trainer:
         self.opt.load_state_dict(ckpt["optimizer"])
         self.epoch, self.step, self.best = ckpt["epoch"], ckpt["step"], ckpt["best"]
         self.bad_epochs, self.history = ckpt["bad_epochs"], ckpt["history"]
+        self.should_stop = self.bad_epochs >= cfg.patience
+        self.scheduler = self.lr_schedule(start_step=self.step)  # --epochs may have changed the schedule
         return self
-
-
-def initial_net(encoder: str, weights: str | None) -> nn.Module:
-    """The starting network: ``encoder`` with a state dict, or a facesearch checkpoint."""
-    try:
-        ckpt = read_checkpoint(weights) if weights and Path(weights).is_file() else None
-    except EncoderError:
-        ckpt = None  # a plain state dict: the family loads it
-    if ckpt is None:
-        return build_net(encoder, weights)
-    net = build_net(ckpt["arch"])
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-    return net
-
-
-def _brief(metrics: dict) -> dict:
-    return {f"{p}_top1": m["top1"] for p, m in metrics.items()} | {
-        f"{p}_{k}": v for p, m in metrics.items() for k, v in m["by_distortion"].items()}
-
-
-def _fmt(metrics: dict) -> str:
-    return "  ".join(f"{p} top-1 {m['top1']:.3f} (sunny {m['by_distortion'].get('sunny', float('nan')):.3f})"
-                     for p, m in metrics.items()) or "(no validation set)"

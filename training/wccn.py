@@ -1,6 +1,6 @@
 """Within-class covariance normalisation (WCCN), folded into the encoder's last layer.
 
-    python -m facesearch.training.wccn runs/f5pair/best.pt ../shared/data/facecom/train \
+    python -m training.wccn runs/f5pair/best.pt ../shared/data/facecom/train \
         runs/f5pair/wccn.pt [--alpha 0.125 | --choose-alpha]
 
 Directions in which photos of one person vary (distortions, pose, light) are shrunk
@@ -13,18 +13,21 @@ BatchNorm: same network, same speed, no extra step at query time.
 from __future__ import annotations
 
 import argparse
+import logging
 
 import numpy as np
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from facesearch.encoders.base import Encoder
-from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
-from facesearch.protocols import protocols
+from facesearch.encoders.checkpoint import net_from_checkpoint, read_checkpoint, save_checkpoint
+from facesearch.evaluation.protocols import protocols
 
+from . import log_to_stderr
 from .data import load_crops
 from .export import KEEP
-from .trainer import initial_net
+
+log = logging.getLogger(__name__)
 
 
 def fit_wccn(emb: np.ndarray, labels: np.ndarray, alpha: float, ridge: float = 1e-4) -> np.ndarray:
@@ -45,7 +48,7 @@ def choose_alpha(emb: np.ndarray, crops, alphas=(0.0, 0.125, 0.25, 0.375, 0.5)) 
             e = emb[~fit] @ fit_wccn(emb[fit], crops.labels[fit], a)
             r = protocols(e / np.linalg.norm(e, axis=1, keepdims=True), crops.subset(~fit))
             scores[a].append(r["A"]["top1"])
-            print(f"alpha {a:.3f}, fitted on half {half}: A {r['A']['top1']:.4f} B {r['B']['top1']:.4f}")
+            log.info("alpha %.3f, fitted on half %d: A %.4f B %.4f", a, half, r["A"]["top1"], r["B"]["top1"])
     return max(alphas, key=lambda a: np.mean(scores[a]))
 
 
@@ -72,17 +75,18 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.125)
     ap.add_argument("--choose-alpha", action="store_true", help="pick alpha on split training identities")
     args = ap.parse_args()
+    log_to_stderr()
     ckpt = read_checkpoint(args.checkpoint)
-    net = initial_net(ckpt["arch"], args.checkpoint)
+    net = net_from_checkpoint(ckpt)
     crops = load_crops(args.train_dir, net.preprocess.size)
-    emb = Encoder(net, ckpt["arch"], "fit").embed(crops.crops)
+    emb = Encoder(net, checksum="fit").embed(crops.crops)
     if args.choose_alpha:
         args.alpha = choose_alpha(emb, crops)
     fold_projection(net, fit_wccn(emb, crops.labels, args.alpha))
     extra = {k: ckpt[k] for k in KEEP if k in ckpt}
     save_checkpoint(args.out, net, **extra, wccn={"alpha": args.alpha, "fit_on": args.train_dir,
                                                   "photos": int(len(emb))})
-    print(f"wrote {args.out} (WCCN alpha {args.alpha}, fitted on {len(emb)} photos)")
+    log.info("wrote %s (WCCN alpha %s, fitted on %d photos)", args.out, args.alpha, len(emb))
 
 
 if __name__ == "__main__":

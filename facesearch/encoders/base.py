@@ -1,4 +1,7 @@
-"""The Encoder wrapper: preprocessing, batching, flip-averaging, L2-normalisation."""
+"""The Encoder wrapper: preprocessing, batching, flip-averaging, L2-normalisation.
+
+:func:`flip_embed` is the one embedding rule, shared with training's validation.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,13 +10,10 @@ import numpy as np
 import torch
 
 from ..config import EMBED_BATCH
-from ..images import sha256_file
+from ..errors import EncoderError
+from ..files import sha256_file
 from ..runtime import accelerate
-from ..types import Preprocess
-
-
-class EncoderError(Exception):
-    """A model cannot be built or loaded; the message says what to do."""
+from ..types import EncoderCard, Preprocess
 
 
 def file_checksum(path: str | Path) -> str:
@@ -49,6 +49,17 @@ def fuse_batchnorm(net: torch.nn.Module) -> torch.nn.Module:
         return net
 
 
+def flip_embed(forward, x: torch.Tensor, mirrored: torch.Tensor | None) -> torch.Tensor:
+    """L2-normalised ``forward(x) + forward(mirrored)`` (one pass over both), or of
+    ``forward(x)`` alone when ``mirrored`` is None."""
+    if mirrored is None:
+        e = forward(x).float()
+    else:
+        e = forward(torch.cat([x, mirrored])).float()
+        e = e[:len(x)] + e[len(x):]
+    return torch.nn.functional.normalize(e, dim=1)
+
+
 def to_model_input(crops: np.ndarray, preprocess: Preprocess, device) -> torch.Tensor:
     """uint8 N x S x S x 3 crops -> normalised float N x 3 x S x S (channels_last)."""
     crops = np.ascontiguousarray(crops)
@@ -62,30 +73,30 @@ def to_model_input(crops: np.ndarray, preprocess: Preprocess, device) -> torch.T
 class Encoder:
     """Turns aligned uint8 face crops into L2-normalised float32 embeddings.
 
-    Wraps (does not subclass) an ``nn.Module`` that exposes ``preprocess`` and
-    ``embedding_dim``. ``flip=True`` adds the embedding of the mirrored crop.
+    Wraps (does not subclass) an ``nn.Module`` that exposes ``arch``, ``preprocess`` and
+    ``embedding_dim``. ``flip=True`` adds the embedding of the mirrored crop. ``card``
+    says who made the embeddings (:class:`~facesearch.types.EncoderCard`).
     """
 
-    def __init__(self, net: torch.nn.Module, name: str, checksum: str, flip: bool = True,
-                 device: str | None = None):
+    def __init__(self, net: torch.nn.Module, checksum: str, flip: bool = True, device: str | None = None,
+                 model: str | None = None, weights: str | None = None):
         self.net = net
-        self.name = name
-        self.checksum = checksum
-        self.flip = flip
-        self.model_ref = {"model": name, "weights": None}  # create_encoder fills in the source
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.preprocess: Preprocess = net.preprocess
-        self.embedding_dim: int = int(net.embedding_dim)
+        arch = getattr(net, "arch", type(net).__name__)
+        self.card = EncoderCard(arch=arch, model=model or arch, weights=weights, checksum=checksum,
+                                preprocess=net.preprocess, embedding_dim=int(net.embedding_dim), flip=flip)
         self.net.eval().to(self.device)
         size = self.preprocess.size
         self._infer = accelerate(fuse_batchnorm(self.net).to(memory_format=torch.channels_last),
                                  torch.zeros(2, 3, size, size), device=self.device)
 
-    def describe(self) -> dict:
-        """What must match between an index and the encoder that queries it."""
-        return {"encoder": self.name, "embedding_dim": self.embedding_dim,
-                "preprocess": self.preprocess.as_dict(), "model_checksum": self.checksum,
-                "flip": self.flip}
+    @property
+    def preprocess(self) -> Preprocess:
+        return self.card.preprocess
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.card.embedding_dim
 
     def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
         return to_model_input(crops, self.preprocess, self.device)
@@ -99,12 +110,7 @@ class Encoder:
         out = []
         for i in range(0, len(crops), batch_size):
             x = self.to_tensor(crops[i:i + batch_size])
-            if self.flip:  # one pass over the crops and their mirrors
-                e = self._infer(torch.cat([x, torch.flip(x, dims=[3])])).float()
-                e = e[:len(x)] + e[len(x):]
-            else:
-                e = self._infer(x).float()
-            out.append(torch.nn.functional.normalize(e, dim=1).cpu().numpy())
+            out.append(flip_embed(self._infer, x, torch.flip(x, dims=[3]) if self.card.flip else None).cpu().numpy())
         if not out:
             return np.zeros((0, self.embedding_dim), np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)

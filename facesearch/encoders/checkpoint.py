@@ -1,18 +1,17 @@
-"""facesearch checkpoints: a state dict plus everything needed to use it."""
+"""facesearch checkpoints: a state dict plus everything needed to use it (arch,
+preprocessing, embedding size, training arguments, metrics, git commit)."""
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import torch
 
-from ..config import SHIPPED_WEIGHTS_DIR
-from . import build_net
-from .base import Encoder, EncoderError, file_checksum
+from ..errors import EncoderError
+from ..files import atomic_write
+from .registry import build_family
 
 FORMAT = "facesearch-checkpoint"
-SHIPPED = "mobilefacenet_facecom.pt"
 
 
 def git_commit() -> str | None:
@@ -29,14 +28,8 @@ def save_checkpoint(path: str | Path, net: torch.nn.Module, *, half: bool = Fals
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in net.state_dict().items()}
     ckpt = {"format": FORMAT, "version": 1, "arch": net.arch, "embedding_dim": int(net.embedding_dim),
             "preprocess": net.preprocess.as_dict(), "model": state, "git_commit": git_commit(), **extra}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         torch.save(ckpt, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -52,15 +45,8 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def load_encoder(path: str | Path, flip: bool = True, device: str | None = None) -> Encoder:
-    ckpt = read_checkpoint(path)
-    net = build_net(ckpt["arch"])
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-    return Encoder(net, ckpt["arch"], checksum=file_checksum(path), flip=flip, device=device)
-
-
-def shipped_checkpoint() -> Path:
-    path = SHIPPED_WEIGHTS_DIR / SHIPPED
-    if not path.is_file():
-        raise EncoderError(f"no default model shipped at {path}; pass --model (see README)")
-    return path
+def net_from_checkpoint(ckpt: dict) -> torch.nn.Module:
+    """The network a checkpoint describes, with its (possibly float16) weights as float32."""
+    net = build_family(ckpt["arch"])
+    net.load_state_dict(ckpt["model"])  # copy_ casts float16 tensors to the module's float32
+    return net

@@ -5,9 +5,10 @@ offline, that fails with a message saying where to put the file instead.
 """
 from __future__ import annotations
 
+from ..errors import EncoderError
 from ..types import Preprocess
-from . import register_encoder
-from .base import EncoderError, load_state_dict
+from .base import load_state_dict
+from .registry import register_encoder
 
 # facenet-pytorch's fixed_image_standardization: (x * 255 - 127.5) / 128
 FACENET = Preprocess(160, (0.5, 0.5, 0.5), (128 / 255, 128 / 255, 128 / 255))

@@ -1,14 +1,16 @@
-"""MobileFaceNet (Chen et al. 2018), laid out to load the MS1M weights in shared/weights.
+"""MobileFaceNet (Chen et al. 2018), 112x112 -> 128-d.
 
-Tensor names follow MODEL_CARD.md, so any compatible state dict loads with strict=True.
+Tensor names follow the common MS1M-trained MobileFaceNet release (conv1, dw_conv,
+features.N.conv, conv2, gdconv, conv3, bn), so such a state dict loads with strict=True.
 """
 from __future__ import annotations
 
 from torch import nn
 
+from ..errors import EncoderError
 from ..types import Preprocess
-from . import register_encoder
-from .base import EncoderError, load_state_dict
+from .base import load_state_dict
+from .registry import register_encoder
 
 IMAGENET = Preprocess(112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # (expansion t, out channels c, repeats n, first stride s)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import EncoderError
 from ..types import Preprocess
-from . import register_encoder
-from .base import EncoderError, load_state_dict
+from .base import load_state_dict
+from .registry import register_encoder
 
 EMBEDDING_DIM = 512
 INPUT_SIZE = 112

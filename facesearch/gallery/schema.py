@@ -1,6 +1,7 @@
-"""SQLite storage (SQLAlchemy 2.0): identities, photos with their embeddings, index metadata.
+"""The database schema (SQLAlchemy 2.0 tables) and opening a database at Alembic's head.
 
-The schema is owned by Alembic (``migrations/``); :func:`open_store` upgrades on open.
+The schema is owned by Alembic (``migrations/``); :func:`open_engine` upgrades on open.
+Only :mod:`.store` queries these tables.
 """
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-from sqlalchemy import (JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint,
-                        create_engine, event, func, select)
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ..errors import StoreError
 
 
 def utcnow() -> datetime:
@@ -89,9 +90,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def migrations_dir() -> Path:
-    from . import migrations_path
-
-    return migrations_path()
+    """Alembic's script folder: ``migrations/`` at the repository root in a checkout or an
+    editable install; the wheel ships the same files as ``facesearch/migrations``."""
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    return checkout if (checkout / "env.py").is_file() else Path(__file__).resolve().parents[1] / "migrations"
 
 
 # The newest migration in migrations/versions (a test keeps the two in step). A DB already
@@ -133,11 +135,7 @@ def _known(script, rev: str) -> bool:
         return False
 
 
-class StoreError(Exception):
-    pass
-
-
-def open_store(db_path: str | Path):
+def open_engine(db_path: str | Path):
     """Engine for ``db_path`` with pragmas set and migrations applied."""
     db_path = Path(db_path)
     if db_path.parent and not db_path.parent.exists():
@@ -146,24 +144,3 @@ def open_store(db_path: str | Path):
     event.listen(engine, "connect", _sqlite_pragmas)
     upgrade(engine)
     return engine
-
-
-def to_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, dim), np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
-
-
-def all_embeddings(session: Session, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = session.execute(select(Photo.id, Photo.embedding).order_by(Photo.id)).all()
-    return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
-
-
-def people_counts(session: Session) -> list[tuple[str, int]]:
-    q = (select(Identity.name, func.count(Photo.id)).outerjoin(Photo)
-         .group_by(Identity.id).order_by(Identity.name))
-    return [(n, c) for n, c in session.execute(q).all()]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate
 
-from .runtime import SWITCH_AFTER, Accelerated, accelerate
+from ..runtime import SWITCH_AFTER, Accelerated, accelerate
 
 
 class PNet(nn.Module):

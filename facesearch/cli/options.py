@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
 import click
 
-from .config import default_db
+from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
 
 db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
                          type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
@@ -17,10 +15,10 @@ model_option = click.option("--model", default=None, help="Encoder: a name (mobi
                             "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
                             "Queries default to the encoder the index was built with.")
 weights_option = click.option("--weights", default=None, help="State dict for --model when it is a name.")
-detector_option = click.option("--detector", type=click.Choice(["mtcnn", "none"]), default=None,
+detector_option = click.option("--detector", type=click.Choice(DETECTORS), default=None,
                                help="mtcnn: detect + 5-point align (default). none: photos are already "
                                "face crops; centre-crop them.")
-index_type_option = click.option("--index-type", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default=None,
+index_type_option = click.option("--index-type", type=click.Choice(INDEX_KINDS), default=None,
                                  help="FAISS index: flat (exact), ivf, hnsw; auto = flat up to 20,000 photos, "
                                  "hnsw above. Stored in the DB.  [default: auto]")
 nprobe_option = click.option("--nprobe", type=click.IntRange(min=1), default=None,
@@ -29,6 +27,15 @@ ef_search_option = click.option("--ef-search", type=click.IntRange(min=1), defau
                                 help="HNSW candidate list size per query (recall vs speed).")
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line on stdout.")
 no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mirrored face's embedding.")
+
+
+plots_option = click.option("--plots", type=click.Path(file_okay=False), default=None,
+                            help="Folder for PNG plots (created if missing).")
+objective_option = click.option(
+    "--objective", type=click.Choice(OBJECTIVES), default="far", show_default=True,
+    help="far: --target-far false accepts per impostor comparison (verification, `compare`). "
+    "fpir: --target-far of queries of people NOT enrolled accepted, searched against every "
+    "other identity (open-set identification, `query`). f1: best pair F1.")
 
 
 def fail(message: str) -> None:
@@ -49,20 +56,9 @@ def progress(total: int, desc: str):
 
 
 def open_gallery(db: str, model: str | None, weights: str | None, detector: str | None,
-                 no_flip: bool = False, new_ok: bool = False):
-    """Gallery for ``db``; builds the encoder from --model, or from the DB's record."""
-    from .encoders import EncoderError, create_encoder
-    from .gallery import Gallery, GalleryError
-    from .store import StoreError
+                 no_flip: bool = False, create: bool = False):
+    """The Gallery facade for ``db``; waits are reported on stderr."""
+    from ..gallery import Gallery
 
-    if not new_ok and not Path(db).exists():
-        fail(f"no database at {db}: run `facesearch index <gallery>` first (or pass --db)")
-    try:
-        gallery = Gallery(db, detector=detector, on_wait=lambda msg: click.echo(f"note: {msg}", err=True))
-        if model or (new_ok and gallery.meta is None):
-            gallery.use_encoder(create_encoder(model, weights, flip=not no_flip))
-        return gallery
-    except (EncoderError, GalleryError, StoreError) as e:
-        fail(str(e))
-
-
+    return Gallery.open(db, model, weights, detector, flip=not no_flip, create=create,
+                        on_wait=lambda msg: click.echo(f"note: {msg}", err=True))

@@ -1,7 +1,4 @@
-"""The ``facesearch`` command line. Thin: parse options, call the Gallery facade, print.
-
-Exit codes: 0 all good; 1 some files failed (each reported on stderr) or a refusal.
-"""
+"""Gallery commands: index, query, compare, people, reindex, check."""
 from __future__ import annotations
 
 import json
@@ -10,26 +7,12 @@ from pathlib import Path
 
 import click
 
-
-from .cli_options import (db_option, detector_option, ef_search_option, index_type_option, nprobe_option,
-                          sub_db_option, fail, json_option, model_option,
-                          no_flip_option, open_gallery, progress, report_errors, weights_option)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="facesearch")
-def main():
-    """Face identification: enrol a gallery of person folders, then ask who is in a photo.
-
-    \b
-      facesearch index ./gallery            enrol <gallery>/<person>/*.jpg
-      facesearch query photo.jpg --k 5      who is this?
-      facesearch compare a.jpg b.jpg        same person? (cosine similarity)
-      facesearch people                     enrolled identities and photo counts
-    """
+from .options import (db_option, detector_option, ef_search_option, index_type_option, json_option, model_option,
+                      no_flip_option, nprobe_option, open_gallery, progress, report_errors, sub_db_option,
+                      weights_option)
 
 
-@main.command()
+@click.command()
 @click.argument("gallery_dir", type=click.Path(exists=True, file_okay=False))
 @db_option
 @model_option
@@ -49,26 +32,19 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 
     Incremental: photos already enrolled (same person, same bytes) are not embedded again.
     """
-    from .gallery import GalleryError
-    from .scan import person_folders, scan_gallery
+    from ..photos.scan import person_folders, scan_gallery
 
     items = scan_gallery(gallery_dir, include_distorted)
     with_photos = {name for name, _ in items}
     for folder in person_folders(gallery_dir):
         if folder.name not in with_photos:
             click.echo(f"warning: {folder}: no photos, identity not enrolled", err=True)
-    gallery = open_gallery(db, model, weights, detector, no_flip, new_ok=True)
-    if detector and gallery.meta and detector != gallery.meta.detector:
-        fail(f"{db} was built with --detector {gallery.meta.detector}; use a new --db to change it")
-    try:
-        if index_type or nprobe or ef_search:
-            gallery.ensure_meta()
-            gallery.set_index_type(index_type, nprobe=nprobe, ef_search=ef_search)
-        with progress(len(items), "index") as bar:
-            rep = gallery.enroll(items, prune_under=Path(gallery_dir) if prune else None,
-                                 require_face=require_face, progress=bar.update)
-    except GalleryError as e:
-        fail(str(e))
+    gallery = open_gallery(db, model, weights, detector, no_flip, create=True)
+    if index_type or nprobe or ef_search:
+        gallery.set_index_type(index_type, nprobe=nprobe, ef_search=ef_search)
+    with progress(len(items), "index") as bar:
+        rep = gallery.enroll(items, prune_under=Path(gallery_dir) if prune else None,
+                             require_face=require_face, progress=bar.update)
     failed = report_errors(rep.errors)
     summary = {"added": rep.added, "skipped": rep.skipped, "removed": rep.removed, "failed": failed,
                "no_face": rep.no_face, "identities": len(gallery.people()), "photos": len(gallery.index)}
@@ -81,7 +57,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     sys.exit(1 if failed else 0)
 
 
-@main.command()
+@click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
 @click.option("--threshold", type=float, default=None, help="Accept threshold for this call (default: calibrated).")
@@ -97,8 +73,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
     With --json, one line per photo:
     {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
     """
-    from .scan import expand_paths
-    from .types import FileError
+    from ..photos.scan import expand_paths
+    from ..types import FileError
 
     paths = expand_paths(list(photos))
     gallery = open_gallery(db, model, weights, None)
@@ -131,7 +107,7 @@ def format_result(r) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@click.command()
 @click.argument("photo_a", type=click.Path())
 @click.argument("photo_b", type=click.Path())
 @db_option
@@ -141,16 +117,14 @@ def format_result(r) -> str:
 @json_option
 def compare(photo_a, photo_b, db, model, weights, detector, as_json):
     """Cosine similarity of the faces in two photos (uses the index's encoder, or --model)."""
-    from .types import FileError
+    from ..types import FileError
 
     if model:  # no database needed
-        from .encoders import EncoderError, create_encoder
-        from .pipeline import Embedder
+        from ..encoders import create_encoder
+        from ..faces.pipeline import Embedder
+        from ..gallery import compare_photos
 
-        try:
-            res = Embedder(create_encoder(model, weights), detector or "mtcnn").compare(photo_a, photo_b)
-        except EncoderError as e:
-            fail(str(e))
+        res = compare_photos(Embedder(create_encoder(model, weights), detector or "mtcnn"), photo_a, photo_b)
         threshold = None
     else:
         gallery = open_gallery(db, None, None, detector)
@@ -167,7 +141,7 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
         click.echo(f"{res:.4f}{verdict}")
 
 
-@main.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @db_option
 @json_option
 @click.pass_context
@@ -194,12 +168,7 @@ def people(ctx, db, as_json):
 @click.pass_obj
 def people_rename(db, old, new, sub_db):
     """Rename identity OLD to NEW."""
-    from .gallery import GalleryError
-
-    try:
-        open_gallery(sub_db or db, None, None, None).rename(old, new)
-    except GalleryError as e:
-        fail(str(e))
+    open_gallery(sub_db or db, None, None, None).rename(old, new)
     click.echo(f"renamed {old} -> {new}")
 
 
@@ -209,16 +178,11 @@ def people_rename(db, old, new, sub_db):
 @click.pass_obj
 def people_remove(db, name, sub_db):
     """Remove identity NAME, its photos and their vectors."""
-    from .gallery import GalleryError
-
-    try:
-        n = open_gallery(sub_db or db, None, None, None).remove(name)
-    except GalleryError as e:
-        fail(str(e))
+    n = open_gallery(sub_db or db, None, None, None).remove(name)
     click.echo(f"removed {name} ({n} photos)")
 
 
-@main.command()
+@click.command()
 @db_option
 def reindex(db):
     """Rebuild the FAISS index file from the embeddings stored in the database."""
@@ -226,7 +190,7 @@ def reindex(db):
     click.echo(f"index rebuilt: {n} vectors")
 
 
-@main.command()
+@click.command()
 @db_option
 def check(db):
     """Verify that the index file and the database agree (exit 1 if not)."""
@@ -237,13 +201,3 @@ def check(db):
         click.echo("run `facesearch reindex` to repair", err=True)
         sys.exit(1)
     click.echo("ok: database and index agree")
-
-
-from .cli_model import calibrate, evaluate, train  # noqa: E402  (commands defined there)
-
-main.add_command(train)
-main.add_command(calibrate)
-main.add_command(evaluate, name="eval")
-
-if __name__ == "__main__":
-    main()

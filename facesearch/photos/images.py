@@ -1,26 +1,14 @@
 """Loading user images safely: every failure becomes an ``ImageError`` naming the cause."""
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import MAX_DETECT_SIDE
-
-
-class ImageError(Exception):
-    """The file cannot be used as a photo; the message says why."""
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from ..config import MAX_DETECT_SIDE
+from ..errors import ImageError
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

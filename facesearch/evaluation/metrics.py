@@ -1,4 +1,4 @@
-"""Verification metrics from genuine and impostor similarity scores (pure numpy)."""
+"""Verification metrics from genuine and impostor similarity scores (ROC: scikit-learn)."""
 from __future__ import annotations
 
 import numpy as np
@@ -44,33 +44,24 @@ def threshold_max_f1(genuine: np.ndarray, impostor: np.ndarray) -> float:
     return float(scores[order][best])
 
 
+def _labelled(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.r_[np.ones(len(genuine), np.int8), np.zeros(len(impostor), np.int8)]
+    return y, np.concatenate([genuine, impostor])
+
+
 def roc(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(far, tar, thresholds), thresholds descending."""
-    thresholds = np.unique(np.concatenate([genuine, impostor]))[::-1]
-    g, i = np.sort(genuine), np.sort(impostor)
-    tar = 1 - np.searchsorted(g, thresholds, side="left") / len(g)
-    far = 1 - np.searchsorted(i, thresholds, side="left") / len(i)
-    return np.r_[0.0, far], np.r_[0.0, tar], np.r_[np.inf, thresholds]
+    """(far, tar, thresholds), thresholds descending from +inf (the point (0, 0))."""
+    from sklearn.metrics import roc_curve
+
+    far, tar, thresholds = roc_curve(*_labelled(genuine, impostor), drop_intermediate=False)
+    return far, tar, thresholds
 
 
 def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
     """Probability a genuine score beats an impostor score (ties count half)."""
-    both = np.concatenate([genuine, impostor])
-    ranks = _average_ranks(both)
-    n_g, n_i = len(genuine), len(impostor)
-    return float((ranks[:n_g].sum() - n_g * (n_g + 1) / 2) / (n_g * n_i))
+    from sklearn.metrics import roc_auc_score
 
-
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), np.float64)
-    sx = x[order]
-    ranks[order] = np.arange(1, len(x) + 1)
-    # average ties
-    uniq, inv, counts = np.unique(sx, return_inverse=True, return_counts=True)
-    sums = np.bincount(inv, weights=np.arange(1, len(x) + 1))
-    ranks[order] = (sums / counts)[inv]
-    return ranks
+    return float(roc_auc_score(*_labelled(genuine, impostor)))
 
 
 def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> float:

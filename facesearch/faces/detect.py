@@ -6,8 +6,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .config import MIN_FACE_SIZE
-from .types import AlignedFace
+from ..config import DETECTORS, MIN_FACE_SIZE
+from ..types import AlignedFace
 
 # ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners.
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
@@ -68,8 +68,8 @@ class Aligner:
     """
 
     def __init__(self, size: int, detector: str = "mtcnn", min_score: float = 0.9, device: str = "cpu"):
-        if detector not in ("mtcnn", "none"):
-            raise ValueError(f"unknown detector {detector!r}; use 'mtcnn' or 'none'")
+        if detector not in DETECTORS:
+            raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(DETECTORS)}")
         self.size = size
         self.detector = detector
         self.min_score = min_score

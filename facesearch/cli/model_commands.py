@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from .cli_options import db_option, fail, json_option, open_gallery, progress, report_errors
+from ..config import MARGIN_KINDS, OPTIMIZERS
+from .options import (db_option, fail, json_option, objective_option, open_gallery, plots_option, progress,
+                      report_errors)
 
 
 @click.command()
@@ -20,10 +22,10 @@ from .cli_options import db_option, fail, json_option, open_gallery, progress, r
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2))
 @click.option("--lr", default=1e-3, show_default=True, type=float)
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw", show_default=True)
 @click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
 @click.option("--scale", default=32.0, show_default=True, type=float, help="Logit scale s.")
-@click.option("--margin-kind", type=click.Choice(["arcface", "cosface", "combined"]), default="arcface",
+@click.option("--margin-kind", type=click.Choice(MARGIN_KINDS), default="arcface",
               show_default=True)
 @click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
               "trunk then runs once and its features are cached.")
@@ -43,40 +45,31 @@ def train(train_dir, val_dir, resume, **options):
           --encoder mobilefacenet --weights mobilefacenet_ms1m.pt --epochs 20 --out runs/facecom
       facesearch train --resume runs/facecom/last.pt
     """
-    from .encoders import EncoderError
-    from .training.trainer import TrainConfig, Trainer
+    from training import log_to_stderr
+    from training.trainer import TrainConfig, Trainer
 
-    try:
-        if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
-            trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
-        elif not train_dir:
-            fail("give TRAIN_DIR, or --resume runs/.../last.pt")
-        else:
-            options = {k: v for k, v in options.items() if v is not None}
-            trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
-        result = trainer.fit()
-    except EncoderError as e:
-        fail(str(e))
+    log_to_stderr()
+    if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
+        trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
+    elif not train_dir:
+        fail("give TRAIN_DIR, or --resume runs/.../last.pt")
+    else:
+        options = {k: v for k, v in options.items() if v is not None}
+        trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
+    result = trainer.fit()
     best = result["best"]
     click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
     click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")
 
 
-plots_option = click.option("--plots", type=click.Path(file_okay=False), default=None,
-                            help="Folder for PNG plots (created if missing).")
-
-
 def _labelled_run(db, fn, *args, **kwargs):
     """Run calibrate/evaluate with a progress bar; per-file errors are printed, not fatal."""
-    gallery = open_gallery(db, None, None, None)
-    from .scan import scan_gallery
+    from ..photos.scan import scan_gallery
 
+    gallery = open_gallery(db, None, None, None)
     total = len(scan_gallery(args[0], include_distorted=True))
-    try:
-        with progress(total, "embed") as bar:
-            out = fn(gallery, *args, progress=bar.update, **kwargs)
-    except ValueError as e:
-        fail(str(e))
+    with progress(total, "embed") as bar:
+        out = fn(gallery, *args, progress=bar.update, **kwargs)
     return gallery, out
 
 
@@ -84,10 +77,7 @@ def _labelled_run(db, fn, *args, **kwargs):
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="The false-accept rate to allow (per comparison for 'far', per query for 'fpir').")
-@click.option("--objective", type=click.Choice(["far", "fpir", "f1"]), default="far", show_default=True,
-              help="far: --target-far false accepts per impostor comparison (verification, `compare`). "
-              "fpir: --target-far of queries of people NOT enrolled accepted, searched against every "
-              "other identity (open-set identification, `query`). f1: best pair F1.")
+@objective_option
 @plots_option
 @db_option
 @json_option
@@ -97,9 +87,9 @@ def calibrate(data_dir, target_far, objective, plots, db, as_json):
     DATA_DIR is labelled (person folders or FACECOM); pairs are distorted-vs-clean photos.
     The threshold belongs to the index's encoder and is used by `query` from now on.
     """
-    from . import evaluation, metrics, plots as P
+    from ..evaluation import calibrate as C, metrics, plots as P
 
-    gallery, (info, errors) = _labelled_run(db, evaluation.calibrate, data_dir, objective=objective,
+    gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective,
                                             target_far=target_far)
     genuine, impostor = info.pop("_genuine"), info.pop("_impostor")
     failed = report_errors(errors)
@@ -133,10 +123,10 @@ def calibrate(data_dir, target_far, objective, plots, db, as_json):
 def evaluate(data_dir, report, plots, tsne, db, as_json):
     """Measure the index's encoder on labelled DATA_DIR: protocols A/B, per-distortion
     top-1, verification at the stored threshold, ROC AUC, TAR@FAR and an open-set test."""
-    from . import evaluation, metrics, plots as P
-    from .report import markdown
+    from ..evaluation import calibrate as C, metrics, plots as P
+    from ..evaluation.report import markdown
 
-    gallery, (rep, errors, data) = _labelled_run(db, evaluation.evaluate, data_dir)
+    gallery, (rep, errors, data) = _labelled_run(db, C.evaluate, data_dir)
     genuine, impostor = rep.pop("_genuine"), rep.pop("_impostor")
     failed = report_errors(errors)
     if plots:

@@ -1,7 +1,7 @@
-"""Margin heads for metric learning: ArcFace / CosFace and their combined form.
+"""Margin losses for metric learning: ArcFace / CosFace and their combined form.
 
-logit_j = s * cos(theta_j) for j != y, and s * (cos(m1 * theta_y + m2) - m3) for the true
-class y: ArcFace is (1, m, 0), CosFace (1, 0, m).
+logit_j = s * cos(theta_j) for j != y, and s * (cos(theta_y + m2) - m3) for the true
+class y: ArcFace is (m, 0), CosFace (0, m), combined (m, 0.2).
 """
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from facesearch.config import MARGIN_KINDS
+
 
 class MarginHead(nn.Module):
     def __init__(self, embedding_dim: int, num_classes: int, s: float = 32.0, m: float = 0.4,
-                 kind: str = "arcface", m1: float = 1.0):
+                 kind: str = "arcface"):
         super().__init__()
-        if kind not in ("arcface", "cosface", "combined"):
-            raise ValueError(f"unknown margin kind {kind!r}")
+        if kind not in MARGIN_KINDS:
+            raise ValueError(f"unknown margin kind {kind!r}; use one of {', '.join(MARGIN_KINDS)}")
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
         nn.init.xavier_uniform_(self.weight)
-        self.s, self.m, self.kind, self.m1 = s, m, kind, m1
+        self.s, self.m, self.kind = s, m, kind
 
     @torch.no_grad()
     def init_from_prototypes(self, prototypes: torch.Tensor) -> None:
@@ -38,7 +40,7 @@ class MarginHead(nn.Module):
         else:
             theta = torch.acos(target)
             m2, m3 = (self.m, 0.0) if self.kind == "arcface" else (self.m, 0.2)
-            margin_target = torch.cos(self.m1 * theta + m2) - m3
+            margin_target = torch.cos(theta + m2) - m3
             # past pi - m the arc margin stops being monotonic: fall back to CosFace there
             margin_target = torch.where(theta + m2 < math.pi, margin_target, target - self.m * math.sin(self.m))
         logits = cos.scatter(1, labels[:, None], margin_target)

@@ -1,4 +1,4 @@
-"""FAISS vector index keyed by photo ids. No torch here.
+"""FAISS vector index keyed by photo ids, assembled by ``faiss.index_factory``. No torch here.
 
 Kinds: ``flat`` (exact inner product), ``ivf`` (inverted lists, trained on the stored
 vectors, ``nprobe``), ``hnsw`` (graph, ``ef_search``), and ``auto`` (flat up to
@@ -10,22 +10,25 @@ the memory traffic, which dominates a graph walk) and re-ranks the best
 the same recall (benchmarks/search_alternatives.py). ``storage: "flat"`` keeps the float
 graph; files written before this option load as such.
 
+Each kind is a factory string (:func:`factory_string`), e.g. ``IDMap2,HNSW32_SQ8,RFlat``.
 The file on disk is one atomic unit: a magic line, a JSON header (generation, dim, kind,
-params) and the FAISS-serialised index. ``generation`` ties the file to the database state
+params, factory) and the FAISS-serialised index. ``generation`` ties the file to the database state
 that produced it; a stale or missing file is rebuilt from the embeddings stored in the DB.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from ..config import INDEX_KINDS
+from ..errors import IndexFileError
+from ..files import atomic_write
+
 MAGIC = b"FACESEARCH-FAISS 1\n"
-KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_FLAT_MAX = 20_000  # exact single queries stay near 1 ms up to here (benchmarks/bench_search.py)
 DEFAULTS = {"ivf": {"nlist": None, "nprobe": 32},
             "hnsw": {"m": 32, "ef_construction": 200, "ef_search": 320, "storage": "sq8"},
@@ -34,35 +37,41 @@ REFINE_FACTOR = 2  # exact re-rank of 2k graph results: more did not raise recal
 TRAINED_KINDS = ("ivf", "hnsw")  # hnsw's sq8 storage learns per-dimension ranges
 
 
-class IndexFileError(Exception):
-    pass
-
-
 def resolve_kind(kind: str, n: int) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"index type must be one of {', '.join(KINDS)}")
+    if kind not in INDEX_KINDS:
+        raise ValueError(f"index type must be one of {', '.join(INDEX_KINDS)}")
     if kind == "auto":
         return "flat" if n <= AUTO_FLAT_MAX else "hnsw"
     return kind
 
 
-def _make(kind: str, dim: int, params: dict, train: np.ndarray):
+def default_nlist(n: int) -> int:
+    """IVF lists for ``n`` training vectors: ~4 sqrt(n), at least 39 vectors per list."""
+    return max(1, min(n // 39, int(4 * math.sqrt(max(n, 1)))))
+
+
+def factory_string(kind: str, params: dict) -> str:
+    """The ``faiss.index_factory`` description of a resolved kind with full ``params``."""
     if kind == "flat":
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        return "IDMap2,Flat"
     if kind == "hnsw":
-        if params["storage"] == "flat":
-            graph = inner = faiss.IndexHNSWFlat(dim, params["m"], faiss.METRIC_INNER_PRODUCT)
-        else:
-            graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, params["m"], faiss.METRIC_INNER_PRODUCT)
-            graph.train(train)
-            inner = faiss.IndexRefineFlat(graph)
-            inner.k_factor = REFINE_FACTOR
+        storage = "_SQ8,RFlat" if params["storage"] == "sq8" else ",Flat"
+        return f"IDMap2,HNSW{params['m']}{storage}"
+    return f"IVF{params['nlist']},Flat"  # IVF lists keep the ids themselves
+
+
+def _make(kind: str, dim: int, params: dict, train: np.ndarray | None):
+    if kind == "ivf":
+        params["nlist"] = params.get("nlist") or default_nlist(len(train))
+    index = faiss.index_factory(dim, factory_string(kind, params), faiss.METRIC_INNER_PRODUCT)
+    if kind == "hnsw":
+        inner = faiss.downcast_index(index.index)
+        graph = faiss.downcast_index(inner.base_index) if isinstance(inner, faiss.IndexRefine) else inner
         graph.hnsw.efConstruction = params["ef_construction"]
-        return faiss.IndexIDMap2(inner)
-    nlist = params.get("nlist") or max(1, min(len(train) // 39, int(4 * math.sqrt(max(len(train), 1)))))
-    params["nlist"] = nlist
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.train(train)
+        if isinstance(inner, faiss.IndexRefine):
+            inner.k_factor = REFINE_FACTOR
+    if kind in TRAINED_KINDS and train is not None and not index.is_trained:
+        index.train(train)
     return index
 
 
@@ -141,16 +150,12 @@ class VectorIndex:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: temp file, fsync, rename."""
-        path = Path(path)
         header = json.dumps({"generation": self.generation, "dim": self.dim, "count": len(self),
-                             "kind": self.kind, "params": self.params}).encode()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+                             "kind": self.kind, "params": self.params,
+                             "factory": factory_string(self.kind, self.params)}).encode()
+        with atomic_write(path) as f:
             f.write(MAGIC + header + b"\n")
             f.write(faiss.serialize_index(self.faiss).tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "VectorIndex":

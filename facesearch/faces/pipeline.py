@@ -8,10 +8,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .config import EMBED_BATCH
+from ..config import EMBED_BATCH
+from ..errors import ImageError
+from ..photos.images import load_rgb
+from ..types import AlignedFace, FileError
 from .detect import Aligner
-from .images import ImageError, load_rgb
-from .types import AlignedFace, FileError
 
 
 @dataclass

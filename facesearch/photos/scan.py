@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import DISTORTION_DIR, IMAGE_EXTENSIONS
+from ..config import DISTORTION_DIR, IMAGE_EXTENSIONS
 
 
 def is_image_name(path: Path) -> bool:

@@ -1,0 +1,43 @@
+"""The ``facesearch`` command line. Thin: parse options, call the Gallery facade, print.
+
+Exit codes: 0 all good; 1 some files failed (each reported on stderr) or a refusal
+(any :class:`~facesearch.errors.FacesearchError`, printed as ``error: <message>``).
+"""
+from __future__ import annotations
+
+import click
+
+from ..errors import FacesearchError
+from .gallery_commands import check, compare, index, people, query, reindex
+from .model_commands import calibrate, evaluate, train
+
+
+class Main(click.Group):
+    """Turns facesearch's own errors into one clean line on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FacesearchError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="facesearch")
+def main():
+    """Face identification: enrol a gallery of person folders, then ask who is in a photo.
+
+    \b
+      facesearch index ./gallery            enrol <gallery>/<person>/*.jpg
+      facesearch query photo.jpg --k 5      who is this?
+      facesearch compare a.jpg b.jpg        same person? (cosine similarity)
+      facesearch people                     enrolled identities and photo counts
+    """
+
+
+for command in (index, query, compare, people, reindex, check, train, calibrate):
+    main.add_command(command)
+main.add_command(evaluate, name="eval")
+
+__all__ = ["main"]

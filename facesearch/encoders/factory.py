@@ -1,0 +1,41 @@
+"""Model spec -> network -> :class:`Encoder`: the one way every command builds a model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import EncoderError
+from .base import Encoder, file_checksum
+from .checkpoint import net_from_checkpoint, read_checkpoint
+from .registry import build_family
+from .spec import ModelSpec, parse_model_spec
+
+
+def load_net(spec: str | ModelSpec | None, weights: str | None = None):
+    """The bare network for a model spec (see :mod:`.spec`). A facesearch checkpoint given
+    as ``weights`` of a family is loaded as the checkpoint it is."""
+    ms = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec, weights)
+    if ms.checkpoint is not None:
+        if not ms.checkpoint.is_file():
+            raise EncoderError(f"checkpoint not found: {ms.checkpoint}"
+                               + (" (the package ships no default model; pass --model)" if ms.text == "default" else ""))
+        return net_from_checkpoint(read_checkpoint(ms.checkpoint))
+    if ms.weights and Path(ms.weights).is_file():
+        try:
+            return net_from_checkpoint(read_checkpoint(ms.weights))
+        except EncoderError:
+            pass  # a plain state dict: the family loads it
+    return build_family(ms.arch, ms.weights)
+
+
+def create_encoder(spec: str | None = None, weights: str | None = None, flip: bool = True,
+                   device: str | None = None) -> Encoder:
+    """A ready-to-use :class:`Encoder` whose card records how to rebuild it."""
+    ms = parse_model_spec(spec, weights)
+    net = load_net(ms)
+    if ms.checkpoint is not None:
+        checksum = file_checksum(ms.checkpoint)
+    elif ms.weights and Path(ms.weights).is_file():
+        checksum = file_checksum(ms.weights)
+    else:
+        checksum = f"{ms.text}:{ms.weights}"
+    return Encoder(net, checksum, flip=flip, device=device, model=ms.text, weights=ms.weights)

@@ -1,0 +1,63 @@
+"""The encoder registry, a leaf module in the style of timm's: families register here.
+
+A *family* is a factory ``f(variant, weights) -> nn.Module`` whose module carries its own
+``arch``, ``preprocess`` (:class:`~facesearch.types.Preprocess`) and ``embedding_dim``.
+Built-in families are imported by ``facesearch.encoders``; third-party ones come from
+package entry points in the ``facesearch.encoders`` group or from the modules named in
+``$FACESEARCH_PLUGINS``, loaded on first use.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from importlib.metadata import entry_points
+from typing import Callable
+
+from ..config import PLUGIN_GROUP, PLUGINS_ENV
+from ..errors import EncoderError
+
+_FAMILIES: dict[str, Callable] = {}
+_plugins_loaded: set[str] = set()
+
+
+def register_encoder(name: str):
+    """Decorator: register ``factory(variant, weights) -> nn.Module`` under ``name``."""
+
+    def wrap(factory: Callable) -> Callable:
+        _FAMILIES[name] = factory
+        return factory
+
+    return wrap
+
+
+def load_plugins() -> None:
+    """Import encoder plugins (entry points, then $FACESEARCH_PLUGINS), each once."""
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.value not in _plugins_loaded:
+            _plugins_loaded.add(ep.value)
+            try:
+                ep.load()
+            except Exception as e:  # a broken plugin must say which one
+                raise EncoderError(f"cannot load encoder plugin {ep.name!r} ({ep.value}): {e}") from None
+    for mod in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        if mod not in _plugins_loaded:
+            try:
+                importlib.import_module(mod)
+            except ImportError as e:
+                raise EncoderError(f"cannot import encoder plugin {mod!r} from ${PLUGINS_ENV}: {e}") from None
+            _plugins_loaded.add(mod)
+
+
+def list_encoders() -> list[str]:
+    load_plugins()
+    return sorted(_FAMILIES)
+
+
+def build_family(arch: str, weights: str | None = None):
+    """The bare network for ``family[:variant]``, with ``weights`` loaded by the family."""
+    load_plugins()
+    family, _, variant = arch.partition(":")
+    if family not in _FAMILIES:
+        raise EncoderError(f"unknown encoder {arch!r}; known: {', '.join(sorted(_FAMILIES))}, "
+                           "or a path to a facesearch checkpoint (.pt)")
+    return _FAMILIES[family](variant or None, weights)

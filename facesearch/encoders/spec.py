@@ -1,0 +1,36 @@
+"""The one parser of model specs (``--model`` / ``--weights``, a checkpoint's ``arch``).
+
+- ``default``                   the model shipped in the package
+- ``runs/x/best.pt``            a facesearch checkpoint (any ``.pt``/``.pth`` or existing file)
+- ``mobilefacenet``             a registered family; ``weights`` is its state dict
+- ``facenet:vggface2``          family with a variant
+- ``timm:efficientnet_b0``      any timm backbone + linear embedding
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import SHIPPED_MODEL
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build. ``checkpoint`` is set for checkpoint specs; else ``arch`` names a family."""
+
+    text: str                  # as recorded to rebuild it: "default", a resolved path, or the family spec
+    arch: str | None = None
+    checkpoint: Path | None = None
+    weights: str | None = None  # a family's state dict (a resolved path when it is a file)
+
+
+def parse_model_spec(spec: str | None, weights: str | None = None) -> ModelSpec:
+    spec = spec or "default"
+    if spec == "default":
+        return ModelSpec("default", checkpoint=SHIPPED_MODEL)
+    path = Path(spec)
+    if path.suffix in (".pt", ".pth") or path.is_file():
+        return ModelSpec(str(path.resolve()), checkpoint=path)
+    if weights and Path(weights).is_file():
+        weights = str(Path(weights).resolve())
+    return ModelSpec(spec, arch=spec, weights=weights)

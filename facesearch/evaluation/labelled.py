@@ -1,0 +1,72 @@
+"""Labelled photos embedded by a gallery's encoder, and the similarity scores built on them.
+
+Pairs are distorted-vs-clean (FACECOM layout); for plain person folders, every photo
+against every other photo.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..photos.scan import describe, scan_gallery
+from ..types import FileError
+
+
+@dataclass
+class Labelled:
+    """Embedded photos of a labelled folder (duck-types protocols()' input)."""
+
+    paths: list[str]
+    labels: np.ndarray
+    names: list[str]
+    kinds: list[str]
+    source: list[str]
+    emb: np.ndarray
+
+
+def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, list[FileError]]:
+    """Every photo under ``root`` (clean and distorted), embedded through ``gallery``
+    (:meth:`~facesearch.gallery.Gallery.embed_labelled` caches them in its database)."""
+    items = scan_gallery(root, include_distorted=True)
+    vectors, errors = gallery.embed_labelled([p for _, p in items], progress)
+    keep = [(n, p) for n, p in items if p in vectors]
+    names = sorted({n for n, _ in keep})
+    lookup = {n: i for i, n in enumerate(names)}
+    kinds, source = [], []
+    for n, p in keep:
+        kind, stem = describe(p)
+        kinds.append(kind)
+        source.append(f"{n}/{stem}")
+    emb = (np.stack([vectors[p] for _, p in keep]) if keep
+           else np.zeros((0, gallery.encoder.embedding_dim), np.float32))
+    return Labelled([str(p) for _, p in keep], np.array([lookup[n] for n, _ in keep], np.int64),
+                    names, kinds, source, emb), errors
+
+
+def _query_gallery(data: Labelled):
+    """(similarities, query labels, gallery labels): distorted vs clean, or all vs all."""
+    clean = np.array(data.kinds) == "clean"
+    if (~clean).any():
+        return data.emb[~clean] @ data.emb[clean].T, data.labels[~clean], data.labels[clean]
+    s = data.emb @ data.emb.T
+    np.fill_diagonal(s, -np.inf)  # a photo is not its own match
+    return s, data.labels, data.labels
+
+
+def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """Genuine and impostor cosine scores of every query-gallery pair."""
+    s, ql, gl = _query_gallery(data)
+    same, valid = ql[:, None] == gl[None, :], np.isfinite(s)
+    return s[same & valid], s[~same & valid]
+
+
+def identification_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: the best score of a *correct* top-1 match (-inf when top-1 is wrong), and
+    the best impostor score, i.e. what the query would score if its person were not enrolled."""
+    s, ql, gl = _query_gallery(data)
+    same = ql[:, None] == gl[None, :]
+    top = s.argmax(axis=1)
+    hit = np.where(gl[top] == ql, s.max(axis=1), -np.inf)
+    return hit, np.where(same, -np.inf, s).max(axis=1)

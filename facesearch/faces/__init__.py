@@ -1,0 +1,1 @@
+"""Faces in photos: MTCNN detection, 5-point alignment, and the photo -> embedding pipeline."""

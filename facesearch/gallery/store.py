@@ -1,0 +1,206 @@
+"""The store: every SQL statement facesearch runs, behind plain-Python methods.
+
+The database is the system of record: identities, photos with their embeddings, the
+encoder card, the index generation and settings, thresholds, and an embedding cache for
+labelled data. Callers get numpy arrays, tuples and :class:`GalleryMeta`, never ORM rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..errors import GalleryError
+from ..types import EncoderCard, Preprocess
+from .schema import CachedEmbedding, Identity, IndexMeta, Photo, open_engine
+
+META_ID = 1  # index_meta holds one row
+
+
+@dataclass
+class GalleryMeta:
+    """The gallery's settings row, detached from the database."""
+
+    card: EncoderCard
+    detector: str
+    generation: int
+    index_type: str
+    index_params: dict | None
+    threshold: float | None
+    threshold_info: dict | None
+
+
+@dataclass
+class NewPhoto:
+    identity: str
+    path: str
+    sha256: str
+    box: list | None
+    det_score: float | None
+    n_faces: int
+    quality: float | None
+    vector: np.ndarray
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+
+
+def _card(m: IndexMeta) -> EncoderCard:
+    ref = m.model_ref or {}
+    return EncoderCard(arch=m.encoder, model=ref.get("model", m.encoder), weights=ref.get("weights"),
+                       checksum=m.model_checksum, preprocess=Preprocess.from_dict(m.preprocess),
+                       embedding_dim=m.embedding_dim, flip=m.flip)
+
+
+def _meta(m: IndexMeta | None) -> GalleryMeta | None:
+    if m is None:
+        return None
+    return GalleryMeta(_card(m), m.detector, m.generation, m.index_type, m.index_params, m.threshold,
+                       m.threshold_info)
+
+
+class Store:
+    """One database (created and migrated to Alembic's head on open)."""
+
+    def __init__(self, db_path: str | Path):
+        self.db_path = Path(db_path)
+        self.engine = open_engine(self.db_path)
+
+    def session(self) -> Session:
+        return Session(self.engine)
+
+    # -- settings ------------------------------------------------------------------------
+    def meta(self) -> GalleryMeta | None:
+        with self.session() as s:
+            return _meta(s.get(IndexMeta, META_ID))
+
+    def create_meta(self, card: EncoderCard, detector: str) -> GalleryMeta:
+        with self.session() as s, s.begin():
+            if s.get(IndexMeta, META_ID) is None:
+                s.add(IndexMeta(id=META_ID, encoder=card.arch, embedding_dim=card.embedding_dim,
+                                preprocess=card.preprocess.as_dict(), model_checksum=card.checksum,
+                                model_ref={"model": card.model, "weights": card.weights}, detector=detector,
+                                flip=card.flip, generation=0))
+        return self.meta()
+
+    def _update(self, **values) -> None:
+        with self.session() as s, s.begin():
+            m = s.get(IndexMeta, META_ID)
+            for k, v in values.items():
+                setattr(m, k, v)
+
+    def bump_generation(self) -> int:
+        """Advance the generation (first step of every write) and return it."""
+        with self.session() as s, s.begin():
+            m = s.get(IndexMeta, META_ID)
+            m.generation += 1
+            return m.generation
+
+    def set_index_type(self, kind: str | None, params: dict) -> None:
+        meta = self.meta()
+        self._update(index_type=kind or meta.index_type, index_params={**(meta.index_params or {}), **params} or None)
+
+    def set_threshold(self, value: float, info: dict) -> None:
+        self._update(threshold=value, threshold_info=info)
+
+    # -- photos --------------------------------------------------------------------------
+    def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, vectors) of every stored photo, by id."""
+        with self.session() as s:
+            rows = s.execute(select(Photo.id, Photo.embedding).order_by(Photo.id)).all()
+        return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+
+    def photo_ids(self) -> set[int]:
+        with self.session() as s:
+            return set(s.scalars(select(Photo.id)))
+
+    def known_photos(self) -> set[tuple[str, str]]:
+        """(identity, sha256) of every stored photo."""
+        with self.session() as s:
+            return {(n, h) for n, h in s.execute(select(Identity.name, Photo.sha256).join(Identity))}
+
+    def add_photos(self, photos: list[NewPhoto]) -> list[int]:
+        """Insert photos (creating identities as needed); returns their ids, in order."""
+        with self.session() as s, s.begin():
+            people: dict[str, Identity] = {}
+            rows = []
+            for p in photos:
+                if p.identity not in people:
+                    people[p.identity] = (s.scalar(select(Identity).where(Identity.name == p.identity))
+                                          or Identity(name=p.identity))
+                row = Photo(identity=people[p.identity], path=p.path, sha256=p.sha256, box=p.box,
+                            det_score=p.det_score, n_faces=p.n_faces, quality=p.quality,
+                            embedding=to_blob(p.vector))
+                s.add(row)
+                rows.append(row)
+            s.flush()
+            return [r.id for r in rows]
+
+    def prune(self, prefix: str, present: set[str]) -> list[int]:
+        """Delete photos whose path starts with ``prefix`` but is not in ``present``, then
+        identities left without photos; returns the deleted photo ids."""
+        with self.session() as s, s.begin():
+            stale = [pid for pid, path in s.execute(select(Photo.id, Photo.path))
+                     if path.startswith(prefix) and path not in present]
+            if stale:
+                s.execute(delete(Photo).where(Photo.id.in_(stale)))
+            s.execute(delete(Identity).where(~Identity.photos.any()))
+        return stale
+
+    def photo_info(self, ids) -> dict[int, tuple[str, str]]:
+        """photo id -> (identity, path)."""
+        with self.session() as s:
+            return {pid: (name, path) for pid, name, path in s.execute(
+                select(Photo.id, Identity.name, Photo.path).join(Identity).where(Photo.id.in_(ids)))}
+
+    # -- people --------------------------------------------------------------------------
+    def people(self) -> list[tuple[str, int]]:
+        q = (select(Identity.name, func.count(Photo.id)).outerjoin(Photo)
+             .group_by(Identity.id).order_by(Identity.name))
+        with self.session() as s:
+            return [(n, c) for n, c in s.execute(q).all()]
+
+    def _person(self, s: Session, name: str) -> Identity:
+        person = s.scalar(select(Identity).where(Identity.name == name))
+        if person is None:
+            raise GalleryError(f"no identity named {name!r}")
+        return person
+
+    def remove_identity(self, name: str) -> list[int]:
+        """Delete an identity and its photos; returns the photo ids."""
+        with self.session() as s, s.begin():
+            person = self._person(s, name)
+            ids = [p.id for p in person.photos]
+            s.delete(person)
+        return ids
+
+    def rename_identity(self, old: str, new: str) -> None:
+        with self.session() as s, s.begin():
+            person = self._person(s, old)
+            if s.scalar(select(Identity).where(Identity.name == new)) is not None:
+                raise GalleryError(f"identity {new!r} already exists")
+            person.name = new
+
+    # -- embedding cache for labelled data -------------------------------------------------
+    def cached_embeddings(self, checksum: str) -> dict[str, bytes]:
+        """sha256 -> embedding blob, for one encoder."""
+        with self.session() as s:
+            return dict(s.execute(select(CachedEmbedding.sha256, CachedEmbedding.embedding)
+                                  .where(CachedEmbedding.model_checksum == checksum)).all())
+
+    def cache_embeddings(self, checksum: str, items: dict[str, tuple[np.ndarray, bool]]) -> None:
+        """Store ``sha256 -> (vector, face detected)`` for one encoder."""
+        with self.session() as s, s.begin():
+            for h, (vector, detected) in items.items():
+                s.merge(CachedEmbedding(sha256=h, model_checksum=checksum, embedding=to_blob(vector),
+                                        detected=detected))

@@ -1,0 +1,108 @@
+"""Keeping the FAISS file in step with the database: one writer at a time, generations.
+
+Protocol of a write (:meth:`IndexSync.writing`): take the file lock beside the database,
+bump the database's generation *first*, change rows and vectors, save the index file
+(stamped with that generation) *last*. A crash anywhere in between leaves the file's
+generation behind the database's, so the next reader rebuilds the index from the stored
+embeddings instead of trusting a stale file. Readers take no lock: SQLite's WAL lets them
+read while a writer works, and an index file is replaced atomically.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout
+
+from ..errors import IndexFileError
+from .index import VectorIndex, resolve_kind
+from .store import GalleryMeta, Store
+
+
+def wanted_kind(meta: GalleryMeta, n: int) -> str:
+    return resolve_kind(meta.index_type, n) if n else "flat"
+
+
+class IndexSync:
+    """Owns the in-memory index of one database and its file at ``index_path``."""
+
+    def __init__(self, store: Store, index_path: Path, on_wait: Callable[[str], None] | None = None):
+        self.store = store
+        self.index_path = Path(index_path)
+        self.lock_path = store.db_path.with_name(store.db_path.name + ".lock")
+        self.on_wait = on_wait  # told when another writer holds the lock
+        self.index: VectorIndex | None = None
+
+    def current(self, meta: GalleryMeta) -> VectorIndex:
+        """The index matching ``meta``: the file if it is current, else rebuilt in memory."""
+        idx = self.index
+        if idx is None or idx.generation != meta.generation:
+            try:
+                idx = VectorIndex.load(self.index_path)
+                if (idx.generation != meta.generation or idx.dim != meta.card.embedding_dim
+                        or wanted_kind(meta, len(idx)) != idx.kind):
+                    idx = None
+            except IndexFileError:
+                idx = None
+            self.index = idx or self.rebuild(meta)
+        return self.index
+
+    def rebuild(self, meta: GalleryMeta) -> VectorIndex:
+        ids, vectors = self.store.embeddings(meta.card.embedding_dim)
+        return VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
+                                 kind=wanted_kind(meta, len(ids)), params=meta.index_params)
+
+    def remove(self, meta: GalleryMeta, ids: list[int]) -> None:
+        """Drop vectors inside :meth:`writing` (HNSW graphs cannot: they are rebuilt)."""
+        if not ids:
+            return
+        if self.index.supports_remove:
+            self.index.remove(ids)
+        else:
+            self.index = self.rebuild(meta)
+
+    def check(self, meta: GalleryMeta) -> list[str]:
+        """Problems between the database and the index file (empty list = consistent)."""
+        try:
+            idx = VectorIndex.load(self.index_path)
+        except IndexFileError as e:
+            return [str(e)]
+        problems = []
+        if idx.generation != meta.generation:
+            problems.append(f"index generation {idx.generation} != database generation {meta.generation}")
+        db_ids, file_ids = self.store.photo_ids(), set(idx.ids().tolist())
+        if db_ids != file_ids:
+            problems.append(f"{len(db_ids - file_ids)} photos missing from index, "
+                            f"{len(file_ids - db_ids)} stale vectors in index")
+        return problems
+
+    @contextmanager
+    def _lock(self):
+        lock = FileLock(self.lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if self.on_wait:
+                self.on_wait(f"another facesearch command is writing to {self.store.db_path}; waiting for it")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def writing(self, prepare: Callable[[], GalleryMeta], rebuild: bool = False):
+        """Exclusive writer section yielding ``(meta, index)``. ``prepare`` runs under the
+        lock and returns the settings as they are now (another writer may have just
+        finished); ``rebuild`` starts from the stored embeddings instead of the file."""
+        with self._lock():
+            meta = prepare()
+            self.index = None
+            index = self.index = self.rebuild(meta) if rebuild else self.current(meta)
+            meta.generation = index.generation = self.store.bump_generation()
+            yield meta, index
+            index = self.index  # replaced inside by a rebuild (a removal on hnsw)
+            if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
+                index = self.index = self.rebuild(meta)
+            index.save(self.index_path)

@@ -1,0 +1,1 @@
+"""Photos on disk: finding them (gallery layouts, query arguments) and decoding them safely."""
