@@ -310,6 +310,8 @@ class Gallery:
 
     def remove(self, name: str) -> int:
         """Delete an identity, its photos and their vectors; returns photos removed."""
+        if name not in dict(self.people()):  # refuse before the write starts
+            raise GalleryError(f"no identity named {name!r}")
         with self._writing() as (meta, _):
             ids = self.store.remove_identity(name)
             self.sync.remove(meta, ids)

@@ -55,6 +55,10 @@ def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
+def _row(s: Session) -> IndexMeta | None:
+    return s.get(IndexMeta, META_ID)
+
+
 def _card(m: IndexMeta) -> EncoderCard:
     ref = m.model_ref or {}
     return EncoderCard(arch=m.encoder, model=ref.get("model", m.encoder), weights=ref.get("weights"),
@@ -82,11 +86,11 @@ class Store:
     # -- settings ------------------------------------------------------------------------
     def meta(self) -> GalleryMeta | None:
         with self.session() as s:
-            return _meta(s.get(IndexMeta, META_ID))
+            return _meta(_row(s))
 
     def create_meta(self, card: EncoderCard, detector: str) -> GalleryMeta:
         with self.session() as s, s.begin():
-            if s.get(IndexMeta, META_ID) is None:
+            if _row(s) is None:
                 s.add(IndexMeta(id=META_ID, encoder=card.arch, embedding_dim=card.embedding_dim,
                                 preprocess=card.preprocess.as_dict(), model_checksum=card.checksum,
                                 model_ref={"model": card.model, "weights": card.weights}, detector=detector,
@@ -95,14 +99,14 @@ class Store:
 
     def _update(self, **values) -> None:
         with self.session() as s, s.begin():
-            m = s.get(IndexMeta, META_ID)
+            m = _row(s)
             for k, v in values.items():
                 setattr(m, k, v)
 
     def bump_generation(self) -> int:
         """Advance the generation (first step of every write) and return it."""
         with self.session() as s, s.begin():
-            m = s.get(IndexMeta, META_ID)
+            m = _row(s)
             m.generation += 1
             return m.generation
 

@@ -114,3 +114,37 @@ def test_auto_kind_by_size():
     assert resolve_kind("auto", AUTO_FLAT_MAX + 1) == "hnsw"
     with pytest.raises(ValueError):
         resolve_kind("lsh", 10)
+
+
+def _hand_built(kind, dim, params, train):
+    """The index as the previous release assembled it, class by class."""
+    import faiss
+
+    if kind == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if kind == "hnsw":
+        graph = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, params["m"], faiss.METRIC_INNER_PRODUCT)
+        graph.train(train)
+        inner = faiss.IndexRefineFlat(graph)
+        inner.k_factor = 2
+        graph.hnsw.efConstruction = params["ef_construction"]
+        return faiss.IndexIDMap2(inner)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+    index.train(train)
+    return index
+
+
+@pytest.mark.parametrize("kind,factory", [("flat", "IDMap2,Flat"), ("hnsw", "IDMap2,HNSW32_SQ8,RFlat"),
+                                          ("ivf", "IVF25,Flat")])
+def test_index_factory_gives_the_hand_built_results(kind, factory):
+    from facesearch.gallery.index import DEFAULTS, factory_string
+
+    v, ids = unit(1000, 16, seed=4), np.arange(1, 1001)
+    idx = VectorIndex.build(16, ids, v, kind=kind)
+    assert factory_string(idx.kind, idx.params) == factory
+    old = VectorIndex(16, 0, _hand_built(kind, 16, {**DEFAULTS[kind], **idx.params}, v), kind, idx.params)
+    old.add(ids, v)
+    q = unit(20, 16, seed=5)
+    (s1, i1), (s2, i2) = idx.search(q, 10), old.search(q, 10)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(s1, s2, atol=1e-6)

@@ -98,3 +98,17 @@ def test_compare_people_check_reindex(cli, gallery_dir, tmp_path):
     assert cli("people", "rename", "bob", "robert").exit_code == 0
     assert "removed carol (2 photos)" in cli("people", "remove", "carol").output
     assert "robert\t2" in cli("people").stdout and cli("check").exit_code == 0
+
+
+def test_refusals_are_one_clean_line(tmp_path, gallery_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    assert run(main, ["index", str(gallery_dir), "--model", "fake", "--detector", "none"]).exit_code == 0
+    for args, message in [(["people", "rename", "nobody", "x"], "error: no identity named 'nobody'"),
+                          (["people", "remove", "nobody"], "error: no identity named 'nobody'"),
+                          (["index", str(gallery_dir), "--detector", "mtcnn"], "error: facesearch.db was built with --detector none"),
+                          (["calibrate", str(gallery_dir / "alice")], "error: ")]:
+        r = run(main, args)
+        assert r.exit_code == 1 and r.stderr.startswith(message), (args, r.output)
+        assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
+    assert run(main, ["check"]).exit_code == 0  # a refused write leaves the index current

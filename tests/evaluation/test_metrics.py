@@ -45,3 +45,14 @@ def test_roc_is_monotone():
     rng = np.random.default_rng(2)
     far, tar, thr = metrics.roc(rng.normal(1, 1, 100), rng.normal(0, 1, 100))
     assert np.all(np.diff(far) >= 0) and np.all(np.diff(tar) >= 0) and far[-1] == tar[-1] == 1
+
+
+def test_roc_points_are_the_rates_at_each_threshold():
+    rng = np.random.default_rng(3)
+    genuine = np.round(rng.normal(0.6, 0.2, 300), 2)  # rounded: many ties
+    impostor = np.round(rng.normal(0.1, 0.2, 900), 2)
+    far, tar, thresholds = metrics.roc(genuine, impostor)
+    assert thresholds[0] == np.inf and far[0] == tar[0] == 0
+    assert len(thresholds) == len(np.unique(np.r_[genuine, impostor])) + 1
+    for f, t, th in zip(far[1:], tar[1:], thresholds[1:]):
+        assert (f, t) == pytest.approx(metrics.far_tar(genuine, impostor, th))

@@ -3,7 +3,7 @@ import pytest
 
 from facesearch.gallery import Gallery, GalleryError
 from facesearch.gallery.index import VectorIndex
-from facesearch.photos.scan import expand_paths, scan_gallery
+from facesearch.photos.scan import scan_gallery
 
 
 def enrol(db_path, root, **kw):
@@ -11,13 +11,6 @@ def enrol(db_path, root, **kw):
 
     g = Gallery(db_path, encoder=create_encoder("fake"), detector="none")
     return g, g.enroll(scan_gallery(root), **kw)
-
-
-def test_scan_layouts(gallery_dir):
-    clean = scan_gallery(gallery_dir)
-    assert len(clean) == 6 and {n for n, _ in clean} == {"alice", "bob", "carol"}
-    assert len(scan_gallery(gallery_dir, include_distorted=True)) == 9
-    assert len(expand_paths([gallery_dir])) == 9
 
 
 def test_enrol_and_identify(db_path, gallery_dir):
@@ -134,3 +127,29 @@ def test_index_type_is_persisted_and_removal_on_hnsw_rebuilds(db_path, gallery_d
     assert reopened.check() == [] and len(Gallery(db_path).index) == 4
     r = Gallery(db_path).identify([gallery_dir / "alice" / "alice_0001.jpg"], k=1)[0]
     assert r.matches[0].identity == "alice"
+
+
+def test_one_detector_per_database(db_path, gallery_dir):
+    enrol(db_path, gallery_dir)
+    with pytest.raises(GalleryError, match="--detector none"):
+        Gallery(db_path, detector="mtcnn")
+    assert Gallery(db_path, detector="none").detector == "none"
+
+
+def test_writer_waits_for_the_lock_and_says_so(db_path, gallery_dir):
+    import threading
+
+    from filelock import FileLock
+
+    enrol(db_path, gallery_dir)
+    notes = []
+    g = Gallery(db_path, on_wait=notes.append)
+    held = FileLock(str(db_path) + ".lock")
+    held.acquire()
+    t = threading.Thread(target=g.reindex)
+    t.start()
+    t.join(2)
+    assert t.is_alive() and notes and "another facesearch command is writing" in notes[0]
+    held.release()
+    t.join(10)
+    assert not t.is_alive() and g.check() == []

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import person_image
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "facesearch.cli"]
 
 
