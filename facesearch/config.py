@@ -27,6 +27,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", 
 DISTORTION_DIR = "distortion"
 # Larger inputs are downscaled before detection: faces stay big enough and MTCNN stays fast.
 MAX_DETECT_SIDE = 1024
+MAX_FILE_BYTES = 256 << 20  # a photo file larger than this is refused before it is read
 # Smallest face MTCNN looks for, in pixels. Smaller faces cannot give a useful 112-px crop,
 # and skipping the finest pyramid level makes detection ~1.4x faster (same val top-1).
 MIN_FACE_SIZE = 40
@@ -41,5 +42,8 @@ def default_db() -> str:
 
 
 def index_path_for(db_path: str | os.PathLike) -> Path:
-    """The FAISS index file that belongs to a database: same folder, ``.faiss`` suffix."""
-    return Path(db_path).with_suffix(".faiss")
+    """The FAISS index file of a database, beside it: ``x.db`` -> ``x.faiss`` (as the first
+    release named it), any other name gets ``.faiss`` appended (``g.v1`` -> ``g.v1.faiss``),
+    so two databases never share one."""
+    path = Path(db_path)
+    return path.with_suffix(".faiss") if path.suffix == ".db" else path.with_name(path.name + ".faiss")

@@ -1,6 +1,7 @@
 """Plain data passed between layers. No torch, no SQLAlchemy."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,8 @@ class EncoderCard:
 
     ``model``/``weights`` are the spec it was built from (a family name such as
     ``timm:efficientnet_b0`` with a state dict, a checkpoint path, or ``default``);
-    ``checksum`` is the SHA-256 of the weights file (``<spec>:<weights>`` without one).
+    ``checksum`` is the SHA-256 of the weights file; without one, of the state dict's
+    tensors (or the family's declared ``weights_checksum``).
     """
 
     arch: str
@@ -43,10 +45,12 @@ class EncoderCard:
 
     def same_embeddings(self, other: "EncoderCard") -> bool:
         """Whether vectors from ``other`` can be compared with ours."""
-        return self.checksum == other.checksum and self.embedding_dim == other.embedding_dim
+        return (self.checksum, self.embedding_dim, self.flip) == (other.checksum, other.embedding_dim, other.flip)
 
     def __str__(self) -> str:
-        return f"{self.arch} (dim {self.embedding_dim}, checksum {self.checksum[:12]})"
+        source = self.model + (f" --weights {self.weights}" if self.weights else "")
+        return (f"{self.arch} from {source} (dim {self.embedding_dim}, {'flip-averaged' if self.flip else 'no flip'}, "
+                f"checksum {self.checksum})")
 
 
 @dataclass
@@ -97,4 +101,21 @@ class FileError:
     reason: str
 
     def __str__(self) -> str:
-        return f"error: {self.path}: {self.reason}"
+        return f"error: {shown(self.path)}: {self.reason}"
+
+
+def identity_name(raw: str) -> str:
+    """``raw`` as an identity name: NFC-normalised (so ``café`` typed or read from any file
+    system is one person); ValueError when it is empty or holds control characters."""
+    name = unicodedata.normalize("NFC", raw)
+    if not name.strip():
+        raise ValueError("an identity name cannot be empty")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        raise ValueError(f"identity name {shown(name)!r} contains control characters or undecodable bytes")
+    return name
+
+
+def shown(text: str | object) -> str:
+    """``text`` safe for a terminal: undecodable bytes and control characters escaped."""
+    text = str(text)
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in text)

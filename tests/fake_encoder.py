@@ -15,6 +15,8 @@ class FakeNet(nn.Module):
     """Fixed random projection of an 8x8 thumbnail: same picture -> same vector."""
 
     arch = "fake"
+    trained = True  # fixed deterministic weights: a usable encoder
+    weights_checksum = "fake:None"  # what the previous release stored (tests/data/release_0_1)
     preprocess = Preprocess(32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     embedding_dim = 16
 

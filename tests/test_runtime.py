@@ -102,12 +102,9 @@ def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
 
     crops = np.random.default_rng(0).integers(0, 256, (6, 112, 112, 3), dtype=np.uint8)
     monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
-    torch.manual_seed(0)
-    slow = create_encoder("mobilefacenet")
+    slow = create_encoder("default")
     monkeypatch.setenv(runtime.RUNTIME_ENV, "onnx")
-    fast = create_encoder("mobilefacenet")
-    fast.net.load_state_dict(slow.net.state_dict())
-    fast = type(fast)(fast.net, fast.card.checksum)  # rebuild its runtime from the same weights
+    fast = create_encoder("default")
     fast._infer.switch_now()
     np.testing.assert_allclose(fast.embed(crops), slow.embed(crops), atol=1e-4)
     assert fast._infer.backend == "onnxruntime" and not isinstance(slow._infer, runtime.Accelerated)

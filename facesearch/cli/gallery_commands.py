@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 import click
 
+from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, index_type_option, json_option, model_option,
                       no_flip_option, nprobe_option, open_gallery, progress, report_errors, sub_db_option,
                       weights_option)
@@ -30,37 +32,54 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
           index_type, nprobe, ef_search, as_json):
     """Enrol every person folder of GALLERY_DIR (identity = folder name).
 
-    Incremental: photos already enrolled (same person, same bytes) are not embedded again.
+    Incremental: photos already enrolled (same person, same bytes) are not embedded again;
+    a photo whose file changed replaces its old version. What is not a photo of a person
+    folder is listed as ignored, with the reason.
     """
-    from ..photos.scan import person_folders, scan_gallery
+    from ..gallery import EnrollReport
+    from ..photos.scan import walk_gallery
 
-    items = scan_gallery(gallery_dir, include_distorted)
-    with_photos = {name for name, _ in items}
-    for folder in person_folders(gallery_dir):
-        if folder.name not in with_photos:
-            click.echo(f"warning: {folder}: no photos, identity not enrolled", err=True)
+    scan = walk_gallery(gallery_dir, include_distorted)
+    for path, reason in scan.ignored:
+        click.echo(f"warning: {shown(path)}: ignored: {reason}", err=True)
+    for folder in scan.empty_folders:
+        click.echo(f"warning: {shown(folder)}: no photos, identity not enrolled", err=True)
+    if scan.distorted_skipped:
+        click.echo(f"note: {scan.distorted_skipped} photos in distortion/ folders left out "
+                   "(--include-distorted enrols them)", err=True)
     gallery = open_gallery(db, model, weights, detector, no_flip, create=True)
     if index_type or nprobe or ef_search:
         gallery.set_index_type(index_type, nprobe=nprobe, ef_search=ef_search)
-    with progress(len(items), "index") as bar:
-        rep = gallery.enroll(items, prune_under=Path(gallery_dir) if prune else None,
-                             require_face=require_face, progress=bar.update)
-    failed = report_errors(rep.errors)
+    rep = EnrollReport()
+    try:
+        with progress(len(scan.items), "index") as bar:
+            gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None,
+                           require_face=require_face, progress=bar.update, report=rep)
+    except KeyboardInterrupt:
+        report_errors(scan.errors + rep.errors)
+        click.echo(f"interrupted: {rep.added} photos were saved before the interruption (each batch is saved "
+                   "whole); run the same command again to finish", err=True)
+        sys.exit(130)
+    failed = report_errors(scan.errors + rep.errors)
     summary = {"added": rep.added, "skipped": rep.skipped, "removed": rep.removed, "failed": failed,
-               "no_face": rep.no_face, "identities": len(gallery.people()), "photos": len(gallery.index)}
+               "no_face": rep.no_face, "identities": len(gallery.people()), "photos": len(gallery.index),
+               "replaced": rep.replaced, "ignored": len(scan.ignored)}
     if as_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(f"added {rep.added}, unchanged {rep.skipped}, removed {rep.removed}, failed {failed} "
-                   f"({rep.no_face} without a detected face); {summary['identities']} identities, "
-                   f"{summary['photos']} photos in {db}")
+                   f"({rep.no_face} without a detected face"
+                   + (f", {rep.replaced} replaced a changed file" if rep.replaced else "")
+                   + (f", {len(scan.ignored)} files ignored" if scan.ignored else "")
+                   + f"); {summary['identities']} identities, {summary['photos']} photos in {db}")
     sys.exit(1 if failed else 0)
 
 
 @click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
-@click.option("--threshold", type=float, default=None, help="Accept threshold for this call (default: calibrated).")
+@click.option("--threshold", type=float, default=None, callback=lambda c, p, v: _finite(v),
+              help="Accept threshold (cosine) for this call (default: the calibrated one).")
 @db_option
 @model_option
 @weights_option
@@ -72,19 +91,22 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
 
     With --json, one line per photo:
     {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
+    or, for a photo that could not be used, {"query": ..., "error": reason}.
     """
     from ..photos.scan import expand_paths
     from ..types import FileError
 
-    paths = expand_paths(list(photos))
+    paths, missing = expand_paths(list(photos))
     gallery = open_gallery(db, model, weights, None)
     gallery.search_params = {k: v for k, v in (("nprobe", nprobe), ("ef_search", ef_search)) if v}
-    failed = 0
+    failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
         results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update)
     for r in results:
         if isinstance(r, FileError):
             failed += report_errors([r])
+            if as_json:
+                click.echo(json.dumps({"query": r.path, "error": r.reason}))
         elif as_json:
             click.echo(json.dumps(r.as_dict()))
         else:
@@ -92,16 +114,22 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
     sys.exit(1 if failed else 0)
 
 
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
 def format_result(r) -> str:
-    lines = [f"{r.query}" + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
+    lines = [shown(r.query) + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
     for i, m in enumerate(r.matches, 1):
-        lines.append(f"  {i:>2}. {m.identity:<30} {m.score:7.4f}  {m.photo}")
+        lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
     if not r.matches:
         lines.append("  (gallery is empty)")
     if r.accepted is None:
         lines.append("  -> no threshold calibrated (run `facesearch calibrate`)")
     elif r.accepted:
-        lines.append(f"  -> ACCEPTED {r.matches[0].identity} ({r.matches[0].score:.3f})")
+        lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f})")
     else:
         lines.append("  -> UNKNOWN")
     return "\n".join(lines)
@@ -147,7 +175,7 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
 @click.pass_context
 def people(ctx, db, as_json):
     """List enrolled identities with photo counts (subcommands: rename, remove)."""
-    ctx.obj = db
+    ctx.obj = {"db": db, "json": as_json}
     if ctx.invoked_subcommand:
         return
     gallery = open_gallery(db, None, None, None)
@@ -157,7 +185,7 @@ def people(ctx, db, as_json):
             click.echo(json.dumps({"identity": name, "photos": n}))
     else:
         for name, n in rows:
-            click.echo(f"{name}\t{n}")
+            click.echo(f"{shown(name)}\t{n}")
         click.echo(f"{len(rows)} identities, {sum(n for _, n in rows)} photos", err=True)
 
 
@@ -165,27 +193,36 @@ def people(ctx, db, as_json):
 @click.argument("old")
 @click.argument("new")
 @sub_db_option
+@json_option
 @click.pass_obj
-def people_rename(db, old, new, sub_db):
-    """Rename identity OLD to NEW."""
-    open_gallery(sub_db or db, None, None, None).rename(old, new)
-    click.echo(f"renamed {old} -> {new}")
+def people_rename(parent, old, new, sub_db, as_json):
+    """Rename identity OLD to NEW (re-indexing its folder keeps the new name)."""
+    open_gallery(sub_db or parent["db"], None, None, None).rename(old, new)
+    if as_json or parent["json"]:
+        click.echo(json.dumps({"renamed": old, "to": new}))
+    else:
+        click.echo(f"renamed {shown(old)} -> {shown(new)}")
 
 
 @people.command("remove")
 @click.argument("name")
 @sub_db_option
+@json_option
 @click.pass_obj
-def people_remove(db, name, sub_db):
+def people_remove(parent, name, sub_db, as_json):
     """Remove identity NAME, its photos and their vectors."""
-    n = open_gallery(sub_db or db, None, None, None).remove(name)
-    click.echo(f"removed {name} ({n} photos)")
+    n = open_gallery(sub_db or parent["db"], None, None, None).remove(name)
+    if as_json or parent["json"]:
+        click.echo(json.dumps({"removed": name, "photos": n}))
+    else:
+        click.echo(f"removed {shown(name)} ({n} photos)")
 
 
 @click.command()
 @db_option
 def reindex(db):
-    """Rebuild the FAISS index file from the embeddings stored in the database."""
+    """Rebuild the FAISS index file from the embeddings stored in the database
+    (damaged embeddings, which `check` lists, are left out)."""
     n = open_gallery(db, None, None, None).reindex()
     click.echo(f"index rebuilt: {n} vectors")
 
@@ -193,11 +230,24 @@ def reindex(db):
 @click.command()
 @db_option
 def check(db):
-    """Verify that the index file and the database agree (exit 1 if not)."""
-    problems = open_gallery(db, None, None, None).check()
+    """Verify the database file (SQLite's integrity check), every stored embedding (size,
+    finite, unit norm) and the index file (this database's, current, same photos); exit 1
+    on any problem."""
+    from ..errors import StoreError
+
+    try:
+        problems = open_gallery(db, None, None, None).check()
+    except StoreError as e:  # a file too damaged to open is check's finding, not its failure
+        problems = [f"database: {e}"]
     for p in problems:
-        click.echo(f"inconsistent: {p}", err=True)
-    if problems:
+        click.echo(f"inconsistent: {shown(p)}", err=True)
+    if any(p.startswith("database:") for p in problems):
+        click.echo("the database file is damaged: restore a backup, or index the gallery into a new --db", err=True)
+    elif any("stored embedding is damaged" in p for p in problems):
+        click.echo("damaged embeddings are never searched; re-index their photos into a new --db to "
+                   "get them back, and `facesearch reindex` to repair the index", err=True)
+    elif problems:
         click.echo("run `facesearch reindex` to repair", err=True)
+    if problems:
         sys.exit(1)
-    click.echo("ok: database and index agree")
+    click.echo("ok: database, embeddings and index agree")

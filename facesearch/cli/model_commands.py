@@ -78,19 +78,22 @@ def _labelled_run(db, fn, *args, **kwargs):
 @click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="The false-accept rate to allow (per comparison for 'far', per query for 'fpir').")
 @objective_option
+@click.option("--force", is_flag=True, help="Calibrate even on fewer comparisons than the target needs "
+              "(10 / target impostor pairs for far, queries for fpir, 10 of each kind for f1).")
 @plots_option
 @db_option
 @json_option
-def calibrate(data_dir, target_far, objective, plots, db, as_json):
+def calibrate(data_dir, target_far, objective, force, plots, db, as_json):
     """Choose and store the accept threshold from genuine vs impostor similarities on DATA_DIR.
 
     DATA_DIR is labelled (person folders or FACECOM); pairs are distorted-vs-clean photos.
-    The threshold belongs to the index's encoder and is used by `query` from now on.
+    The threshold belongs to the index's encoder and is used by `query` from now on; the
+    one it replaces is printed.
     """
     from ..evaluation import calibrate as C, metrics, plots as P
 
     gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective,
-                                            target_far=target_far)
+                                            target_far=target_far, force=force)
     genuine, impostor = info.pop("_genuine"), info.pop("_impostor")
     failed = report_errors(errors)
     if plots:
@@ -109,7 +112,17 @@ def calibrate(data_dir, target_far, objective, plots, db, as_json):
                    f"{open_set}"
                    f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs; "
                    f"stored in {db}")
+        if info["replaced"]:
+            click.echo(f"replaced {_describe_threshold(info['replaced'])}")
     raise SystemExit(1 if failed else 0)
+
+
+def _describe_threshold(info: dict) -> str:
+    """``threshold 0.5300 (objective fpir, target 0.02, data /x, <date>)`` from stored info."""
+    what = [f"{k} {info[k]:g}" if isinstance(info[k], float) else f"{k} {info[k]}"
+            for k in ("objective", "target", "data") if info.get(k) is not None]
+    what += [str(info["date"])] if info.get("date") else []
+    return f"threshold {info['threshold']:.4f}" + (f" ({', '.join(what)})" if what else "")
 
 
 @click.command()
@@ -132,9 +145,10 @@ def evaluate(data_dir, report, plots, tsne, db, as_json):
     if plots:
         out = Path(plots)
         out.mkdir(parents=True, exist_ok=True)
-        P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
-        far, tar, _ = metrics.roc(genuine, impostor)
-        P.roc_curve(far, tar, out / "roc.png")
+        if len(genuine) and len(impostor):  # one identity, or one photo each: nothing to plot
+            P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
+            far, tar, _ = metrics.roc(genuine, impostor)
+            P.roc_curve(far, tar, out / "roc.png")
         if "A" in rep["protocols"]:
             P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
         if tsne:

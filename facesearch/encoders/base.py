@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,16 @@ def file_checksum(path: str | Path) -> str:
         return sha256_file(path)
     except OSError as e:
         raise EncoderError(f"cannot read weights {path}: {e.strerror}") from None
+
+
+def state_dict_checksum(net: torch.nn.Module) -> str:
+    """SHA-256 over the state dict's names and tensor bytes, in order: for weights that
+    come from no file (a download, built-in weights)."""
+    h = hashlib.sha256()
+    for name, t in net.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def load_state_dict(path: str | Path) -> dict:

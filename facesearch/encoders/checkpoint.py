@@ -49,4 +49,5 @@ def net_from_checkpoint(ckpt: dict) -> torch.nn.Module:
     """The network a checkpoint describes, with its (possibly float16) weights as float32."""
     net = build_family(ckpt["arch"])
     net.load_state_dict(ckpt["model"])  # copy_ casts float16 tensors to the module's float32
+    net.trained = True
     return net

@@ -4,15 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import EncoderError
-from .base import Encoder, file_checksum
+from .base import Encoder, file_checksum, state_dict_checksum
 from .checkpoint import net_from_checkpoint, read_checkpoint
 from .registry import build_family
 from .spec import ModelSpec, parse_model_spec
 
+GET_WEIGHTS = ("pass --weights FILE (a state dict or a facesearch checkpoint), "
+               "or use --model default (the shipped model)")
+
 
 def load_net(spec: str | ModelSpec | None, weights: str | None = None):
-    """The bare network for a model spec (see :mod:`.spec`). A facesearch checkpoint given
-    as ``weights`` of a family is loaded as the checkpoint it is."""
+    """The bare network for a model spec (see :mod:`.spec`), trained or not (training
+    starts from it). A facesearch checkpoint given as ``weights`` of a family is loaded as
+    the checkpoint it is."""
     ms = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec, weights)
     if ms.checkpoint is not None:
         if not ms.checkpoint.is_file():
@@ -29,13 +33,16 @@ def load_net(spec: str | ModelSpec | None, weights: str | None = None):
 
 def create_encoder(spec: str | None = None, weights: str | None = None, flip: bool = True,
                    device: str | None = None) -> Encoder:
-    """A ready-to-use :class:`Encoder` whose card records how to rebuild it."""
+    """A ready-to-use :class:`Encoder` whose card records how to rebuild it. Refused unless
+    the family marked the network ``trained``: random weights match everyone to everyone."""
     ms = parse_model_spec(spec, weights)
     net = load_net(ms)
+    if not getattr(net, "trained", False):
+        raise EncoderError(f"{ms.text} has no trained weights: {getattr(net, 'weights_hint', None) or GET_WEIGHTS}")
     if ms.checkpoint is not None:
         checksum = file_checksum(ms.checkpoint)
     elif ms.weights and Path(ms.weights).is_file():
-        checksum = file_checksum(ms.weights)
-    else:
-        checksum = f"{ms.text}:{ms.weights}"
+        checksum = file_checksum(ms.weights)  # what existing databases store: keep it so
+    else:  # built-in or downloaded weights
+        checksum = getattr(net, "weights_checksum", None) or state_dict_checksum(net)
     return Encoder(net, checksum, flip=flip, device=device, model=ms.text, weights=ms.weights)

@@ -111,4 +111,5 @@ def mobilefacenet(variant: str | None, weights: str | None) -> MobileFaceNet:
             net.load_state_dict(load_state_dict(weights))
         except RuntimeError as e:
             raise EncoderError(f"{weights} does not fit MobileFaceNet: {str(e).splitlines()[0]}") from None
+        net.trained = True  # strict loading: every tensor came from the file
     return net

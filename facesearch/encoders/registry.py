@@ -1,7 +1,10 @@
 """The encoder registry, a leaf module in the style of timm's: families register here.
 
 A *family* is a factory ``f(variant, weights) -> nn.Module`` whose module carries its own
-``arch``, ``preprocess`` (:class:`~facesearch.types.Preprocess`) and ``embedding_dim``.
+``arch``, ``preprocess`` (:class:`~facesearch.types.Preprocess`) and ``embedding_dim``,
+and ``trained = True`` when it holds trained weights (``create_encoder`` refuses it
+otherwise; an optional ``weights_hint`` says how to get them). Weights built into the
+family may be named by ``weights_checksum``; others are hashed.
 Built-in families are imported by ``facesearch.encoders``; third-party ones come from
 package entry points in the ``facesearch.encoders`` group or from the modules named in
 ``$FACESEARCH_PLUGINS``, loaded on first use.

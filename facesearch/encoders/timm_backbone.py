@@ -1,7 +1,8 @@
 """Any timm backbone + a linear embedding layer: ``timm:<model_name>``.
 
-``--weights imagenet`` asks timm for its pretrained backbone (a hub download);
-a file path loads a state dict of the whole encoder; nothing gives random init.
+``--weights imagenet`` asks timm for its pretrained backbone (a hub download) with a random
+embedding layer: a start for ``facesearch train``, refused by ``create_encoder``; a file
+path loads a state dict of the whole encoder; nothing gives random init.
 """
 from __future__ import annotations
 
@@ -47,8 +48,17 @@ def timm_encoder(variant: str | None, weights: str | None) -> TimmEncoder:
     except Exception as e:  # hub errors come in many classes
         raise EncoderError(f"could not download timm weights for {variant} ({e.__class__.__name__}). "
                            "Offline? Pass a local state dict with --weights.") from None
+    # an ImageNet backbone is a starting point for `facesearch train`, not a face encoder
+    net.trained = False
+    net.weights_hint = ("pass a facesearch checkpoint (--model runs/train/best.pt); --weights imagenet only "
+                        "gives a pretrained backbone, its embedding layer is random: train one with "
+                        f"`facesearch train --encoder timm:{variant} --weights imagenet`. Or use --model "
+                        "default (the shipped model)")
     if weights and weights != "imagenet":
         missing, _ = net.load_state_dict(load_state_dict(weights), strict=False)
         if len(missing) == len(net.state_dict()):
             raise EncoderError(f"{weights} has no tensors for timm:{variant}")
+        net.trained = not any(k.startswith("embed.") and not k.endswith("num_batches_tracked") for k in missing)
+        if not net.trained:
+            net.weights_hint = f"{weights} has no embedding layer (embed.*); " + net.weights_hint
     return net

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..photos.scan import describe, scan_gallery
 from ..types import FileError
 
@@ -28,10 +29,16 @@ class Labelled:
 
 def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, list[FileError]]:
     """Every photo under ``root`` (clean and distorted), embedded through ``gallery``
-    (:meth:`~facesearch.gallery.Gallery.embed_labelled` caches them in its database)."""
+    (:meth:`~facesearch.gallery.Gallery.embed_labelled` caches them in its database).
+    DataError when there is no photo to use."""
     items = scan_gallery(root, include_distorted=True)
+    if not items:
+        raise DataError(f"no labelled photos in {root} (expected {root}/<person>/*.jpg)")
     vectors, errors = gallery.embed_labelled([p for _, p in items], progress)
     keep = [(n, p) for n, p in items if p in vectors]
+    if not keep:
+        raise DataError(f"none of the {len(items)} photos in {root} could be used"
+                        + (f" ({str(errors[0]).removeprefix('error: ')})" if errors else ""))
     names = sorted({n for n, _ in keep})
     lookup = {n: i for i, n in enumerate(names)}
     kinds, source = [], []
@@ -39,8 +46,7 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
         kind, stem = describe(p)
         kinds.append(kind)
         source.append(f"{n}/{stem}")
-    emb = (np.stack([vectors[p] for _, p in keep]) if keep
-           else np.zeros((0, gallery.encoder.embedding_dim), np.float32))
+    emb = np.stack([vectors[p] for _, p in keep])
     return Labelled([str(p) for _, p in keep], np.array([lookup[n] for n, _ in keep], np.int64),
                     names, kinds, source, emb), errors
 

@@ -20,15 +20,19 @@ def threshold_at_far(impostor: np.ndarray, target_far: float) -> float:
 
 
 def prf(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> dict:
+    """Pair metrics at ``threshold``; a rate with no pairs to measure it on is None."""
     tp = int(np.sum(genuine >= threshold))
     fp = int(np.sum(impostor >= threshold))
     fn = len(genuine) - tp
     tn = len(impostor) - fp
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "accuracy": (tp + tn) / max(1, tp + tn + fp + fn), "far": fp / max(1, fp + tn), "tar": recall}
+    precision = tp / (tp + fp) if tp + fp else 1.0  # nothing accepted: no false accept
+    recall = tp / (tp + fn) if tp + fn else None
+    f1 = None
+    if recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    total = tp + tn + fp + fn
+    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": (tp + tn) / total if total else None,
+            "far": fp / (fp + tn) if fp + tn else None, "tar": recall}
 
 
 def threshold_max_f1(genuine: np.ndarray, impostor: np.ndarray) -> float:
@@ -57,12 +61,18 @@ def roc(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return far, tar, thresholds
 
 
-def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """Probability a genuine score beats an impostor score (ties count half)."""
+def roc_auc(genuine: np.ndarray, impostor: np.ndarray) -> float | None:
+    """Probability a genuine score beats an impostor score (ties count half); None
+    without both kinds of pairs."""
     from sklearn.metrics import roc_auc_score
 
+    if not len(genuine) or not len(impostor):
+        return None
     return float(roc_auc_score(*_labelled(genuine, impostor)))
 
 
-def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> float:
+def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> float | None:
+    """TAR at the threshold of FAR ``far``; None without both kinds of pairs."""
+    if not len(genuine) or not len(impostor):
+        return None
     return far_tar(genuine, impostor, threshold_at_far(impostor, far))[1]

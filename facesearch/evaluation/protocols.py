@@ -33,11 +33,14 @@ def _score(top: np.ndarray, labels: np.ndarray, kinds: list[str]) -> dict:
 def protocols(emb: np.ndarray, crops) -> dict:
     """Protocol A and B metrics for embeddings ``emb`` of labelled photos ``crops``: any
     object with ``labels``, ``names``, ``kinds`` ("clean" or a distortion), ``source``
-    (clean photo each derives from) and ``paths`` (e.g. training's CropSet)."""
+    (clean photo each derives from) and ``paths`` (e.g. training's CropSet). A protocol
+    with no queries is left out (plain person folders have none)."""
     kinds = np.array(crops.kinds)
     clean = kinds == "clean"
     n = len(crops.names)
     out = {}
+    if not (~clean).any() or not clean.any():  # both need distorted queries and a clean gallery
+        return out
     top = identity_topk(emb[~clean], emb[clean], crops.labels[clean], n)
     out["A"] = _score(top, crops.labels[~clean], list(kinds[~clean]))
     first: dict[int, int] = {}

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 
-def _pct(x) -> str:
-    return "-" if x is None else f"{x:.3f}"
+def _num(x, digits: int = 3) -> str:
+    """A rate, or "-" where it could not be measured (None)."""
+    return "-" if x is None else f"{x:.{digits}f}"
 
 
 def markdown(rep: dict) -> str:
@@ -17,22 +18,26 @@ def markdown(rep: dict) -> str:
                   "| protocol | queries | top-1 | top-5 | " + " | ".join(kinds) + " |",
                   "|---|---|---|---|" + "---|" * len(kinds)]
         for name, p in prot.items():
-            lines.append(f"| {name} | {p['queries']} | {_pct(p['top1'])} | {_pct(p['top5'])} | "
-                         + " | ".join(_pct(p["by_distortion"].get(k)) for k in kinds) + " |")
+            lines.append(f"| {name} | {p['queries']} | {_num(p['top1'])} | {_num(p['top5'])} | "
+                         + " | ".join(_num(p["by_distortion"].get(k)) for k in kinds) + " |")
         lines.append("")
-    lines += ["## Verification", "", f"- ROC AUC: {rep['roc_auc']:.4f}"]
-    lines += [f"- TAR at FAR {far}: {tar:.4f}" for far, tar in rep["tar_at_far"].items()]
+    else:
+        lines += ["## Identification", "", "- protocols A and B need distorted photos "
+                  "(<person>/distortion/*) and clean ones: none here", ""]
+    lines += ["## Verification", "", f"- ROC AUC: {_num(rep['roc_auc'], 4)}"]
+    lines += [f"- TAR at FAR {far}: {_num(tar, 4)}" for far, tar in rep["tar_at_far"].items()]
     if rep.get("at_threshold"):
         a = rep["at_threshold"]
-        lines += [f"- at the stored threshold {rep['threshold']:.4f}: accuracy {a['accuracy']:.4f}, "
-                  f"precision {a['precision']:.4f}, recall {a['recall']:.4f}, F1 {a['f1']:.4f}, "
-                  f"FAR {a['far']:.5f}"]
+        lines += [f"- at the stored threshold {rep['threshold']:.4f}: accuracy {_num(a['accuracy'], 4)}, "
+                  f"precision {_num(a['precision'], 4)}, recall {_num(a['recall'], 4)}, F1 {_num(a['f1'], 4)}, "
+                  f"FAR {_num(a['far'], 5)}"]
         o = rep["open_set"]
         lines += ["", "## Open set", "",
                   f"Enrolled {o['enrolled_identities']} identities, left out {o['unenrolled_identities']}; "
-                  f"distorted photos of all queried at the stored threshold:", "",
-                  f"- false-accept rate of people not enrolled: {o['false_accept_rate']:.4f}",
-                  f"- correct-accept rate of enrolled people: {o['correct_accept_rate']:.4f}"]
+                  f"{o['queries']} photos not enrolled (the distorted ones, where there are any) queried "
+                  "at the stored threshold:", "",
+                  f"- false-accept rate of people not enrolled: {_num(o['false_accept_rate'], 4)}",
+                  f"- correct-accept rate of enrolled people: {_num(o['correct_accept_rate'], 4)}"]
     else:
         lines += ["- no threshold stored: run `facesearch calibrate` for accept/unknown metrics"]
     return "\n".join(lines) + "\n"

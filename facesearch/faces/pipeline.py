@@ -10,7 +10,7 @@ import numpy as np
 
 from ..config import EMBED_BATCH
 from ..errors import ImageError
-from ..photos.images import load_rgb
+from ..photos.images import load_rgb, read_photo
 from ..types import AlignedFace, FileError
 from .detect import Aligner
 
@@ -20,6 +20,7 @@ class Embedded:
     path: Path
     face: AlignedFace
     vector: np.ndarray
+    sha256: str  # of the bytes that were decoded and embedded
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -30,11 +31,12 @@ def sharpness(crop: np.ndarray) -> float:
 
 
 def _decode(paths: list[Path]) -> list:
-    """Each path's image, or the ImageError that explains why it has none."""
+    """Each path's (image, sha256 of its bytes), or the ImageError that explains why it has none."""
     out = []
     for p in paths:
         try:
-            out.append(load_rgb(p))
+            data, digest = read_photo(p)
+            out.append((load_rgb(p, data=data), digest))
         except ImageError as e:
             out.append(e)
     return out
@@ -73,12 +75,13 @@ class Embedder:
 
     def _batch(self, paths: list[Path], decoded: list) -> list[Embedded | FileError]:
         results: list[Embedded | FileError | None] = [None] * len(paths)
-        images, where = [], []
+        images, digests, where = [], {}, []
         for i, (p, im) in enumerate(zip(paths, decoded)):
             if isinstance(im, ImageError):
                 results[i] = FileError(str(p), str(im))
             else:
-                images.append(im)
+                images.append(im[0])
+                digests[i] = im[1]
                 where.append(i)
         faces = self.aligner.align(images)
         ok = []
@@ -90,7 +93,7 @@ class Embedder:
         if ok:
             vectors = self.encoder.embed(np.stack([f.crop for _, f in ok]))
             for (i, face), v in zip(ok, vectors):
-                results[i] = Embedded(paths[i], face, v)
+                results[i] = Embedded(paths[i], face, v, digests[i])
         return results  # type: ignore[return-value]
 
     def compare(self, a: Path, b: Path) -> float | FileError:

@@ -7,6 +7,7 @@ stamped with a generation, rebuilt whenever it does not match the database) and 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -17,7 +18,8 @@ from ..config import EMBED_BATCH, index_path_for
 from ..errors import GalleryError
 from ..faces.pipeline import Embedded, Embedder, sharpness
 from ..files import sha256_file
-from ..types import FileError, Match, QueryResult
+from ..photos.scan import person_folder
+from ..types import FileError, Match, QueryResult, identity_name, shown
 from .index import VectorIndex
 from .store import GalleryMeta, NewPhoto, Store
 from .sync import IndexSync
@@ -29,7 +31,8 @@ Progress = Callable[[int], None] | None
 class EnrollReport:
     added: int = 0
     skipped: int = 0
-    removed: int = 0
+    removed: int = 0  # by --prune
+    replaced: int = 0  # a path whose bytes changed: its old photo gave way to the new one
     no_face: int = 0
     errors: list[FileError] = field(default_factory=list)
 
@@ -43,6 +46,17 @@ def compare_photos(embedder: Embedder, a: Path, b: Path) -> float | FileError:
     return float(np.dot(ra.vector, rb.vector))
 
 
+def _create_encoder(model: str | None, weights: str | None, flip: bool):
+    from ..encoders import create_encoder  # here: torch is loaded only by commands that embed
+
+    return create_encoder(model, weights, flip=flip)
+
+
+def _walked(path: Path) -> str:
+    """A path as stored: absolute, as it was walked (links not resolved)."""
+    return os.path.abspath(path)
+
+
 class Gallery:
     """A face database at ``db_path`` (created and migrated on open).
 
@@ -51,11 +65,11 @@ class Gallery:
     """
 
     def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None,
-                 on_wait: Callable[[str], None] | None = None):
-        self.db_path = Path(db_path)
+                 on_wait: Callable[[str], None] | None = None, create: bool = True):
         self.search_params: dict = {}  # per-call overrides: nprobe, ef_search
+        self.store = Store(db_path, create)
+        self.db_path = self.store.db_path
         self.index_path = index_path_for(self.db_path)
-        self.store = Store(self.db_path)
         self.sync = IndexSync(self.store, self.index_path, on_wait)
         self.meta: GalleryMeta | None = self.store.meta()
         self._encoder = None
@@ -72,13 +86,17 @@ class Gallery:
              on_wait: Callable[[str], None] | None = None) -> "Gallery":
         """The gallery at ``db_path`` with the encoder named by ``model``/``weights`` (default:
         the DB's own). ``create``: a missing DB is created (with the default model if none)."""
-        if not create and not Path(db_path).exists():
+        if str(db_path).strip() and not create and not Path(db_path).exists():
             raise GalleryError(f"no database at {db_path}: run `facesearch index <gallery>` first (or pass --db)")
-        gallery = cls(db_path, detector=detector, on_wait=on_wait)
-        if model or (create and gallery.meta is None):
-            from ..encoders import create_encoder  # local: pulls torch
-
-            gallery.use_encoder(create_encoder(model, weights, flip=flip))
+        encoder = _create_encoder(model, weights, flip) if model else None  # a bad model creates no file
+        gallery = cls(db_path, detector=detector, on_wait=on_wait, create=create)
+        if not flip and gallery.meta is not None and gallery.meta.card.flip:
+            raise GalleryError(f"{db_path} was built with flip-averaged embeddings; --no-flip only applies "
+                               "to a new database (--db)")
+        if encoder is None and create and gallery.meta is None:
+            encoder = _create_encoder(None, None, flip)
+        if encoder is not None:
+            gallery.use_encoder(encoder)
         return gallery
 
     # -- encoder -------------------------------------------------------------------------
@@ -92,16 +110,14 @@ class Gallery:
         want, got = self.meta.card, encoder.card
         if not want.same_embeddings(got):
             raise GalleryError(
-                f"{self.db_path} was built with encoder {want}, not {got}. Query without --model to "
-                "use the index's encoder, or build a new DB (--db) for this one.")
+                f"{self.db_path} was built with encoder {want}; this is {got}. Query without --model "
+                "to use the database's encoder, or build a new database (--db) for this one.")
 
     @property
     def encoder(self):
         if self._encoder is None:
             meta = self._require_meta()
-            from ..encoders import create_encoder  # local: pulls torch
-
-            self._encoder = create_encoder(meta.card.model, meta.card.weights, flip=meta.card.flip)
+            self._encoder = _create_encoder(meta.card.model, meta.card.weights, meta.card.flip)
             self._check_encoder(self._encoder)
         return self._encoder
 
@@ -153,37 +169,66 @@ class Gallery:
             return len(index)
 
     def check(self) -> list[str]:
-        """Problems found between DB and index file (empty list = consistent)."""
-        return [] if self.meta is None else self.sync.check(self.meta)
+        """Problems of the database file, its stored vectors and the index file (empty list =
+        all consistent)."""
+        problems = self.store.integrity_problems()
+        if problems or self.meta is None:
+            return problems
+        bad = self.store.bad_vectors(self.meta.card.embedding_dim)
+        problems += [f"photo {pid}: stored embedding is damaged ({why})" for pid, why in sorted(bad.items())[:20]]
+        if len(bad) > 20:
+            problems.append(f"... {len(bad) - 20} more photos with damaged embeddings")
+        return problems + self.sync.check(self.meta)
 
     # -- enrol ---------------------------------------------------------------------------
     def enroll(self, items: Iterable[tuple[str, Path]], prune_under: Path | None = None,
-               require_face: bool = False, progress: Progress = None) -> EnrollReport:
+               require_face: bool = False, progress: Progress = None,
+               report: EnrollReport | None = None) -> EnrollReport:
         """Add ``(identity, photo)`` pairs; photos already stored (same identity, same bytes)
-        are skipped. ``prune_under``: remove stored photos below that folder that are not in
-        ``items`` any more, and identities left with no photo."""
-        items = [(name, Path(p)) for name, p in items]
-        report = EnrollReport()
-        with self._writing() as (meta, index):
-            todo = self._new_items(items, report, progress)
+        are skipped, a stored path whose bytes changed is replaced, and the same bytes under
+        another identity are refused. A folder's photos keep the name its identity was given
+        by ``rename``. ``prune_under``: remove stored photos below that folder that are not in
+        ``items`` any more, and identities left with no photo. ``report`` is filled as the
+        work goes (batches are saved whole), so an interrupted caller can say what was saved."""
+        report = report if report is not None else EnrollReport()
+        items = self._named(items)
+        with self._writing() as (meta, _):
+            owner = self.store.photos_by_hash()  # sha256 -> (identity, path)
+            todo = self._new_items(items, owner, report, progress)
             if todo:  # no model load for a no-op run
                 chunks = (todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH))
                 batches = self.embedder(require_face).batches([p for _, p, _ in todo], EMBED_BATCH)
                 for chunk, results in zip(chunks, batches):
-                    self._store_batch(chunk, results, report)
+                    self._store_batch(meta, chunk, results, owner, report)
                     if progress:
                         progress(len(chunk))
             if prune_under is not None:
-                prefix = str(Path(prune_under).resolve()) + "/"
-                stale = self.store.prune(prefix, {str(p.resolve()) for _, p in items})
+                prefix = _walked(Path(prune_under)) + "/"
+                stale = self.store.prune(prefix, {_walked(p) for _, p in items})
                 self.sync.remove(meta, stale)
                 report.removed = len(stale)
         return report
 
-    def _new_items(self, items, report: EnrollReport, progress: Progress):
+    def _named(self, items) -> list[tuple[str, Path]]:
+        """Validated names; a photo from a folder named like its identity takes the name that
+        folder's identity has now (it may have been renamed)."""
+        renamed = self.store.folder_identities()
+        out = []
+        for name, p in items:
+            p = Path(p)
+            try:
+                name = identity_name(name)
+            except ValueError as e:
+                raise GalleryError(str(e)) from None
+            folder = person_folder(p)
+            if identity_name(folder.name) == name:
+                name = renamed.get(_walked(folder), name)
+            out.append((name, p))
+        return out
+
+    def _new_items(self, items, owner: dict, report: EnrollReport, progress: Progress):
         """Photos to embed, with their hash; already-stored ones are counted as skipped."""
-        known = self.store.known_photos()
-        todo, queued = [], set()
+        todo = []
         for name, path in items:
             try:
                 digest = sha256_file(path)
@@ -192,30 +237,47 @@ class Gallery:
                 if progress:
                     progress(1)
                 continue
-            if (name, digest) in known:
-                report.skipped += 1
+            if not self._accept(name, path, digest, owner, report):
                 if progress:
                     progress(1)
-            elif (name, digest) not in queued:  # the same bytes twice in one folder: once
-                queued.add((name, digest))
-                todo.append((name, path, digest))
-            else:
-                report.skipped += 1
+                continue
+            owner[digest] = (name, _walked(path))
+            todo.append((name, path, digest))
         return todo
 
-    def _store_batch(self, chunk, results, report: EnrollReport) -> None:
+    def _accept(self, name: str, path: Path, digest: str, owner: dict, report: EnrollReport) -> bool:
+        """Whether a photo with these bytes is new; a duplicate is counted or reported."""
+        if digest not in owner:
+            return True
+        other, where = owner[digest]
+        if other == name:
+            report.skipped += 1  # the same bytes again (also twice in one folder): once is enough
+        else:
+            report.errors.append(FileError(str(path), f"the same photo as {shown(where)}, enrolled as "
+                                           f"{shown(other)}: a photo cannot show two identities"))
+        return False
+
+    def _store_batch(self, meta: GalleryMeta, chunk, results, owner: dict, report: EnrollReport) -> None:
         photos = []
         for (name, path, digest), res in zip(chunk, results):
             if isinstance(res, FileError):
                 report.errors.append(res)
                 continue
+            if res.sha256 != digest:  # rewritten since it was hashed: what was embedded counts
+                if not self._accept(name, path, res.sha256, owner, report):
+                    continue
+                owner[res.sha256] = (name, _walked(path))
             face = res.face
             report.no_face += not face.detected
-            photos.append(NewPhoto(name, str(path.resolve()), digest, list(face.box) if face.box else None,
+            folder = person_folder(path)
+            photos.append(NewPhoto(name, _walked(folder) if identity_name(folder.name) == name else None,
+                                   _walked(path), res.sha256, list(face.box) if face.box else None,
                                    face.score, face.n_faces, sharpness(face.crop), res.vector))
         if photos:
-            ids = self.store.add_photos(photos)
+            ids, replaced = self.store.add_photos(photos)
+            self.sync.remove(meta, replaced)
             self.sync.index.add(ids, np.stack([p.vector for p in photos]))
+            report.replaced += len(replaced)
         report.added += len(photos)
 
     # -- search --------------------------------------------------------------------------
@@ -241,7 +303,7 @@ class Gallery:
         for row_s, row_i in zip(scores, ids):
             best: dict[str, Match] = {}
             for sc, pid in zip(row_s, row_i):
-                if pid < 0 or int(pid) not in info:
+                if pid < 0 or int(pid) not in info or not -1.001 <= sc <= 1.001:  # a damaged vector is no match
                     continue
                 name, path = info[int(pid)]
                 if name not in best:  # rows are sorted by score: first hit is the best photo
@@ -279,7 +341,8 @@ class Gallery:
     # -- labelled data (calibration, evaluation) ----------------------------------------------
     def embed_labelled(self, paths: list[Path], progress: Progress = None
                        ) -> tuple[dict[Path, np.ndarray], list[FileError]]:
-        """Embeddings of labelled photos, cached in the DB by file hash and encoder."""
+        """Embeddings of labelled photos, cached in the DB by file hash and encoder (a damaged
+        cache entry is embedded again)."""
         checksum, errors, hashes = self.encoder.card.checksum, [], {}
         for p in paths:
             try:
@@ -287,22 +350,24 @@ class Gallery:
             except OSError as e:
                 errors.append(FileError(str(p), e.strerror or str(e)))
         dim = self.encoder.embedding_dim
-        cached = {h: np.frombuffer(b, np.float32, dim) for h, b in self.store.cached_embeddings(checksum).items()}
-        todo = [p for p in hashes if hashes[p] not in cached]
+        cached = {h: v for h, b in self.store.cached_embeddings(checksum).items()
+                  if len(b) == 4 * dim and np.isfinite(v := np.frombuffer(b, np.float32)).all()}
+        out = {p: cached[h] for p, h in hashes.items() if h in cached}
+        todo = [p for p in hashes if p not in out]
         if progress:
             progress(len(paths) - len(todo))
         fresh = {}
         for r in self.embedder().run(todo):
             if isinstance(r, Embedded):
-                fresh[hashes[r.path]] = (r.vector, r.face.detected)
+                fresh[r.sha256] = (r.vector, r.face.detected)  # keyed by the bytes embedded
+                out[r.path] = r.vector
             else:
                 errors.append(r)
             if progress:
                 progress(1)
         if fresh:
             self.store.cache_embeddings(checksum, fresh)
-        vectors = {**cached, **{h: v for h, (v, _) in fresh.items()}}
-        return {p: vectors[h] for p, h in hashes.items() if h in vectors}, errors
+        return {p: out[p] for p in hashes if p in out}, errors
 
     # -- people and thresholds -------------------------------------------------------------
     def people(self) -> list[tuple[str, int]]:
@@ -318,6 +383,10 @@ class Gallery:
         return len(ids)
 
     def rename(self, old: str, new: str) -> None:
+        try:
+            new = identity_name(new)
+        except ValueError as e:
+            raise GalleryError(str(e)) from None
         self.store.rename_identity(old, new)
 
     def set_threshold(self, value: float, info: dict) -> None:

@@ -79,9 +79,10 @@ class VectorIndex:
     """Inner-product search over L2-normalised vectors with int64 ids (= photo ids)."""
 
     def __init__(self, dim: int, generation: int = 0, faiss_index=None, kind: str = "flat",
-                 params: dict | None = None):
+                 params: dict | None = None, database_id: str | None = None):
         self.dim = dim
         self.generation = generation
+        self.database_id = database_id  # the database this index belongs to (None: written before ids)
         self.kind = kind
         self.params = {**DEFAULTS[kind], **(params or {})}
         self.faiss = faiss_index if faiss_index is not None else _make(kind, dim, self.params, None)
@@ -150,7 +151,8 @@ class VectorIndex:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: temp file, fsync, rename."""
-        header = json.dumps({"generation": self.generation, "dim": self.dim, "count": len(self),
+        header = json.dumps({"generation": self.generation, "database_id": self.database_id, "dim": self.dim,
+                             "count": len(self),
                              "kind": self.kind, "params": self.params,
                              "factory": factory_string(self.kind, self.params)}).encode()
         with atomic_write(path) as f:
@@ -171,4 +173,4 @@ class VectorIndex:
         kind, params = header.get("kind", "flat"), header.get("params") or {}
         if kind == "hnsw":
             params.setdefault("storage", "flat")  # written before sq8 storage existed
-        return cls(int(header["dim"]), int(header["generation"]), index, kind, params)
+        return cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))

@@ -1,15 +1,14 @@
-"""The database schema (SQLAlchemy 2.0 tables) and opening a database at Alembic's head.
+"""The database schema (SQLAlchemy 2.0 tables) and its upgrade to Alembic's head.
 
-The schema is owned by Alembic (``migrations/``); :func:`open_engine` upgrades on open.
-Only :mod:`.store` queries these tables.
+The schema is owned by Alembic (``migrations/``); :func:`.database.open_engine` upgrades
+on open. Only :mod:`.store` queries these tables.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, create_engine, event
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..errors import StoreError
@@ -30,6 +29,7 @@ class Identity(Base):
     name: Mapped[str] = mapped_column(String, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     photos: Mapped[list["Photo"]] = relationship(back_populates="identity", cascade="all, delete-orphan")
+    folders: Mapped[list["PersonFolder"]] = relationship(back_populates="identity", cascade="all, delete-orphan")
 
 
 class Photo(Base):
@@ -68,6 +68,17 @@ class IndexMeta(Base):
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     threshold_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    database_id: Mapped[str | None] = mapped_column(String, nullable=True)  # stamped into the index file
+
+
+class PersonFolder(Base):
+    """The folder an identity was enrolled from: re-indexing it after a rename keeps the new name."""
+
+    __tablename__ = "person_folders"
+
+    path: Mapped[str] = mapped_column(String, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    identity: Mapped[Identity] = relationship(back_populates="folders")
 
 
 class CachedEmbedding(Base):
@@ -81,14 +92,6 @@ class CachedEmbedding(Base):
     detected: Mapped[bool] = mapped_column()
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers never block on a writer
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
-
-
 def migrations_dir() -> Path:
     """Alembic's script folder: ``migrations/`` at the repository root in a checkout or an
     editable install; the wheel ships the same files as ``facesearch/migrations``."""
@@ -98,7 +101,7 @@ def migrations_dir() -> Path:
 
 # The newest migration in migrations/versions (a test keeps the two in step). A DB already
 # at this revision is opened without loading Alembic, which keeps cold queries fast.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def current_revision(engine) -> str | None:
@@ -133,14 +136,3 @@ def _known(script, rev: str) -> bool:
         return script.get_revision(rev) is not None
     except Exception:
         return False
-
-
-def open_engine(db_path: str | Path):
-    """Engine for ``db_path`` with pragmas set and migrations applied."""
-    db_path = Path(db_path)
-    if db_path.parent and not db_path.parent.exists():
-        raise StoreError(f"folder for database {db_path} does not exist")
-    engine = create_engine(f"sqlite:///{db_path}", json_serializer=json.dumps)
-    event.listen(engine, "connect", _sqlite_pragmas)
-    upgrade(engine)
-    return engine

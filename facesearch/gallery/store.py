@@ -6,6 +6,7 @@ labelled data. Callers get numpy arrays, tuples and :class:`GalleryMeta`, never 
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from ..errors import GalleryError
 from ..types import EncoderCard, Preprocess
-from .schema import CachedEmbedding, Identity, IndexMeta, Photo, open_engine
+from .database import open_engine
+from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
 
 META_ID = 1  # index_meta holds one row
 
@@ -31,11 +33,13 @@ class GalleryMeta:
     index_params: dict | None
     threshold: float | None
     threshold_info: dict | None
+    database_id: str | None = None
 
 
 @dataclass
 class NewPhoto:
     identity: str
+    folder: str | None  # the person folder it was found in, remembered for its identity
     path: str
     sha256: str
     box: list | None
@@ -70,15 +74,15 @@ def _meta(m: IndexMeta | None) -> GalleryMeta | None:
     if m is None:
         return None
     return GalleryMeta(_card(m), m.detector, m.generation, m.index_type, m.index_params, m.threshold,
-                       m.threshold_info)
+                       m.threshold_info, m.database_id)
 
 
 class Store:
-    """One database (created and migrated to Alembic's head on open)."""
+    """One database (migrated to Alembic's head on open; ``create``: a new file may be made)."""
 
-    def __init__(self, db_path: str | Path):
+    def __init__(self, db_path: str | Path, create: bool = True):
+        self.engine = open_engine(db_path, create)  # first: it refuses an empty path
         self.db_path = Path(db_path)
-        self.engine = open_engine(self.db_path)
 
     def session(self) -> Session:
         return Session(self.engine)
@@ -94,7 +98,7 @@ class Store:
                 s.add(IndexMeta(id=META_ID, encoder=card.arch, embedding_dim=card.embedding_dim,
                                 preprocess=card.preprocess.as_dict(), model_checksum=card.checksum,
                                 model_ref={"model": card.model, "weights": card.weights}, detector=detector,
-                                flip=card.flip, generation=0))
+                                flip=card.flip, generation=0, database_id=uuid.uuid4().hex))
         return self.meta()
 
     def _update(self, **values) -> None:
@@ -119,36 +123,70 @@ class Store:
 
     # -- photos --------------------------------------------------------------------------
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """(photo ids, vectors) of every stored photo, by id."""
+        """(photo ids, vectors) of every stored photo with a valid embedding, by id; damaged
+        ones (see :meth:`bad_vectors`, reported by ``check``) are left out of any index."""
         with self.session() as s:
             rows = s.execute(select(Photo.id, Photo.embedding).order_by(Photo.id)).all()
-        return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+        rows = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == 4 * dim]
+        ids, vectors = np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+        with np.errstate(all="ignore"):
+            ok = np.isfinite(vectors).all(axis=1) & (np.abs(np.linalg.norm(vectors, axis=1) - 1) <= 1e-3)
+        return ids[ok], vectors[ok]
 
-    def photo_ids(self) -> set[int]:
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own integrity check of the file (empty list = ok)."""
+        with self.engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check(20)")]
+        return [] if rows == ["ok"] else [f"database: {r}" for r in rows]
+
+    def bad_vectors(self, dim: int) -> dict[int, str]:
+        """photo id -> what is wrong with its stored embedding (size, finiteness, norm)."""
+        bad = {}
         with self.session() as s:
-            return set(s.scalars(select(Photo.id)))
+            for pid, blob in s.execute(select(Photo.id, Photo.embedding)):
+                if not isinstance(blob, bytes) or len(blob) != 4 * dim:
+                    bad[pid] = f"{len(blob) if isinstance(blob, bytes) else 'no'} bytes, expected {4 * dim}"
+                    continue
+                v = np.frombuffer(blob, np.float32).astype(np.float64)
+                if not np.isfinite(v).all():
+                    bad[pid] = "not finite"
+                elif abs(float(np.linalg.norm(v)) - 1) > 1e-3:
+                    bad[pid] = f"norm {float(np.linalg.norm(v)):.4g}, expected 1"
+        return bad
 
-    def known_photos(self) -> set[tuple[str, str]]:
-        """(identity, sha256) of every stored photo."""
-        with self.session() as s:
-            return {(n, h) for n, h in s.execute(select(Identity.name, Photo.sha256).join(Identity))}
-
-    def add_photos(self, photos: list[NewPhoto]) -> list[int]:
-        """Insert photos (creating identities as needed); returns their ids, in order."""
+    def add_photos(self, photos: list[NewPhoto]) -> tuple[list[int], list[int]]:
+        """Insert photos (creating identities as needed, remembering their folders). A stored
+        photo at the same path with other bytes is replaced. Returns (new ids, replaced ids)."""
         with self.session() as s, s.begin():
             people: dict[str, Identity] = {}
+            paths = {p.path for p in photos}
+            replaced = [pid for pid, path in s.execute(select(Photo.id, Photo.path).where(Photo.path.in_(paths)))]
+            if replaced:
+                s.execute(delete(Photo).where(Photo.id.in_(replaced)))
             rows = []
             for p in photos:
                 if p.identity not in people:
                     people[p.identity] = (s.scalar(select(Identity).where(Identity.name == p.identity))
                                           or Identity(name=p.identity))
+                    if p.folder and s.get(PersonFolder, p.folder) is None:
+                        s.add(PersonFolder(path=p.folder, identity=people[p.identity]))
                 row = Photo(identity=people[p.identity], path=p.path, sha256=p.sha256, box=p.box,
                             det_score=p.det_score, n_faces=p.n_faces, quality=p.quality,
                             embedding=to_blob(p.vector))
                 s.add(row)
                 rows.append(row)
             s.flush()
-            return [r.id for r in rows]
+            return [r.id for r in rows], replaced
+
+    def folder_identities(self) -> dict[str, str]:
+        """person folder path -> the identity enrolled from it (renames included)."""
+        with self.session() as s:
+            return dict(s.execute(select(PersonFolder.path, Identity.name).join(Identity)).all())
+
+    def photos_by_hash(self) -> dict[str, tuple[str, str]]:
+        """sha256 -> (identity, path) of every stored photo (one of them, for duplicates)."""
+        with self.session() as s:
+            return {h: (n, p) for h, n, p in s.execute(select(Photo.sha256, Identity.name, Photo.path).join(Identity))}
 
     def prune(self, prefix: str, present: set[str]) -> list[int]:
         """Delete photos whose path starts with ``prefix`` but is not in ``present``, then

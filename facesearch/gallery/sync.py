@@ -24,6 +24,12 @@ def wanted_kind(meta: GalleryMeta, n: int) -> str:
     return resolve_kind(meta.index_type, n) if n else "flat"
 
 
+def belongs(idx: VectorIndex, meta: GalleryMeta) -> bool:
+    """Whether an index file was written for this database (files of the first release
+    carry no database id and are trusted by their generation)."""
+    return idx.database_id is None or idx.database_id == meta.database_id
+
+
 class IndexSync:
     """Owns the in-memory index of one database and its file at ``index_path``."""
 
@@ -40,8 +46,8 @@ class IndexSync:
         if idx is None or idx.generation != meta.generation:
             try:
                 idx = VectorIndex.load(self.index_path)
-                if (idx.generation != meta.generation or idx.dim != meta.card.embedding_dim
-                        or wanted_kind(meta, len(idx)) != idx.kind):
+                if (not belongs(idx, meta) or idx.generation != meta.generation
+                        or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind):
                     idx = None
             except IndexFileError:
                 idx = None
@@ -50,8 +56,10 @@ class IndexSync:
 
     def rebuild(self, meta: GalleryMeta) -> VectorIndex:
         ids, vectors = self.store.embeddings(meta.card.embedding_dim)
-        return VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
-                                 kind=wanted_kind(meta, len(ids)), params=meta.index_params)
+        index = VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
+                                  kind=wanted_kind(meta, len(ids)), params=meta.index_params)
+        index.database_id = meta.database_id
+        return index
 
     def remove(self, meta: GalleryMeta, ids: list[int]) -> None:
         """Drop vectors inside :meth:`writing` (HNSW graphs cannot: they are rebuilt)."""
@@ -68,10 +76,15 @@ class IndexSync:
             idx = VectorIndex.load(self.index_path)
         except IndexFileError as e:
             return [str(e)]
+        if not belongs(idx, meta):
+            return [f"index file {self.index_path} belongs to another database (id {idx.database_id}, "
+                    f"this one is {meta.database_id})"]
         problems = []
+        if idx.dim != meta.card.embedding_dim:
+            problems.append(f"index dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
         if idx.generation != meta.generation:
             problems.append(f"index generation {idx.generation} != database generation {meta.generation}")
-        db_ids, file_ids = self.store.photo_ids(), set(idx.ids().tolist())
+        db_ids, file_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(idx.ids().tolist())
         if db_ids != file_ids:
             problems.append(f"{len(db_ids - file_ids)} photos missing from index, "
                             f"{len(file_ids - db_ids)} stale vectors in index")
@@ -105,4 +118,11 @@ class IndexSync:
             index = self.index  # replaced inside by a rebuild (a removal on hnsw)
             if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
                 index = self.index = self.rebuild(meta)
-            index.save(self.index_path)
+            index.database_id = meta.database_id
+            try:
+                index.save(self.index_path)
+            except OSError as e:  # the database is already complete: only the derived file is missing
+                raise IndexFileError(
+                    f"could not write the index file {self.index_path} ({e.strerror or e}); the database is "
+                    "intact and the index is rebuilt from it when needed: run `facesearch reindex` once "
+                    "this is fixed") from None

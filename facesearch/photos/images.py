@@ -1,13 +1,16 @@
 """Loading user images safely: every failure becomes an ``ImageError`` naming the cause."""
 from __future__ import annotations
 
+import hashlib
+import io
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..config import MAX_DETECT_SIDE
+from ..config import MAX_DETECT_SIDE, MAX_FILE_BYTES
 from ..errors import ImageError
 
 
@@ -25,21 +28,43 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE) -> Image.Image:
-    """Open ``path`` as an upright RGB image no larger than ``max_side``.
+def read_photo(path: str | Path) -> tuple[bytes, str]:
+    """The bytes of a photo file and their SHA-256: what is hashed is what is decoded,
+    even if the file is replaced meanwhile."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError("is a directory, expected an image file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError("not a regular file (a device, pipe or socket)")
+        if st.st_size == 0:
+            raise ImageError("empty file (0 bytes)")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ImageError(f"file too large ({st.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,})")
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ImageError("no such file (or a broken link)") from None
+    except OSError as e:
+        raise ImageError(f"cannot read file ({e.strerror or e})") from None
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | None = None) -> Image.Image:
+    """Open ``path`` (or its already-read ``data``) as an upright RGB image no larger than
+    ``max_side``.
 
     Handles EXIF orientation, grayscale, CMYK, palette, alpha and 16-bit images.
     Raises ImageError for missing, empty, truncated, non-image or oversized files.
     """
-    p = Path(path)
-    if p.is_dir():
-        raise ImageError("is a directory, expected an image file")
+    if data is None:
+        data, _ = read_photo(path)
     try:
-        if p.stat().st_size == 0:
-            raise ImageError("empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
+            with Image.open(io.BytesIO(data)) as im:
                 im.draft("RGB", (max_side, max_side))  # cheap JPEG downscale on decode
                 im.load()
                 im = ImageOps.exif_transpose(im)
@@ -50,8 +75,6 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE) -> Image.Image:
         raise ImageError(f"image too large ({e})") from None
     except UnidentifiedImageError:
         raise ImageError("not an image file (unrecognised format)") from None
-    except FileNotFoundError:
-        raise ImageError("no such file") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"cannot decode image ({e})") from None
     if min(im.size) < 8:

@@ -63,7 +63,8 @@ def test_bad_inputs_do_not_stop_the_run(cli, gallery_dir, tmp_path):
     (tmp_path / "notes.jpg").write_text("text")
     r = cli("query", tmp_path / "notes.jpg", gallery_dir / "bob" / "bob_0001.jpg", tmp_path / "missing.png", "--json")
     assert r.exit_code == 1
-    assert len(r.stdout.splitlines()) == 1
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [sorted(x) for x in lines] == [["error", "query"], ["accepted", "matches", "query"], ["error", "query"]]
     assert "notes.jpg" in r.stderr and "missing.png" in r.stderr
 
 
@@ -72,10 +73,18 @@ def test_query_without_database(cli, gallery_dir):
     assert r.exit_code == 1 and "run `facesearch index" in r.stderr
 
 
-def test_query_with_other_encoder_is_refused(cli, gallery_dir):
+def test_query_with_other_encoder_is_refused(cli, gallery_dir, tmp_path):
+    import torch
+
+    from tests.fake_encoder import FakeNet
+
+    other = FakeNet()
+    torch.nn.init.normal_(other.proj.weight)
+    torch.save(other.state_dict(), tmp_path / "other.pt")
     cli(*index_args(gallery_dir))
-    r = cli("query", gallery_dir / "bob" / "bob_0001.jpg", "--model", "timm:efficientnet_b0")
-    assert r.exit_code == 1 and "was built with encoder fake" in r.stderr
+    r = cli("query", gallery_dir / "bob" / "bob_0001.jpg", "--model", "fake", "--weights", tmp_path / "other.pt")
+    assert r.exit_code == 1 and "was built with encoder fake from fake (dim 16" in r.stderr
+    assert "checksum fake:None" in r.stderr and str(tmp_path / "other.pt") in r.stderr
 
 
 def test_table_output_and_threshold_override(cli, gallery_dir):
@@ -109,6 +118,6 @@ def test_refusals_are_one_clean_line(tmp_path, gallery_dir, monkeypatch):
                           (["index", str(gallery_dir), "--detector", "mtcnn"], "error: facesearch.db was built with --detector none"),
                           (["calibrate", str(gallery_dir / "alice")], "error: ")]:
         r = run(main, args)
-        assert r.exit_code == 1 and r.stderr.startswith(message), (args, r.output)
+        assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith(message), (args, r.output)
         assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
     assert run(main, ["check"]).exit_code == 0  # a refused write leaves the index current

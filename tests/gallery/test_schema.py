@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import inspect
 
 from facesearch.errors import StoreError
-from facesearch.gallery.schema import open_engine as open_store
+from facesearch.gallery.database import open_engine as open_store
 
 
 def test_migrations_bring_empty_db_to_head(db_path):

@@ -1,0 +1,107 @@
+"""Hardening (issue 12): names, ignored files, odd arguments and interruptions give one
+clear line and the right exit code, never a traceback or a silent nothing."""
+import json
+import os
+import unicodedata
+
+import pytest
+from click.testing import CliRunner
+
+from facesearch.cli import main
+from tests.conftest import person_image
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args):
+        r = CliRunner().invoke(main, [str(a) for a in args])
+        assert "Traceback" not in r.output and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
+        return r
+
+    return invoke
+
+
+def index(run, gallery, *extra):
+    return run("index", gallery, "--model", "fake", "--detector", "none", *extra)
+
+
+def test_non_utf8_file_names_are_errors_and_the_rest_is_enrolled(run, gallery_dir):
+    bad = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not UTF-8
+    person_image(30).save(gallery_dir / "alice" / bad)
+    r = index(run, gallery_dir, "--json")
+    assert r.exit_code == 1 and "caf\\udce9.png: its name is not valid UTF-8" in r.stderr
+    assert json.loads(r.stdout)["added"] == 6
+    q = run("query", gallery_dir / "alice" / bad)
+    assert q.exit_code == 0 and "caf\\udce9.png" in q.stdout
+
+
+def test_identity_names_are_checked_and_normalised(run, gallery_dir):
+    nfd = unicodedata.normalize("NFD", "café")
+    for name in ("café", nfd):
+        (gallery_dir / name).mkdir()
+    person_image(31).save(gallery_dir / "café" / "1.png")
+    person_image(32).save(gallery_dir / nfd / "2.png")
+    (gallery_dir / "bad\x1b[31mname").mkdir()
+    person_image(33).save(gallery_dir / "bad\x1b[31mname" / "1.png")
+    r = index(run, gallery_dir)
+    assert r.exit_code == 0 and "bad\\x1b[31mname: ignored: identity name" in r.stderr
+    people = dict(line.split("\t") for line in run("people").stdout.splitlines())
+    assert people["café"] == "2" and len(people) == 4
+    for new in ("", " ", "tab\there", "new\nline"):
+        r = run("people", "rename", "bob", new)
+        assert r.exit_code == 1 and "error: " in r.stderr and "identity name" in r.stderr
+    r = run("people", "rename", "bob", "Bobby", "--json")
+    assert json.loads(r.stdout) == {"renamed": "bob", "to": "Bobby"}
+    assert json.loads(run("people", "--json", "remove", "Bobby").stdout) == {"removed": "Bobby", "photos": 2}
+
+
+def test_what_is_not_enrolled_is_named(run, tmp_path, gallery_dir):
+    (gallery_dir / "stray.jpg").write_bytes((gallery_dir / "bob" / "bob_0001.jpg").read_bytes())
+    (gallery_dir / "bob" / "nested").mkdir()
+    person_image(40).save(gallery_dir / "bob" / "nested" / "deep.png")
+    (gallery_dir / "bob" / ".hidden.png").write_bytes(b"x")
+    (gallery_dir / "bob" / "notes.txt").write_text("hi")
+    (gallery_dir / "bob" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (gallery_dir / "empty").mkdir()
+    r = index(run, gallery_dir, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["ignored"] == 5
+    for what, why in [("stray.jpg", "not in a person folder"), ("nested", "a folder inside a person folder"),
+                      (".hidden.png", "hidden"), ("notes.txt", "not an image file name"), ("gone.png", "broken link")]:
+        assert f"{what}: ignored: {why}" in r.stderr
+    assert "empty: no photos, identity not enrolled" in r.stderr and "3 photos in distortion/" in r.stderr
+
+
+def test_query_of_a_folder_without_photos_fails(run, tmp_path, gallery_dir):
+    index(run, gallery_dir)
+    (tmp_path / "nothing").mkdir()
+    r = run("query", tmp_path / "nothing", "--json")
+    assert r.exit_code == 1 and "nothing: no photos in this folder" in r.stderr
+
+
+def test_odd_options_are_refused(run, gallery_dir):
+    index(run, gallery_dir)
+    photo = gallery_dir / "bob" / "bob_0001.jpg"
+    for value in ("nan", "inf"):
+        r = run("query", photo, "--threshold", value)
+        assert r.exit_code == 2 and "must be a finite number" in r.output
+    r = run("index", gallery_dir, "--no-flip")
+    assert r.exit_code == 1 and "--no-flip only applies to a new database" in r.stderr
+
+
+def test_ctrl_c_says_what_was_saved(run, gallery_dir, monkeypatch):
+    from facesearch.gallery.facade import Gallery
+
+    real = Gallery._store_batch
+
+    def interrupted(self, *args):
+        real(self, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Gallery, "_store_batch", interrupted)
+    r = index(run, gallery_dir)
+    assert r.exit_code == 130 and "interrupted: 6 photos were saved" in r.stderr
+    monkeypatch.setattr(Gallery, "_store_batch", real)
+    assert json.loads(index(run, gallery_dir, "--json").stdout)["skipped"] == 6
+    assert run("check").exit_code == 0
