@@ -21,6 +21,7 @@ INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
 OBJECTIVES = ("far", "fpir", "f1")  # what a calibrated threshold bounds
 MARGIN_KINDS = ("arcface", "cosface", "combined")
 OPTIMIZERS = ("adamw", "sgd")
+QUALITY_GATES = ("warn", "skip")  # what `index` does with a photo whose face is unusable
 
 # -- photos and faces ------------------------------------------------------------------------
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})

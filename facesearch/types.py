@@ -54,6 +54,19 @@ class EncoderCard:
 
 
 @dataclass
+class FaceQuality:
+    """Whether a face can be identified at all, and why not (see faces/quality.py)."""
+
+    score: float  # 0 (unusable) .. 1
+    usable: bool
+    reasons: list[str] = field(default_factory=list)
+    measures: dict = field(default_factory=dict)  # det_score, face_px, sharpness, saturated, dark, yaw, roll
+
+    def as_dict(self) -> dict:
+        return {"score": round(float(self.score), 4), "usable": self.usable, "reasons": list(self.reasons)}
+
+
+@dataclass
 class AlignedFace:
     """A face cropped and aligned to an encoder's template.
 
@@ -66,6 +79,8 @@ class AlignedFace:
     n_faces: int = 0
     box: tuple[float, float, float, float] | None = None
     score: float | None = None
+    landmarks: np.ndarray | None = None  # 5 x 2 (eyes, nose, mouth corners) in source pixels
+    quality: FaceQuality | None = None
 
 
 @dataclass
@@ -84,12 +99,21 @@ class QueryResult:
     matches: list[Match] = field(default_factory=list)
     accepted: bool | None = None
     face: AlignedFace | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def margin(self) -> float | None:
+        """The best identity's score minus the runner-up's (None with fewer than two)."""
+        return self.matches[0].score - self.matches[1].score if len(self.matches) > 1 else None
 
     def as_dict(self) -> dict:
+        quality = self.face.quality if self.face is not None else None
         return {
             "query": self.query,
             "matches": [m.as_dict() for m in self.matches],
             "accepted": self.accepted,
+            "quality": quality.as_dict() if quality is not None else None,
+            "margin": None if self.margin is None else round(float(self.margin), 6),
         }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..config import QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, index_type_option, json_option, model_option,
                       no_flip_option, nprobe_option, open_gallery, progress, report_errors, sub_db_option,
@@ -24,12 +25,15 @@ from .options import (db_option, detector_option, ef_search_option, index_type_o
 @click.option("--include-distorted", is_flag=True, help="FACECOM layout: also enrol <person>/distortion/*.")
 @click.option("--prune", is_flag=True, help="Remove photos and people under GALLERY_DIR that are gone from disk.")
 @click.option("--require-face", is_flag=True, help="Fail photos where no face is detected (default: centre crop).")
+@click.option("--quality-gate", type=click.Choice(QUALITY_GATES), default="warn", show_default=True,
+              help="Photos whose face is unusable (washed out, black, tiny, turned away): warn and enrol "
+              "them, or skip them.")
 @index_type_option
 @nprobe_option
 @ef_search_option
 @json_option
 def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted, prune, require_face,
-          index_type, nprobe, ef_search, as_json):
+          quality_gate, index_type, nprobe, ef_search, as_json):
     """Enrol every person folder of GALLERY_DIR (identity = folder name).
 
     Incremental: photos already enrolled (same person, same bytes) are not embedded again;
@@ -54,16 +58,19 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     try:
         with progress(len(scan.items), "index") as bar:
             gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None,
-                           require_face=require_face, progress=bar.update, report=rep)
+                           require_face=require_face, progress=bar.update, report=rep, quality_gate=quality_gate)
     except KeyboardInterrupt:
         report_errors(scan.errors + rep.errors)
         click.echo(f"interrupted: {rep.added} photos were saved before the interruption (each batch is saved "
                    "whole); run the same command again to finish", err=True)
         sys.exit(130)
     failed = report_errors(scan.errors + rep.errors)
+    for path, reasons in rep.unusable:
+        click.echo(f"warning: {shown(path)}: face unusable ({'; '.join(reasons)})"
+                   + ("; not enrolled" if quality_gate == "skip" else ""), err=True)
     summary = {"added": rep.added, "skipped": rep.skipped, "removed": rep.removed, "failed": failed,
                "no_face": rep.no_face, "identities": len(gallery.people()), "photos": len(gallery.index),
-               "replaced": rep.replaced, "ignored": len(scan.ignored)}
+               "replaced": rep.replaced, "ignored": len(scan.ignored), "unusable": len(rep.unusable)}
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -71,6 +78,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
                    f"({rep.no_face} without a detected face"
                    + (f", {rep.replaced} replaced a changed file" if rep.replaced else "")
                    + (f", {len(scan.ignored)} files ignored" if scan.ignored else "")
+                   + (f", {len(rep.unusable)} unusable faces" if rep.unusable else "")
                    + f"); {summary['identities']} identities, {summary['photos']} photos in {db}")
     sys.exit(1 if failed else 0)
 
@@ -102,6 +110,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
     failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
         results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update)
+    for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
+        click.echo(f"warning: {warning}", err=True)
     for r in results:
         if isinstance(r, FileError):
             failed += report_errors([r])
@@ -126,10 +136,14 @@ def format_result(r) -> str:
         lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
     if not r.matches:
         lines.append("  (gallery is empty)")
-    if r.accepted is None:
+    quality = r.face.quality if r.face is not None else None
+    if quality is not None and not quality.usable:
+        lines.append(f"  -> UNUSABLE FACE: {'; '.join(quality.reasons)}: no identity can be accepted")
+    elif r.accepted is None:
         lines.append("  -> no threshold calibrated (run `facesearch calibrate`)")
     elif r.accepted:
-        lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f})")
+        margin = f", {r.margin:.3f} ahead of the next" if r.margin is not None else ""
+        lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f}{margin})")
     else:
         lines.append("  -> UNKNOWN")
     return "\n".join(lines)
@@ -157,7 +171,7 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
     else:
         gallery = open_gallery(db, None, None, detector)
         res = gallery.compare(Path(photo_a), Path(photo_b))
-        threshold = gallery.meta.threshold
+        threshold = gallery.verify_threshold
     if isinstance(res, FileError):
         report_errors([res])
         sys.exit(1)

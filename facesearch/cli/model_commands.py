@@ -75,43 +75,54 @@ def _labelled_run(db, fn, *args, **kwargs):
 
 @click.command()
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--target-fpir", default=None, type=click.FloatRange(0, 1, min_open=True),
+              help="Identification (`query`): the share of queries of people NOT enrolled that may be "
+              "accepted as someone, in a gallery the size of this database's.  [default: 0.01]")
 @click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="The false-accept rate to allow (per comparison for 'far', per query for 'fpir').")
+              help="Verification (`compare`): false accepts per impostor comparison.")
 @objective_option
-@click.option("--force", is_flag=True, help="Calibrate even on fewer comparisons than the target needs "
-              "(10 / target impostor pairs for far, queries for fpir, 10 of each kind for f1).")
+@click.option("--force", is_flag=True, help="Calibrate even on less data than the targets need "
+              "(10 / target queries or comparisons; 10 of each kind for f1).")
 @plots_option
 @db_option
 @json_option
-def calibrate(data_dir, target_far, objective, force, plots, db, as_json):
-    """Choose and store the accept threshold from genuine vs impostor similarities on DATA_DIR.
+def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as_json):
+    """Choose and store the accept thresholds from genuine vs impostor similarities on DATA_DIR.
 
-    DATA_DIR is labelled (person folders or FACECOM); pairs are distorted-vs-clean photos.
-    The threshold belongs to the index's encoder and is used by `query` from now on; the
-    one it replaces is printed.
+    DATA_DIR is labelled (person folders or FACECOM); queries are its distorted photos
+    against its clean ones. Two thresholds are stored with the index's encoder: the
+    identification threshold, used by `query` (strangers accepted at most --target-fpir of
+    the time in a gallery of this database's size), and the verification threshold, used by
+    `compare`. The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
     """
     from ..evaluation import calibrate as C, metrics, plots as P
 
-    gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective,
-                                            target_far=target_far, force=force)
-    genuine, impostor = info.pop("_genuine"), info.pop("_impostor")
+    gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective, target_far=target_far,
+                                            target_fpir=target_fpir, force=force)
+    genuine, impostor, det = info.pop("_genuine"), info.pop("_impostor"), info.pop("_det")
+    verify = info["verification"]
     failed = report_errors(errors)
     if plots:
-        Path(plots).mkdir(parents=True, exist_ok=True)
-        P.histogram(genuine, impostor, info["threshold"], Path(plots) / "histogram.png")
+        out = Path(plots)
+        out.mkdir(parents=True, exist_ok=True)
+        P.histogram(genuine, impostor, {"identification": info["threshold"], "verification": verify["threshold"]},
+                    out / "histogram.png")
         far, tar, _ = metrics.roc(genuine, impostor)
-        P.roc_curve(far, tar, Path(plots) / "roc.png", (max(info["far"], 1e-7), info["tar"]))
+        P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
+        P.det_curve(*det, out / "det.png", {"identification": info["threshold"], "verification": verify["threshold"]})
     if as_json:
         click.echo(json.dumps(info))
     else:
-        goal = {"far": f"target FAR {target_far:g}", "fpir": f"target FPIR {target_far:g}", "f1": "max F1"}[objective]
-        open_set = (f"  open set: FPIR {info['fpir']:.4f} (strangers accepted), TPIR {info['tpir']:.4f} "
-                    "(enrolled, correct and accepted)\n") if objective == "fpir" else ""
-        click.echo(f"threshold {info['threshold']:.4f} ({goal}): TAR {info['tar']:.4f}  FAR {info['far']:.5f}  "
-                   f"precision {info['precision']:.4f}  recall {info['recall']:.4f}  F1 {info['f1']:.4f}\n"
-                   f"{open_set}"
-                   f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs; "
-                   f"stored in {db}")
+        goal = "max F1" if verify["objective"] == "f1" else f"FAR {target_far:g} per comparison"
+        click.echo(f"identification threshold {info['threshold']:.4f} (query; FPIR {info['target']:g} in a gallery of "
+                   f"{info['gallery_size']:,} identities): strangers accepted {info['fpir']:.4f}, enrolled people "
+                   f"accepted with the right name {info['tpir']:.4f}\n"
+                   f"  method: {info['method']}\n"
+                   f"verification threshold {verify['threshold']:.4f} (compare; {goal}): TAR {verify['tar']:.4f}  "
+                   f"FAR {verify['far']:.5f}  precision {verify['precision']:.4f}  recall {verify['recall']:.4f}  "
+                   f"F1 {verify['f1']:.4f}\n"
+                   f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs, "
+                   f"{info['queries']:,} queries; stored in {db}")
         if info["replaced"]:
             click.echo(f"replaced {_describe_threshold(info['replaced'])}")
     raise SystemExit(1 if failed else 0)

@@ -32,10 +32,10 @@ no_flip_option = click.option("--no-flip", is_flag=True, help="Do not add the mi
 plots_option = click.option("--plots", type=click.Path(file_okay=False), default=None,
                             help="Folder for PNG plots (created if missing).")
 objective_option = click.option(
-    "--objective", type=click.Choice(OBJECTIVES), default="far", show_default=True,
-    help="far: --target-far false accepts per impostor comparison (verification, `compare`). "
-    "fpir: --target-far of queries of people NOT enrolled accepted, searched against every "
-    "other identity (open-set identification, `query`). f1: best pair F1.")
+    "--objective", type=click.Choice(OBJECTIVES), default=None,
+    help="How the verification threshold (`compare`) is chosen: far (default: --target-far false "
+    "accepts per comparison) or f1 (best pair F1). fpir: as in the first release, --target-far is "
+    "then the identification target unless --target-fpir is given.")
 
 
 def fail(message: str) -> None:

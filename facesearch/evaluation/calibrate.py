@@ -2,7 +2,6 @@
 the gallery's encoder. Embeddings are cached in the DB by file hash and model."""
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,74 +10,59 @@ import numpy as np
 from ..errors import DataError
 from ..types import FileError
 from . import metrics
-from .labelled import Labelled, embed_folder, identification_scores, pair_scores
+from .labelled import Labelled, embed_folder, pair_scores
 from .protocols import protocols
+from .thresholds import det_curve, identification_threshold, verification_threshold
 
 FAR_POINTS = (1e-3, 1e-2, 1e-1)
-# A rate of r is measured from at least 10 / r trials: about ten events at the target.
-EVENTS_AT_TARGET = 10
-MORE_DATA = "(more identities and photos), or pass --force"
+DEFAULT_TARGET_FPIR = 0.01
 
 
-def _needed(target: float) -> int:
-    return math.ceil(EVENTS_AT_TARGET / target - 1e-9)  # 10 / 0.01 is 1000, not 1001
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def check_enough(objective: str, target: float, genuine: int, impostor: int, queries: int) -> None:
-    """DataError unless the counts can support ``target``: with too few comparisons the
-    chosen threshold is the lowest score seen, and strangers pass it."""
-    if objective == "far" and impostor < _needed(target):
-        raise DataError(f"{impostor:,} impostor comparisons cannot support --target-far {target:g}: "
-                        f"at least {_needed(target):,} are needed {MORE_DATA}")
-    if objective == "fpir" and queries < _needed(target):
-        raise DataError(f"{queries:,} queries cannot support --objective fpir --target-far {target:g}: "
-                        f"at least {_needed(target):,} are needed {MORE_DATA}")
-    if objective == "f1" and min(genuine, impostor) < EVENTS_AT_TARGET:
-        raise DataError(f"{genuine:,} genuine / {impostor:,} impostor comparisons cannot support "
-                        f"--objective f1: at least {EVENTS_AT_TARGET} of each are needed {MORE_DATA}")
+def calibrate(gallery, root, objective: str | None = None, target_far: float = 0.01,
+              target_fpir: float | None = None, progress=None, force: bool = False) -> tuple[dict, list[FileError]]:
+    """Choose and store both thresholds on labelled ``root``: identification (``query``;
+    FPIR ``target_fpir`` in a gallery of the DB's size) and verification (``compare``;
+    ``target_far`` per comparison, or best F1 with ``objective="f1"``). ``objective="fpir"``
+    without ``target_fpir`` takes ``target_far`` as the FPIR target (the first release's
+    ``--objective fpir --target-far X``).
 
-
-def choose_threshold(data: Labelled, objective: str = "far", target: float = 0.01,
-                     force: bool = False) -> tuple[float, dict]:
-    """Threshold and the rates it gives. far: per impostor comparison; fpir: per query of a
-    person not enrolled (open set, against every other identity); f1: best pair F1.
-    ``force`` skips :func:`check_enough`."""
-    genuine, impostor = pair_scores(data)
-    if not len(genuine) or not len(impostor):
-        raise DataError("calibration needs at least two identities with photos")
-    hit, stranger = identification_scores(data) if objective == "fpir" else (None, None)
-    if not force:
-        check_enough(objective, target, len(genuine), len(impostor), 0 if stranger is None else len(stranger))
-    if objective == "fpir":
-        t = metrics.threshold_at_far(stranger, target)
-        rates = {"fpir": float(np.mean(stranger >= t)), "tpir": float(np.mean(hit >= t))}
-    else:
-        t = (metrics.threshold_max_f1(genuine, impostor) if objective == "f1"
-             else metrics.threshold_at_far(impostor, target))
-        rates = {}
-    return t, {**metrics.prf(genuine, impostor, t), **rates, "genuine_pairs": int(len(genuine)),
-               "impostor_pairs": int(len(impostor)), "_genuine": genuine, "_impostor": impostor}
-
-
-def calibrate(gallery, root, objective="far", target_far=0.01, progress=None,
-              force: bool = False) -> tuple[dict, list[FileError]]:
-    """Choose and store a threshold. The result's ``replaced`` is the threshold it replaced
-    (its value and stored info), or None."""
+    The result describes the identification threshold at its top level (``threshold``,
+    ``fpir``, ``tpir``, pair rates at it, ...), the verification one under
+    ``verification``; ``replaced`` is the identification threshold it replaced, or None."""
+    if target_fpir is None:
+        target_fpir = target_far if objective == "fpir" else DEFAULT_TARGET_FPIR
     data, errors = embed_folder(gallery, root, progress)
+    size = max(1, len(gallery.people()))
+    problems = []
     try:
-        t, rates = choose_threshold(data, objective, target_far, force)
+        tv, verify = verification_threshold(data, "f1" if objective == "f1" else "far", target_far, force)
     except DataError as e:
-        raise DataError(f"{root}: {e}") from None
-    info = {"threshold": t, "objective": objective, "target": None if objective == "f1" else target_far,
-            **{k: v for k, v in rates.items() if not k.startswith("_")}, "data": str(Path(root).resolve()),
-            "model_checksum": gallery.encoder.card.checksum,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        problems.append(str(e))
+    try:
+        ti, ident = identification_threshold(data, target_fpir, size, force)
+    except DataError as e:
+        problems.append(str(e))
+    if problems:  # both at once: the user fixes the data once
+        raise DataError(f"{root}: {'; '.join(dict.fromkeys(problems))}")
+    genuine, impostor = verify.pop("_genuine"), verify.pop("_impostor")
+    common = {"data": str(Path(root).resolve()), "model_checksum": gallery.encoder.card.checksum, "date": _now()}
+    v_info = {"threshold": tv, "objective": "f1" if objective == "f1" else "far",
+              "target": None if objective == "f1" else target_far, **verify, **common}
+    info = {"threshold": ti, "objective": "fpir", "target": target_fpir, **metrics.prf(genuine, impostor, ti),
+            **ident, "genuine_pairs": v_info["genuine_pairs"], "impostor_pairs": v_info["impostor_pairs"], **common}
     meta = gallery.meta
     replaced = None
     if meta is not None and meta.threshold is not None:
         replaced = {**(meta.threshold_info or {}), "threshold": meta.threshold}
-    gallery.set_threshold(t, info)
-    return {**info, "replaced": replaced, "_genuine": rates["_genuine"], "_impostor": rates["_impostor"]}, errors
+    gallery.set_threshold(ti, info)
+    gallery.set_verify_threshold(tv, v_info)
+    det = det_curve(data, size)
+    return {**info, "verification": v_info, "replaced": replaced, "_genuine": genuine, "_impostor": impostor,
+            "_det": det}, errors
 
 
 def _rate(hits: np.ndarray) -> float | None:
@@ -97,14 +81,18 @@ def open_set(data: Labelled, threshold: float) -> dict:
         g &= np.isin(np.arange(len(data.labels)), np.unique(data.labels, return_index=True)[1])
     q = ~clean if (~clean).any() else ~g
     known = enrolled[data.labels[q]]
+    usable = data.usable[q] if data.usable is not None else np.ones(int(q.sum()), bool)
     out = {"enrolled_identities": int(enrolled.sum()), "unenrolled_identities": int((~enrolled).sum()),
-           "queries": int(q.sum()), "false_accept_rate": None, "correct_accept_rate": None}
+           "queries": int(q.sum()), "false_accept_rate": None, "correct_accept_rate": None,
+           "wrong_accept_rate": None, "unusable_queries": int((~usable).sum())}
     if g.any() and q.any():
         sims = data.emb[q] @ data.emb[g].T
         top_label = data.labels[g][sims.argmax(axis=1)]
-        accepted = sims.max(axis=1) >= threshold
+        accepted = (sims.max(axis=1) >= threshold) & usable  # an unusable face is never accepted
+        right = top_label == data.labels[q]
         out["false_accept_rate"] = _rate(accepted[~known])
-        out["correct_accept_rate"] = _rate((accepted & (top_label == data.labels[q]))[known])
+        out["correct_accept_rate"] = _rate((accepted & right)[known])
+        out["wrong_accept_rate"] = _rate((accepted & ~right)[known])
     return out
 
 
@@ -126,4 +114,4 @@ def evaluate(gallery, root, progress=None) -> tuple[dict, list[FileError], Label
     return report, errors, data
 
 
-__all__ = ["calibrate", "check_enough", "choose_threshold", "evaluate", "open_set"]
+__all__ = ["calibrate", "evaluate", "open_set"]

@@ -25,6 +25,7 @@ class Labelled:
     kinds: list[str]
     source: list[str]
     emb: np.ndarray
+    usable: np.ndarray | None = None  # face quality gate per photo (None: not measured)
 
 
 def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, list[FileError]]:
@@ -46,12 +47,13 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
         kind, stem = describe(p)
         kinds.append(kind)
         source.append(f"{n}/{stem}")
-    emb = np.stack([vectors[p] for _, p in keep])
+    emb = np.stack([vectors[p][0] for _, p in keep])
+    usable = np.array([vectors[p][1] for _, p in keep], bool)
     return Labelled([str(p) for _, p in keep], np.array([lookup[n] for n, _ in keep], np.int64),
-                    names, kinds, source, emb), errors
+                    names, kinds, source, emb, usable), errors
 
 
-def _query_gallery(data: Labelled):
+def query_gallery(data: Labelled):
     """(similarities, query labels, gallery labels): distorted vs clean, or all vs all."""
     clean = np.array(data.kinds) == "clean"
     if (~clean).any():
@@ -63,7 +65,7 @@ def _query_gallery(data: Labelled):
 
 def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     """Genuine and impostor cosine scores of every query-gallery pair."""
-    s, ql, gl = _query_gallery(data)
+    s, ql, gl = query_gallery(data)
     same, valid = ql[:, None] == gl[None, :], np.isfinite(s)
     return s[same & valid], s[~same & valid]
 
@@ -71,7 +73,7 @@ def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
 def identification_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     """Per query: the best score of a *correct* top-1 match (-inf when top-1 is wrong), and
     the best impostor score, i.e. what the query would score if its person were not enrolled."""
-    s, ql, gl = _query_gallery(data)
+    s, ql, gl = query_gallery(data)
     same = ql[:, None] == gl[None, :]
     top = s.argmax(axis=1)
     hit = np.where(gl[top] == ql, s.max(axis=1), -np.inf)

@@ -15,14 +15,17 @@ def _plt():
     return plt
 
 
-def histogram(genuine, impostor, threshold: float | None, path: Path) -> Path:
+def histogram(genuine, impostor, thresholds: float | dict[str, float] | None, path: Path) -> Path:
+    """Genuine vs impostor score densities; ``thresholds``: one value or named ones."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     bins = np.linspace(min(genuine.min(), impostor.min()), max(genuine.max(), impostor.max()), 80)
     ax.hist(impostor, bins=bins, density=True, alpha=0.6, label=f"impostor ({len(impostor):,} pairs)")
     ax.hist(genuine, bins=bins, density=True, alpha=0.6, label=f"genuine ({len(genuine):,} pairs)")
-    if threshold is not None:
-        ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.3f}")
+    if thresholds is not None and not isinstance(thresholds, dict):
+        thresholds = {"threshold": thresholds}
+    for (name, t), style in zip((thresholds or {}).items(), ("--", ":")):
+        ax.axvline(t, color="k", linestyle=style, label=f"{name} {t:.3f}")
     ax.set_xlabel("cosine similarity")
     ax.set_ylabel("density")
     ax.legend(loc="upper right")  # "best" scans every bar: slow for 18M pairs
@@ -44,6 +47,30 @@ def roc_curve(far, tar, path: Path, threshold_point: tuple[float, float] | None 
     ax.set_xlabel("false accept rate (impostor pairs)")
     ax.set_ylabel("true accept rate")
     ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def det_curve(fpir, fnir, thresholds, path: Path, marks: dict[str, float] | None = None) -> Path:
+    """Identification DET: FNIR (enrolled, not accepted with the right name) against FPIR
+    (strangers accepted), both on log axes; ``marks``: named thresholds shown on the curve."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ok = (fpir > 0) & (fnir > 0)
+    ax.plot(fpir[ok], fnir[ok])
+    for (name, t), marker in zip((marks or {}).items(), ("o", "s")):
+        i = int(np.argmin(np.abs(np.asarray(thresholds) - t)))
+        ax.plot(max(fpir[i], 1e-5), max(fnir[i], 1e-5), marker, color="k",
+                label=f"{name} {t:.3f}: FPIR {fpir[i]:.3f}, FNIR {fnir[i]:.3f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("FPIR (strangers accepted)")
+    ax.set_ylabel("FNIR (enrolled, not accepted correctly)")
+    ax.grid(True, which="both", alpha=0.3)
+    if marks:
+        ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

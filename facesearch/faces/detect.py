@@ -116,4 +116,5 @@ class Aligner:
         j = pick_face(boxes, *image.size)
         m = similarity_transform(points[j], self.template)
         return AlignedFace(warp(image, m, self.size), detected=True, n_faces=int(keep.sum()),
-                           box=tuple(float(v) for v in boxes[j]), score=float(probs[j]))
+                           box=tuple(float(v) for v in boxes[j]), score=float(probs[j]),
+                           landmarks=np.asarray(points[j], np.float64))

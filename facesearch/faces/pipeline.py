@@ -13,6 +13,7 @@ from ..errors import ImageError
 from ..photos.images import load_rgb, read_photo
 from ..types import AlignedFace, FileError
 from .detect import Aligner
+from .quality import assess
 
 
 @dataclass
@@ -21,13 +22,6 @@ class Embedded:
     face: AlignedFace
     vector: np.ndarray
     sha256: str  # of the bytes that were decoded and embedded
-
-
-def sharpness(crop: np.ndarray) -> float:
-    """Variance of a 4-neighbour Laplacian on the grey crop: a cheap blur/quality score."""
-    g = crop.astype(np.float32).mean(axis=2)
-    lap = -4 * g[1:-1, 1:-1] + g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]
-    return float(lap.var())
 
 
 def _decode(paths: list[Path]) -> list:
@@ -89,6 +83,7 @@ class Embedder:
             if self.require_face and not face.detected:
                 results[i] = FileError(str(paths[i]), "no face found (--require-face)")
             else:
+                face.quality = assess(face)
                 ok.append((i, face))
         if ok:
             vectors = self.encoder.embed(np.stack([f.crop for _, f in ok]))

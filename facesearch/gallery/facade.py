@@ -7,8 +7,6 @@ stamped with a generation, rebuilt whenever it does not match the database) and 
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -16,25 +14,15 @@ import numpy as np
 
 from ..config import EMBED_BATCH, index_path_for
 from ..errors import GalleryError
-from ..faces.pipeline import Embedded, Embedder, sharpness
+from ..faces.pipeline import Embedded, Embedder
 from ..files import sha256_file
-from ..photos.scan import person_folder
-from ..types import FileError, Match, QueryResult, identity_name, shown
+from ..types import FileError, Match, QueryResult, identity_name
 from .index import VectorIndex
-from .store import GalleryMeta, NewPhoto, Store
+from .enrolment import EnrollReport, Enrolment
+from .store import GalleryMeta, Store
 from .sync import IndexSync
 
 Progress = Callable[[int], None] | None
-
-
-@dataclass
-class EnrollReport:
-    added: int = 0
-    skipped: int = 0
-    removed: int = 0  # by --prune
-    replaced: int = 0  # a path whose bytes changed: its old photo gave way to the new one
-    no_face: int = 0
-    errors: list[FileError] = field(default_factory=list)
 
 
 def compare_photos(embedder: Embedder, a: Path, b: Path) -> float | FileError:
@@ -50,11 +38,6 @@ def _create_encoder(model: str | None, weights: str | None, flip: bool):
     from ..encoders import create_encoder  # here: torch is loaded only by commands that embed
 
     return create_encoder(model, weights, flip=flip)
-
-
-def _walked(path: Path) -> str:
-    """A path as stored: absolute, as it was walked (links not resolved)."""
-    return os.path.abspath(path)
 
 
 class Gallery:
@@ -183,102 +166,20 @@ class Gallery:
     # -- enrol ---------------------------------------------------------------------------
     def enroll(self, items: Iterable[tuple[str, Path]], prune_under: Path | None = None,
                require_face: bool = False, progress: Progress = None,
-               report: EnrollReport | None = None) -> EnrollReport:
+               report: EnrollReport | None = None, quality_gate: str = "warn") -> EnrollReport:
         """Add ``(identity, photo)`` pairs; photos already stored (same identity, same bytes)
         are skipped, a stored path whose bytes changed is replaced, and the same bytes under
         another identity are refused. A folder's photos keep the name its identity was given
         by ``rename``. ``prune_under``: remove stored photos below that folder that are not in
         ``items`` any more, and identities left with no photo. ``report`` is filled as the
-        work goes (batches are saved whole), so an interrupted caller can say what was saved."""
+        work goes (batches are saved whole), so an interrupted caller can say what was saved.
+        ``quality_gate``: photos whose face is unusable are listed in ``report.unusable`` and
+        enrolled ("warn") or left out ("skip")."""
         report = report if report is not None else EnrollReport()
-        items = self._named(items)
         with self._writing() as (meta, _):
-            owner = self.store.photos_by_hash()  # sha256 -> (identity, path)
-            todo = self._new_items(items, owner, report, progress)
-            if todo:  # no model load for a no-op run
-                chunks = (todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH))
-                batches = self.embedder(require_face).batches([p for _, p, _ in todo], EMBED_BATCH)
-                for chunk, results in zip(chunks, batches):
-                    self._store_batch(meta, chunk, results, owner, report)
-                    if progress:
-                        progress(len(chunk))
-            if prune_under is not None:
-                prefix = _walked(Path(prune_under)) + "/"
-                stale = self.store.prune(prefix, {_walked(p) for _, p in items})
-                self.sync.remove(meta, stale)
-                report.removed = len(stale)
+            run = Enrolment(self.store, self.sync, meta, report, progress, quality_gate)
+            run.run(run.named(items), lambda: self.embedder(require_face), prune_under)
         return report
-
-    def _named(self, items) -> list[tuple[str, Path]]:
-        """Validated names; a photo from a folder named like its identity takes the name that
-        folder's identity has now (it may have been renamed)."""
-        renamed = self.store.folder_identities()
-        out = []
-        for name, p in items:
-            p = Path(p)
-            try:
-                name = identity_name(name)
-            except ValueError as e:
-                raise GalleryError(str(e)) from None
-            folder = person_folder(p)
-            if identity_name(folder.name) == name:
-                name = renamed.get(_walked(folder), name)
-            out.append((name, p))
-        return out
-
-    def _new_items(self, items, owner: dict, report: EnrollReport, progress: Progress):
-        """Photos to embed, with their hash; already-stored ones are counted as skipped."""
-        todo = []
-        for name, path in items:
-            try:
-                digest = sha256_file(path)
-            except OSError as e:
-                report.errors.append(FileError(str(path), e.strerror or str(e)))
-                if progress:
-                    progress(1)
-                continue
-            if not self._accept(name, path, digest, owner, report):
-                if progress:
-                    progress(1)
-                continue
-            owner[digest] = (name, _walked(path))
-            todo.append((name, path, digest))
-        return todo
-
-    def _accept(self, name: str, path: Path, digest: str, owner: dict, report: EnrollReport) -> bool:
-        """Whether a photo with these bytes is new; a duplicate is counted or reported."""
-        if digest not in owner:
-            return True
-        other, where = owner[digest]
-        if other == name:
-            report.skipped += 1  # the same bytes again (also twice in one folder): once is enough
-        else:
-            report.errors.append(FileError(str(path), f"the same photo as {shown(where)}, enrolled as "
-                                           f"{shown(other)}: a photo cannot show two identities"))
-        return False
-
-    def _store_batch(self, meta: GalleryMeta, chunk, results, owner: dict, report: EnrollReport) -> None:
-        photos = []
-        for (name, path, digest), res in zip(chunk, results):
-            if isinstance(res, FileError):
-                report.errors.append(res)
-                continue
-            if res.sha256 != digest:  # rewritten since it was hashed: what was embedded counts
-                if not self._accept(name, path, res.sha256, owner, report):
-                    continue
-                owner[res.sha256] = (name, _walked(path))
-            face = res.face
-            report.no_face += not face.detected
-            folder = person_folder(path)
-            photos.append(NewPhoto(name, _walked(folder) if identity_name(folder.name) == name else None,
-                                   _walked(path), res.sha256, list(face.box) if face.box else None,
-                                   face.score, face.n_faces, sharpness(face.crop), res.vector))
-        if photos:
-            ids, replaced = self.store.add_photos(photos)
-            self.sync.remove(meta, replaced)
-            self.sync.index.add(ids, np.stack([p.vector for p in photos]))
-            report.replaced += len(replaced)
-        report.added += len(photos)
 
     # -- search --------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> list[list[Match]]:
@@ -316,10 +217,12 @@ class Gallery:
     def identify(self, paths: list[Path], k: int = 5, threshold: float | None = None,
                  progress: Progress = None) -> list[QueryResult | FileError]:
         """Who is in each photo? ``accepted`` compares the best score with ``threshold``
-        (default: the calibrated one; None if never calibrated)."""
+        (default: the calibrated identification threshold; None if never calibrated); a
+        face whose quality is unusable is never accepted."""
         self.refresh()
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
+        warnings = self._threshold_warnings() if threshold is not None else []
         out: list[QueryResult | FileError] = []
         for results in self.embedder().batches(paths, EMBED_BATCH):
             good = [r for r in results if isinstance(r, Embedded)]
@@ -329,20 +232,29 @@ class Gallery:
                     out.append(r)
                     continue
                 m = next(matches)
-                accepted = None if threshold is None else bool(m and m[0].score >= threshold)
-                out.append(QueryResult(str(r.path), m, accepted, r.face))
+                accepted = None if threshold is None else bool(m and m[0].score >= threshold and r.face.quality.usable)
+                out.append(QueryResult(str(r.path), m, accepted, r.face, warnings))
             if progress:
                 progress(len(results))
         return out
+
+    def _threshold_warnings(self) -> list[str]:
+        """FPIR grows with the gallery: say when it outgrew the size the threshold was set for."""
+        size = (self.meta.threshold_info or {}).get("gallery_size")
+        n = len(self.people())
+        if size and n > 2 * size:
+            return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
+                    "for: strangers are accepted more often; run `facesearch calibrate` again"]
+        return []
 
     def compare(self, a: Path, b: Path) -> float | FileError:
         return compare_photos(self.embedder(), a, b)
 
     # -- labelled data (calibration, evaluation) ----------------------------------------------
     def embed_labelled(self, paths: list[Path], progress: Progress = None
-                       ) -> tuple[dict[Path, np.ndarray], list[FileError]]:
-        """Embeddings of labelled photos, cached in the DB by file hash and encoder (a damaged
-        cache entry is embedded again)."""
+                       ) -> tuple[dict[Path, tuple[np.ndarray, bool]], list[FileError]]:
+        """``path -> (embedding, face usable)`` of labelled photos, cached in the DB by file
+        hash and encoder (a damaged or pre-quality cache entry is embedded again)."""
         checksum, errors, hashes = self.encoder.card.checksum, [], {}
         for p in paths:
             try:
@@ -350,8 +262,8 @@ class Gallery:
             except OSError as e:
                 errors.append(FileError(str(p), e.strerror or str(e)))
         dim = self.encoder.embedding_dim
-        cached = {h: v for h, b in self.store.cached_embeddings(checksum).items()
-                  if len(b) == 4 * dim and np.isfinite(v := np.frombuffer(b, np.float32)).all()}
+        cached = {h: (v, bool(q["usable"])) for h, (b, q) in self.store.cached_embeddings(checksum).items()
+                  if q and len(b) == 4 * dim and np.isfinite(v := np.frombuffer(b, np.float32)).all()}
         out = {p: cached[h] for p, h in hashes.items() if h in cached}
         todo = [p for p in hashes if p not in out]
         if progress:
@@ -359,8 +271,8 @@ class Gallery:
         fresh = {}
         for r in self.embedder().run(todo):
             if isinstance(r, Embedded):
-                fresh[r.sha256] = (r.vector, r.face.detected)  # keyed by the bytes embedded
-                out[r.path] = r.vector
+                fresh[r.sha256] = (r.vector, r.face.detected, r.face.quality)  # keyed by the bytes embedded
+                out[r.path] = (r.vector, r.face.quality.usable)
             else:
                 errors.append(r)
             if progress:
@@ -390,5 +302,18 @@ class Gallery:
         self.store.rename_identity(old, new)
 
     def set_threshold(self, value: float, info: dict) -> None:
+        """The identification threshold (``query``: FPIR for this gallery's size)."""
         self.store.set_threshold(value, info)
         self.refresh()
+
+    def set_verify_threshold(self, value: float, info: dict) -> None:
+        """The verification threshold (``compare``: false accepts per comparison)."""
+        self.store.set_verify_threshold(value, info)
+        self.refresh()
+
+    @property
+    def verify_threshold(self) -> float | None:
+        """``compare``'s threshold (a first-release DB has only the one threshold)."""
+        if self.meta is None:
+            return None
+        return self.meta.verify_threshold if self.meta.verify_threshold is not None else self.meta.threshold

@@ -43,7 +43,8 @@ class Photo(Base):
     box: Mapped[list | None] = mapped_column(JSON, nullable=True)  # x1, y1, x2, y2 in source pixels
     det_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: no face, centre crop
     n_faces: Mapped[int] = mapped_column(Integer, default=0)
-    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)  # score 0..1 (first release: sharpness)
+    quality_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # usable, reasons, measures
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     identity: Mapped[Identity] = relationship(back_populates="photos")
@@ -69,6 +70,8 @@ class IndexMeta(Base):
     threshold_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     database_id: Mapped[str | None] = mapped_column(String, nullable=True)  # stamped into the index file
+    verify_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # `compare` (per comparison)
+    verify_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class PersonFolder(Base):
@@ -90,6 +93,7 @@ class CachedEmbedding(Base):
     model_checksum: Mapped[str] = mapped_column(String, primary_key=True)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     detected: Mapped[bool] = mapped_column()
+    quality_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 def migrations_dir() -> Path:
@@ -101,7 +105,7 @@ def migrations_dir() -> Path:
 
 # The newest migration in migrations/versions (a test keeps the two in step). A DB already
 # at this revision is opened without loading Alembic, which keeps cold queries fast.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def current_revision(engine) -> str | None:

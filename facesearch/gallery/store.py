@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import GalleryError
-from ..types import EncoderCard, Preprocess
+from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
 
@@ -34,6 +34,8 @@ class GalleryMeta:
     threshold: float | None
     threshold_info: dict | None
     database_id: str | None = None
+    verify_threshold: float | None = None  # for `compare`; `threshold` is for `query`
+    verify_info: dict | None = None
 
 
 @dataclass
@@ -45,7 +47,7 @@ class NewPhoto:
     box: list | None
     det_score: float | None
     n_faces: int
-    quality: float | None
+    quality: FaceQuality | None
     vector: np.ndarray
 
 
@@ -57,6 +59,10 @@ def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
     if not blobs:
         return np.zeros((0, dim), np.float32)
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+
+
+def _quality_record(q: FaceQuality | None) -> dict | None:
+    return None if q is None else {**q.as_dict(), "measures": q.measures}
 
 
 def _row(s: Session) -> IndexMeta | None:
@@ -74,7 +80,7 @@ def _meta(m: IndexMeta | None) -> GalleryMeta | None:
     if m is None:
         return None
     return GalleryMeta(_card(m), m.detector, m.generation, m.index_type, m.index_params, m.threshold,
-                       m.threshold_info, m.database_id)
+                       m.threshold_info, m.database_id, m.verify_threshold, m.verify_info)
 
 
 class Store:
@@ -119,7 +125,12 @@ class Store:
         self._update(index_type=kind or meta.index_type, index_params={**(meta.index_params or {}), **params} or None)
 
     def set_threshold(self, value: float, info: dict) -> None:
+        """The identification threshold (``query``)."""
         self._update(threshold=value, threshold_info=info)
+
+    def set_verify_threshold(self, value: float, info: dict) -> None:
+        """The verification threshold (``compare``)."""
+        self._update(verify_threshold=value, verify_info=info)
 
     # -- photos --------------------------------------------------------------------------
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +182,9 @@ class Store:
                     if p.folder and s.get(PersonFolder, p.folder) is None:
                         s.add(PersonFolder(path=p.folder, identity=people[p.identity]))
                 row = Photo(identity=people[p.identity], path=p.path, sha256=p.sha256, box=p.box,
-                            det_score=p.det_score, n_faces=p.n_faces, quality=p.quality,
+                            det_score=p.det_score, n_faces=p.n_faces,
+                            quality=p.quality.score if p.quality else None,
+                            quality_info=_quality_record(p.quality),
                             embedding=to_blob(p.vector))
                 s.add(row)
                 rows.append(row)
@@ -234,15 +247,16 @@ class Store:
             person.name = new
 
     # -- embedding cache for labelled data -------------------------------------------------
-    def cached_embeddings(self, checksum: str) -> dict[str, bytes]:
-        """sha256 -> embedding blob, for one encoder."""
+    def cached_embeddings(self, checksum: str) -> dict[str, tuple[bytes, dict | None]]:
+        """sha256 -> (embedding blob, quality record), for one encoder."""
         with self.session() as s:
-            return dict(s.execute(select(CachedEmbedding.sha256, CachedEmbedding.embedding)
-                                  .where(CachedEmbedding.model_checksum == checksum)).all())
+            return {h: (b, q) for h, b, q in s.execute(
+                select(CachedEmbedding.sha256, CachedEmbedding.embedding, CachedEmbedding.quality_info)
+                .where(CachedEmbedding.model_checksum == checksum))}
 
-    def cache_embeddings(self, checksum: str, items: dict[str, tuple[np.ndarray, bool]]) -> None:
-        """Store ``sha256 -> (vector, face detected)`` for one encoder."""
+    def cache_embeddings(self, checksum: str, items: dict[str, tuple[np.ndarray, bool, FaceQuality | None]]) -> None:
+        """Store ``sha256 -> (vector, face detected, quality)`` for one encoder."""
         with self.session() as s, s.begin():
-            for h, (vector, detected) in items.items():
+            for h, (vector, detected, quality) in items.items():
                 s.merge(CachedEmbedding(sha256=h, model_checksum=checksum, embedding=to_blob(vector),
-                                        detected=detected))
+                                        detected=detected, quality_info=_quality_record(quality)))

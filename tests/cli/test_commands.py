@@ -35,7 +35,8 @@ def test_index_query_json_end_to_end(cli, gallery_dir, tmp_path):
     r = cli("query", gallery_dir / "bob" / "distortion", gallery_dir / "alice" / "alice_0001.jpg", "--k", "2", "--json")
     assert r.exit_code == 0
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [list(x) for x in lines] == [["query", "matches", "accepted"]] * 2
+    assert [list(x)[:3] for x in lines] == [["query", "matches", "accepted"]] * 2  # documented keys first
+    assert all(set(x["quality"]) == {"score", "usable", "reasons"} and "margin" in x for x in lines)
     assert [m["identity"] for m in lines[0]["matches"]][0] == "bob"
     assert list(lines[0]["matches"][0]) == ["identity", "score", "photo"]
     assert len(lines[0]["matches"]) == 2 and lines[0]["accepted"] is None
@@ -64,7 +65,8 @@ def test_bad_inputs_do_not_stop_the_run(cli, gallery_dir, tmp_path):
     r = cli("query", tmp_path / "notes.jpg", gallery_dir / "bob" / "bob_0001.jpg", tmp_path / "missing.png", "--json")
     assert r.exit_code == 1
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [sorted(x) for x in lines] == [["error", "query"], ["accepted", "matches", "query"], ["error", "query"]]
+    assert [sorted(x) for x in lines] == [["error", "query"], ["accepted", "margin", "matches", "quality", "query"],
+                                          ["error", "query"]]
     assert "notes.jpg" in r.stderr and "missing.png" in r.stderr
 
 

@@ -91,17 +91,17 @@ def test_odd_options_are_refused(run, gallery_dir):
 
 
 def test_ctrl_c_says_what_was_saved(run, gallery_dir, monkeypatch):
-    from facesearch.gallery.facade import Gallery
+    from facesearch.gallery.enrolment import Enrolment
 
-    real = Gallery._store_batch
+    real = Enrolment.store_batch
 
     def interrupted(self, *args):
         real(self, *args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Gallery, "_store_batch", interrupted)
+    monkeypatch.setattr(Enrolment, "store_batch", interrupted)
     r = index(run, gallery_dir)
     assert r.exit_code == 130 and "interrupted: 6 photos were saved" in r.stderr
-    monkeypatch.setattr(Gallery, "_store_batch", real)
+    monkeypatch.setattr(Enrolment, "store_batch", real)
     assert json.loads(index(run, gallery_dir, "--json").stdout)["skipped"] == 6
     assert run("check").exit_code == 0

@@ -26,7 +26,7 @@ def test_calibrate_then_query_and_eval(tmp_path, labelled, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke
     assert run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"]).exit_code == 0
-    r = run(main, ["calibrate", str(labelled), "--target-far", "0.05", "--plots", "plots", "--json"])
+    r = run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--target-far", "0.05", "--plots", "plots", "--json"])
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
     assert info["far"] <= 0.05 and info["genuine_pairs"] == 10 * 4 * 2 and info["impostor_pairs"] == 9 * 40 * 2
@@ -63,7 +63,7 @@ def test_f1_objective(tmp_path, labelled, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke
     run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
-    r = run(main, ["calibrate", str(labelled), "--objective", "f1"])
+    r = run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--objective", "f1"])
     assert r.exit_code == 0 and "max F1" in r.stdout
 
 
@@ -71,7 +71,7 @@ def test_fpir_objective_bounds_strangers_accepted(tmp_path, labelled, monkeypatc
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke
     run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
-    far = json.loads(run(main, ["calibrate", str(labelled), "--target-far", "0.1", "--json"]).stdout)
+    far = json.loads(run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--target-far", "0.1", "--json"]).stdout)
     # 40 queries: fewer than a target of 0.1 needs (100), hence --force
     r = run(main, ["calibrate", str(labelled), "--objective", "fpir", "--target-far", "0.1", "--json", "--force"])
     assert r.exit_code == 0, r.output
@@ -120,8 +120,8 @@ def test_too_little_data_for_the_target_is_refused_unless_forced(tmp_path, monke
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert ("8 impostor comparisons cannot support --target-far 0.01: at least 1,000 are needed" in r.stderr
             and "--force" in r.stderr)
-    for args, needed in [(["--objective", "fpir", "--target-far", "0.02"], "4 queries cannot support "
-                          "--objective fpir --target-far 0.02: at least 500"),
+    for args, needed in [(["--target-far", "0.9", "--target-fpir", "0.02"], "4 queries cannot support "
+                          "--target-fpir 0.02: at least 500"),
                          (["--objective", "f1"], "4 genuine / 8 impostor comparisons cannot support --objective f1")]:
         r = run(main, ["calibrate", str(small), *args])
         assert r.exit_code == 1 and needed in r.stderr, r.output
@@ -132,18 +132,19 @@ def test_replacing_a_threshold_says_what_it_replaced(tmp_path, labelled, monkeyp
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke
     run(main, ["index", str(labelled), "--model", "fake", "--detector", "none"])
-    first = json.loads(run(main, ["calibrate", str(labelled), "--target-far", "0.05", "--json"]).stdout)
+    first = json.loads(run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--target-far", "0.05", "--json"]).stdout)
     assert first["replaced"] is None
-    r = run(main, ["calibrate", str(labelled), "--target-far", "0.1"])
+    r = run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--target-far", "0.1"])
     assert r.exit_code == 0, r.output
-    assert (f"replaced threshold {first['threshold']:.4f} (objective far, target 0.05, data {labelled}, "
+    assert (f"replaced threshold {first['threshold']:.4f} (objective fpir, target 0.25, data {labelled}, "
             f"{first['date']})") in r.stdout
-    third = json.loads(run(main, ["calibrate", str(labelled), "--objective", "f1", "--json"]).stdout)
-    assert third["replaced"]["objective"] == "far" and third["replaced"]["target"] == 0.1
+    third = json.loads(run(main, ["calibrate", str(labelled), "--target-fpir", "0.3", "--objective", "f1", "--json"]).stdout)
+    assert third["replaced"]["objective"] == "fpir" and third["replaced"]["target"] == 0.25
+    assert third["verification"]["objective"] == "f1" and third["verification"]["target"] is None
     assert set(first) <= set(third)  # every key kept
-    again = json.loads(run(main, ["calibrate", str(labelled), "--objective", "f1", "--json"]).stdout)
+    again = json.loads(run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--objective", "f1", "--json"]).stdout)
     assert again["replaced"]["threshold"] == pytest.approx(third["threshold"])
-    assert again["replaced"]["target"] is None and "replaced" not in again["replaced"]  # no nesting
+    assert again["replaced"]["target"] == 0.3 and "replaced" not in again["replaced"]  # no nesting
 
 
 @pytest.mark.parametrize("command", ["eval", "calibrate"])
@@ -161,7 +162,7 @@ def test_eval_on_plain_person_folders_measures_what_it_can(tmp_path, plain, monk
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke
     run(main, ["index", str(plain), "--model", "fake", "--detector", "none"])
-    assert run(main, ["calibrate", str(plain), "--target-far", "0.1"]).exit_code == 0
+    assert run(main, ["calibrate", str(plain), "--target-fpir", "0.25", "--target-far", "0.1", "--force"]).exit_code == 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = run(main, ["eval", str(plain), "--report", "out/report.md", "--plots", "out"])

@@ -75,7 +75,9 @@ def test_the_bytes_hashed_are_the_bytes_embedded(db_path, gallery_dir, monkeypat
     from facesearch.files import sha256_file
 
     photo = gallery_dir / "alice" / "alice_0001.jpg"
-    real = Gallery._new_items
+    from facesearch.gallery.enrolment import Enrolment
+
+    real = Enrolment.new_items
 
     def hash_then_overwrite(self, *args):
         todo = real(self, *args)
@@ -83,7 +85,7 @@ def test_the_bytes_hashed_are_the_bytes_embedded(db_path, gallery_dir, monkeypat
         return todo
 
     with monkeypatch.context() as m:
-        m.setattr(Gallery, "_new_items", hash_then_overwrite)
+        m.setattr(Enrolment, "new_items", hash_then_overwrite)
         g = Gallery(db_path, encoder=create_encoder("fake"), detector="none")
         g.enroll(scan_gallery(gallery_dir))
     with sqlite3.connect(db_path) as c:
