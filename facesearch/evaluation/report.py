@@ -35,9 +35,11 @@ def markdown(rep: dict) -> str:
         lines += ["", "## Open set", "",
                   f"Enrolled {o['enrolled_identities']} identities, left out {o['unenrolled_identities']}; "
                   f"{o['queries']} photos not enrolled (the distorted ones, where there are any) queried "
-                  "at the stored threshold:", "",
+                  "at the stored identification threshold; faces the quality gate finds unusable are never "
+                  f"accepted ({o.get('unusable_queries', 0)} of the queries):", "",
                   f"- false-accept rate of people not enrolled: {_num(o['false_accept_rate'], 4)}",
-                  f"- correct-accept rate of enrolled people: {_num(o['correct_accept_rate'], 4)}"]
+                  f"- correct-accept rate of enrolled people: {_num(o['correct_accept_rate'], 4)}",
+                  f"- wrong-name accept rate of enrolled people: {_num(o.get('wrong_accept_rate'), 4)}"]
     else:
         lines += ["- no threshold stored: run `facesearch calibrate` for accept/unknown metrics"]
     return "\n".join(lines) + "\n"

@@ -87,9 +87,9 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
                              force: bool = False) -> tuple[float, dict]:
     """The threshold for FPIR ``target`` in a gallery of ``size`` identities, the rates it
     gives and the method used (see the module doc)."""
-    hit, _ = identification_scores(data)
-    if len(data.names) < 2 or not len(hit):
+    if len(set(data.labels.tolist())) < 2:
         raise DataError("calibration needs at least two identities with photos")
+    hit, _ = identification_scores(data)
     if not force:
         check_enough("fpir", target, 0, 0, len(hit))
     strangers = stranger_scores(data, size)

@@ -123,3 +123,28 @@ def test_refusals_are_one_clean_line(tmp_path, gallery_dir, monkeypatch):
         assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith(message), (args, r.output)
         assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
     assert run(main, ["check"]).exit_code == 0  # a refused write leaves the index current
+
+
+def test_unusable_faces_are_reported_never_accepted_and_can_be_skipped(cli, gallery_dir, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(gallery_dir / "alice" / "glare.png")
+    r = cli(*index_args(gallery_dir, "--json"))
+    assert r.exit_code == 0 and "glare.png: face unusable (face washed out" in r.stderr
+    assert json.loads(r.stdout)["unusable"] == 1 and json.loads(r.stdout)["added"] == 7
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(tmp_path / "white.png")
+    q = json.loads(cli("query", tmp_path / "white.png", "--json", "--threshold", "-1").stdout)
+    assert q["matches"][0]["identity"] == "alice" and q["accepted"] is False and q["quality"]["usable"] is False
+    assert "UNUSABLE FACE: face washed out" in cli("query", tmp_path / "white.png", "--threshold", "-1").stdout
+    skip = cli("index", gallery_dir, "--db", "skip.db", "--model", "fake", "--detector", "none",
+               "--quality-gate", "skip", "--json")
+    assert json.loads(skip.stdout)["added"] == 6 and "not enrolled" in skip.stderr
+
+
+def test_query_warns_when_the_gallery_outgrew_its_threshold(cli, gallery_dir):
+    from facesearch.gallery import Gallery
+
+    cli(*index_args(gallery_dir))
+    Gallery("facesearch.db").set_threshold(0.5, {"gallery_size": 1, "objective": "fpir"})
+    r = cli("query", gallery_dir / "bob" / "bob_0001.jpg")
+    assert "more than twice the 1 its threshold was calibrated for" in r.stderr
