@@ -29,3 +29,11 @@ class GalleryError(FacesearchError):
 
 class DataError(FacesearchError):
     """Labelled data cannot support the request (e.g. calibration with one identity)."""
+
+
+class NotFoundError(GalleryError):
+    """The identity or photo named does not exist."""
+
+
+class ConflictError(GalleryError):
+    """The request clashes with what is stored (a name taken, a photo enrolled as someone else)."""

@@ -93,28 +93,70 @@ class Match:
         return {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}
 
 
+def _margin(matches: list[Match]) -> float | None:
+    """The best identity's score minus the runner-up's (None with fewer than two)."""
+    return matches[0].score - matches[1].score if len(matches) > 1 else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+@dataclass
+class FaceMatch:
+    """One face of a photo and who it may be (``query --all-faces``, the server's ``faces``)."""
+
+    face: AlignedFace
+    matches: list[Match] = field(default_factory=list)
+    accepted: bool | None = None
+
+    @property
+    def box(self) -> tuple[float, float, float, float] | None:
+        """x1, y1, x2, y2 in the photo's pixels (None: no face found, centre crop)."""
+        return self.face.box
+
+    @property
+    def margin(self) -> float | None:
+        return _margin(self.matches)
+
+    def as_dict(self) -> dict:
+        f = self.face
+        return {"box": None if f.box is None else [round(float(v), 1) for v in f.box],
+                "det_score": _rounded(f.score),
+                "quality": f.quality.as_dict() if f.quality is not None else None,
+                "matches": [m.as_dict() for m in self.matches], "accepted": self.accepted,
+                "margin": _rounded(self.margin)}
+
+
 @dataclass
 class QueryResult:
+    """Who is in one photo: the main face (the largest, most central) and, when every face
+    was asked for, ``faces`` (all of them, left to right, the main one included)."""
+
     query: str
     matches: list[Match] = field(default_factory=list)
     accepted: bool | None = None
     face: AlignedFace | None = None
     warnings: list[str] = field(default_factory=list)
+    faces: list[FaceMatch] | None = None
 
     @property
     def margin(self) -> float | None:
         """The best identity's score minus the runner-up's (None with fewer than two)."""
-        return self.matches[0].score - self.matches[1].score if len(self.matches) > 1 else None
+        return _margin(self.matches)
 
     def as_dict(self) -> dict:
         quality = self.face.quality if self.face is not None else None
-        return {
+        out = {
             "query": self.query,
             "matches": [m.as_dict() for m in self.matches],
             "accepted": self.accepted,
             "quality": quality.as_dict() if quality is not None else None,
-            "margin": None if self.margin is None else round(float(self.margin), 6),
+            "margin": _rounded(self.margin),
         }
+        if self.faces is not None:
+            out["faces"] = [f.as_dict() for f in self.faces]
+        return out
 
 
 @dataclass

@@ -19,7 +19,8 @@ LAYERS = {
     "facesearch.gallery": 3,
     "facesearch.evaluation": 4,
     "training": 5,
-    "facesearch.cli": 6,
+    "facesearch.serve": 6,
+    "facesearch.cli": 7,  # `facesearch serve` starts the server
 }
 
 

@@ -24,10 +24,11 @@ class Callback:
         """After the last epoch (or an early stop)."""
 
 
-def brief(metrics: dict) -> dict:
-    """Flat history fields: ``A_top1``, ``A_<distortion>``, ... per protocol."""
-    return {f"{p}_top1": m["top1"] for p, m in metrics.items()} | {
-        f"{p}_{k}": v for p, m in metrics.items() for k, v in m["by_distortion"].items()}
+def brief(metrics: dict, prefix: str = "") -> dict:
+    """Flat history fields: ``A_top1``, ``A_<distortion>``, ... per protocol (``prefix``
+    first, e.g. ``val_A_top1``)."""
+    return {f"{prefix}{p}_top1": m["top1"] for p, m in metrics.items()} | {
+        f"{prefix}{p}_{k}": v for p, m in metrics.items() for k, v in m["by_distortion"].items()}
 
 
 def describe(metrics: dict) -> str:
@@ -40,28 +41,53 @@ def describe(metrics: dict) -> str:
 
 
 class Validate(Callback):
-    """Protocols A and B on the validation set, for the starting weights and every epoch;
-    the latest scores are ``trainer.metrics``."""
+    """Protocols A and B for the starting weights and every epoch.
+
+    With held-out training identities (``trainer.holdout_set``, TrainConfig ``holdout``),
+    they are scored into ``trainer.metrics`` (history ``holdout_A_top1``, ...), which choose
+    the best epoch; the validation set is then scored into ``trainer.val_metrics`` (history
+    ``val_A_top1``, ...) and only reported. Without a holdout, the validation set's scores
+    are ``trainer.metrics`` (history ``A_top1``, ...) and choose, as before."""
 
     def score(self, trainer) -> dict:
-        trainer.metrics = protocols(trainer.embed(trainer.val_set, "val"), trainer.val_set) if trainer.val_set else {}
+        held, val = getattr(trainer, "holdout_set", None), trainer.val_set
+        if held is not None:
+            trainer.metrics = protocols(trainer.embed(held, "holdout"), held)
+            trainer.val_metrics = protocols(trainer.embed(val, "val"), val) if val is not None else {}
+        else:
+            trainer.metrics = protocols(trainer.embed(val, "val"), val) if val is not None else {}
         return trainer.metrics
 
+    def fields(self, trainer) -> dict:
+        if getattr(trainer, "holdout_set", None) is not None:
+            return brief(trainer.metrics, "holdout_") | brief(trainer.val_metrics, "val_")
+        return brief(trainer.metrics)
+
+    def line(self, trainer) -> str:
+        if getattr(trainer, "holdout_set", None) is not None:
+            out = f"holdout: {describe(trainer.metrics)}"
+            if trainer.val_set is not None:
+                out += f"  | val (reported, not used): {describe(trainer.val_metrics)}"
+            return out
+        return describe(trainer.metrics)
+
     def on_start(self, trainer) -> None:
-        metrics = self.score(trainer)
-        trainer.history.append({"epoch": 0, **brief(metrics)})
-        log.info("epoch 0 (start): %s", describe(metrics))
+        self.score(trainer)
+        trainer.history.append({"epoch": 0, **self.fields(trainer)})
+        log.info("epoch 0 (start): %s", self.line(trainer))
 
     def on_epoch_end(self, trainer, record: dict) -> None:
-        metrics = self.score(trainer)
-        record.update(brief(metrics))
-        log.info("epoch %d: loss %.3f  %s", record["epoch"], record["loss"], describe(metrics))
+        self.score(trainer)
+        record.update(self.fields(trainer))
+        log.info("epoch %d: loss %.3f  %s", record["epoch"], record["loss"], self.line(trainer))
 
 
 class KeepBest(Callback):
-    """``best.pt`` by protocol B top-1, then A (by lowest loss without validation); asks
-    the trainer to stop after ``patience`` epochs without a new best. The starting weights'
-    score is the first best to beat."""
+    """``best.pt`` by protocol B top-1, then A, of ``trainer.metrics`` (the held-out
+    training identities when there are some, else the validation set; by lowest loss
+    without either); asks the trainer to stop after ``patience`` epochs without a new best.
+    The starting weights' score is the first best to beat. Reported-only val scores
+    (``trainer.val_metrics``) are stored with the best, never compared."""
 
     def __init__(self, path: Path, patience: int):
         self.path, self.patience = Path(path), patience
@@ -78,7 +104,10 @@ class KeepBest(Callback):
         key = ((metrics.get("B", {}).get("top1", 0.0), metrics.get("A", {}).get("top1", 0.0)) if metrics
                else (-loss, 0.0))
         if trainer.best is None or tuple(key) > tuple(trainer.best["key"]):
-            trainer.best = {"key": list(key), "epoch": trainer.epoch, "metrics": metrics}
+            trainer.best = {"key": list(key), "epoch": trainer.epoch, "metrics": metrics,
+                            "selected_on": getattr(trainer, "selected_on", "val" if metrics else "loss")}
+            if getattr(trainer, "val_metrics", None):
+                trainer.best["val_metrics"] = trainer.val_metrics
             trainer.bad_epochs = 0
             trainer.save(self.path, metrics, full=False)
             log.info("new best (epoch %d): %s", trainer.epoch, self.path)

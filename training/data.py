@@ -44,6 +44,36 @@ class CropSet:
         return CropSet(self.crops[idx], self.labels[idx], self.names, pick(self.paths),
                        pick(self.kinds), pick(self.source), self.detected[idx])
 
+    def identities(self, keep) -> "CropSet":
+        """Only the photos of the identities ``keep``, relabelled 0..len(keep)-1 in sorted
+        name order (so a margin head over them has exactly their classes)."""
+        keep = sorted(set(keep))
+        lookup = {n: i for i, n in enumerate(keep)}
+        new = np.array([lookup.get(n, -1) for n in self.names], np.int64)[self.labels]
+        sub = self.subset(new >= 0)
+        sub.labels, sub.names = new[new >= 0], keep
+        return sub
+
+
+def holdout_names(names, fraction: float, seed: int) -> list[str]:
+    """The identities held out of training: ``fraction`` of ``names`` (at least 2, leaving
+    at least 2 to train on), drawn with ``seed`` from the sorted names, so the same data and
+    seed always hold out the same people."""
+    names = sorted(names)
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout must be a fraction between 0 and 1, not {fraction}")
+    if len(names) < 4:
+        raise ValueError(f"a holdout needs at least 4 identities ({len(names)} found)")
+    k = min(max(2, int(round(fraction * len(names)))), len(names) - 2)
+    pick = np.random.default_rng(seed).choice(len(names), k, replace=False)
+    return sorted(names[i] for i in pick)
+
+
+def split_holdout(cs: CropSet, fraction: float, seed: int) -> tuple[CropSet, CropSet]:
+    """(training identities, held-out identities) of ``cs``: see :func:`holdout_names`."""
+    held = set(holdout_names(cs.names, fraction, seed))
+    return cs.identities([n for n in cs.names if n not in held]), cs.identities(held)
+
 
 def _cache_key(items, size: int, detector: str) -> str:
     # alignment settings are part of the key: changing them re-aligns

@@ -13,7 +13,7 @@ from . import log_to_stderr
 
 log = logging.getLogger(__name__)
 
-KEEP = ("train_args", "metrics", "epoch", "git_commit", "wccn")
+KEEP = ("train_args", "metrics", "selected_on", "val_metrics", "epoch", "git_commit", "wccn")
 
 
 def export_fp16(src: str, dst: str) -> None:

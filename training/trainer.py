@@ -6,6 +6,12 @@ frozen stage of a model that exposes ``stages()`` (MobileFaceNet), the frozen tr
 once over every crop (and its mirror) and only the upper stages train, on cached features.
 Without ``stages()``, frozen parameters are simply excluded and pixels are augmented on
 the fly (``augment=True``).
+
+Model selection: with ``holdout`` > 0 a fraction of the *training* identities (chosen by
+``seed``) is held out of training, and protocols A/B on them choose the best epoch and
+early stopping; the validation set (``val_dir``) is then only scored and reported
+(``val_*`` in the history), never used for a choice. With ``holdout`` 0 the validation set
+chooses, as before.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ from facesearch.errors import EncoderError
 
 from .augment import augment as augment_crop
 from .callbacks import Callback, KeepBest, SaveLast, Validate
-from .data import CropSet, load_crops
+from .data import CropSet, load_crops, split_holdout
 from .losses import MarginHead
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,7 @@ class TrainConfig:
     pair_weight: float = 0.0        # > 0: add the distorted-to-clean InfoNCE term (stage 2)
     pair_temperature: float = 0.05
     patience: int = 4
+    holdout: float = 0.0            # > 0: this fraction of training identities chooses the best epoch
     seed: int = 0
     detector: str = "mtcnn"
     cache_dir: str | None = None
@@ -129,6 +136,12 @@ class Trainer:
         cache = Path(cfg.cache_dir) if cfg.cache_dir else None
         kw = {"cache_dir": cache} if cache else {}
         self.train_set = load_crops(cfg.train_dir, size, cfg.detector, **kw)
+        self.holdout_set: CropSet | None = None  # held-out training identities: they choose the best epoch
+        if cfg.holdout:
+            self.train_set, self.holdout_set = split_holdout(self.train_set, cfg.holdout, cfg.seed)
+            log.info("holdout: %d of %d training identities (%d photos) held out to choose the best epoch",
+                     len(self.holdout_set.names), len(self.train_set.names) + len(self.holdout_set.names),
+                     len(self.holdout_set.labels))
         self.val_set = load_crops(cfg.val_dir, size, cfg.detector, **kw) if cfg.val_dir else None
         self.head = MarginHead(self.net.embedding_dim, len(self.train_set.names), cfg.scale, cfg.margin,
                                cfg.margin_kind).to(self.device)
@@ -142,7 +155,8 @@ class Trainer:
         self.epoch, self.step, self.best, self.bad_epochs = 0, 0, None, 0
         self.history: list[dict] = []
         self.should_stop = False
-        self.metrics: dict = {}  # the latest validation scores (set by the Validate callback)
+        self.metrics: dict = {}  # the latest scores that choose (holdout, else val; set by Validate)
+        self.val_metrics: dict = {}  # with a holdout: the latest val scores, reported only
         self._feats: dict[str, torch.Tensor] = {}
         out = Path(cfg.out)
         self.callbacks = callbacks if callbacks is not None else [
@@ -199,8 +213,8 @@ class Trainer:
                 yield x.to(self.device).float(), labels
             else:
                 crops = self.train_set.crops[idx]
-                if self.cfg.augment:
-                    crops = np.stack([augment_crop(c, rng) for c in crops])
+                if self.cfg.augment:  # crops are aligned faces: distortions framed as on the photo
+                    crops = np.stack([augment_crop(c, rng, frame="crop") for c in crops])
                 else:
                     crops = np.stack([c[:, ::-1] if f else c for c, f in zip(crops, flips)])
                 yield self.to_input(crops), labels
@@ -296,12 +310,21 @@ class Trainer:
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         return {"loss": loss_sum / max(seen, 1), "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
 
+    @property
+    def selected_on(self) -> str:
+        """What chooses the best epoch: "holdout", "val" or (neither) "loss"."""
+        return "holdout" if self.holdout_set is not None else "val" if self.val_set is not None else "loss"
+
     def save(self, path: Path, metrics: dict, full: bool = True) -> None:
-        """A checkpoint of the network; ``full`` adds what :meth:`resume` needs."""
+        """A checkpoint of the network; ``full`` adds what :meth:`resume` needs. ``metrics``
+        are the scores that choose (see :attr:`selected_on`); with a holdout the val scores,
+        reported only, are ``val_metrics``."""
         state = dict(head=self.head.state_dict(), optimizer=self.opt.state_dict(), step=self.step, best=self.best,
                      bad_epochs=self.bad_epochs, history=self.history) if full else {}
+        if self.holdout_set is not None:
+            state.update(val_metrics=self.val_metrics, holdout_names=list(self.holdout_set.names))
         save_checkpoint(path, self.net, train_args=dataclasses.asdict(self.cfg), metrics=metrics,
-                        epoch=self.epoch, **state)
+                        selected_on=self.selected_on, epoch=self.epoch, **state)
 
     @classmethod
     def resume(cls, path: str | Path, **overrides) -> "Trainer":
@@ -312,6 +335,10 @@ class Trainer:
         cfg = TrainConfig(**{**args, **overrides})
         cfg.weights = None
         self = cls(cfg)
+        held = list(self.holdout_set.names) if self.holdout_set is not None else None
+        if held != ckpt.get("holdout_names"):  # the head's classes are the identities trained on
+            raise EncoderError(f"{path}: the held-out identities differ from the checkpoint's (training data "
+                               "or --holdout changed); resume needs the same split")
         self.net.load_state_dict(ckpt["model"])
         self.head.load_state_dict(ckpt["head"])
         self.opt.load_state_dict(ckpt["optimizer"])

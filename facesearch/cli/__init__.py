@@ -10,6 +10,7 @@ import click
 from ..errors import FacesearchError
 from .gallery_commands import check, compare, index, people, query, reindex
 from .model_commands import calibrate, evaluate, train
+from .serve_command import serve
 
 
 class Main(click.Group):
@@ -33,10 +34,11 @@ def main():
       facesearch query photo.jpg --k 5      who is this?
       facesearch compare a.jpg b.jpg        same person? (cosine similarity)
       facesearch people                     enrolled identities and photo counts
+      facesearch serve                      REST API + web page on http://127.0.0.1:8000
     """
 
 
-for command in (index, query, compare, people, reindex, check, train, calibrate):
+for command in (index, query, compare, people, reindex, check, train, calibrate, serve):
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 

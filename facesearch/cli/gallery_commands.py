@@ -93,12 +93,15 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @weights_option
 @nprobe_option
 @ef_search_option
+@click.option("--all-faces", is_flag=True, help="Identify every detected face, left to right (JSON: \"faces\"), "
+              "not only the largest, most central one.")
 @json_option
-def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
+def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, as_json):
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
     {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
+    (--all-faces adds "faces": [{"box", "det_score", "quality", "matches", "accepted", "margin"}])
     or, for a photo that could not be used, {"query": ..., "error": reason}.
     """
     from ..photos.scan import expand_paths
@@ -109,7 +112,7 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, as_json):
     gallery.search_params = {k: v for k, v in (("nprobe", nprobe), ("ef_search", ef_search)) if v}
     failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
-        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update)
+        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
     for r in results:
@@ -146,6 +149,12 @@ def format_result(r) -> str:
         lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f}{margin})")
     else:
         lines.append("  -> UNKNOWN")
+    for i, f in enumerate(r.faces or [], 1):
+        box = " (centre crop, no face found)" if f.box is None else " at " + ",".join(f"{v:.0f}" for v in f.box)
+        best = f"{shown(f.matches[0].identity)} {f.matches[0].score:.4f}" if f.matches else "(gallery is empty)"
+        verdict = {None: "", True: "  ACCEPTED", False: "  UNKNOWN"}[f.accepted]
+        unusable = "" if f.face.quality is None or f.face.quality.usable else "  (unusable face)"
+        lines.append(f"  face {i}{box}: {best}{verdict}{unusable}")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import torch
 from ..config import EMBED_BATCH
 from ..errors import EncoderError
 from ..files import sha256_file
-from ..runtime import accelerate
+from ..runtime import Accelerated, accelerate
 from ..types import EncoderCard, Preprocess
 
 
@@ -100,6 +100,13 @@ class Encoder:
         size = self.preprocess.size
         self._infer = accelerate(fuse_batchnorm(self.net).to(memory_format=torch.channels_last),
                                  torch.zeros(2, 3, size, size), device=self.device)
+
+    @torch.inference_mode()
+    def accelerate_now(self) -> None:
+        """Serve from ONNX Runtime from now on, the session opened now (a long-lived process)."""
+        if isinstance(self._infer, Accelerated):
+            self._infer.switch_now()
+            self._infer(self._infer.example)
 
     @property
     def preprocess(self) -> Preprocess:

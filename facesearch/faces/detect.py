@@ -91,30 +91,47 @@ class Aligner:
         return AlignedFace(center_crop(image, self.size), detected=False)
 
     def align(self, images: Sequence[Image.Image]) -> list[AlignedFace]:
-        """One AlignedFace per image, in order."""
+        """One AlignedFace per image, in order: the largest, most central face."""
+        return [faces[main] for faces, main in self._align(images, every=False)]
+
+    def align_all(self, images: Sequence[Image.Image]) -> list[tuple[list[AlignedFace], int]]:
+        """Every face of each image, left to right, with the position of the one :meth:`align`
+        picks. An image where no face is found gives its centre-crop fallback alone."""
+        return self._align(images, every=True)
+
+    def _align(self, images: Sequence[Image.Image], every: bool) -> list[tuple[list[AlignedFace], int]]:
         if self.detector == "none" or not images:
-            return [self.fallback(im) for im in images]
-        out: list[AlignedFace | None] = [None] * len(images)
+            return [([self.fallback(im)], 0) for im in images]
+        out: list[tuple[list[AlignedFace], int] | None] = [None] * len(images)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):  # MTCNN batches only images of one size
             if im.size == (self.size, self.size):  # already an aligned crop: no detection
-                out[i] = AlignedFace(np.asarray(im, dtype=np.uint8), detected=True, n_faces=1)
+                out[i] = ([AlignedFace(np.asarray(im, dtype=np.uint8), detected=True, n_faces=1)], 0)
             else:
                 by_size.setdefault(im.size, []).append(i)
         for idx in by_size.values():
             for i, (b, p, pts) in zip(idx, self.mtcnn.detect([images[i] for i in idx])):
-                out[i] = self._align_one(images[i], b, p, pts)
+                out[i] = self._faces(images[i], b, p, pts, every)
         return out  # type: ignore[return-value]
 
     def _align_one(self, image, boxes, probs, points) -> AlignedFace:
+        faces, main = self._faces(image, boxes, probs, points, every=False)
+        return faces[main]
+
+    def _faces(self, image, boxes, probs, points, every: bool) -> tuple[list[AlignedFace], int]:
+        """The picked face (``every``: all faces, left to right) and the picked face's position."""
         if boxes is None:
-            return self.fallback(image)
+            return [self.fallback(image)], 0
         keep = probs >= self.min_score
         if not keep.any():
-            return self.fallback(image)
+            return [self.fallback(image)], 0
         boxes, probs, points = boxes[keep], probs[keep], points[keep]
-        j = pick_face(boxes, *image.size)
-        m = similarity_transform(points[j], self.template)
-        return AlignedFace(warp(image, m, self.size), detected=True, n_faces=int(keep.sum()),
-                           box=tuple(float(v) for v in boxes[j]), score=float(probs[j]),
-                           landmarks=np.asarray(points[j], np.float64))
+        main, n = pick_face(boxes, *image.size), int(keep.sum())
+        order = np.argsort((boxes[:, 0] + boxes[:, 2]) / 2, kind="stable") if every else np.array([main])
+        faces = []
+        for j in order:
+            m = similarity_transform(points[j], self.template)
+            faces.append(AlignedFace(warp(image, m, self.size), detected=True, n_faces=n,
+                                     box=tuple(float(v) for v in boxes[j]), score=float(probs[j]),
+                                     landmarks=np.asarray(points[j], np.float64)))
+        return faces, int(np.flatnonzero(order == main)[0])

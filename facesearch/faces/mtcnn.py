@@ -99,6 +99,14 @@ class MTCNN:
         self.images_seen = 0
 
     @torch.inference_mode()
+    def accelerate_now(self) -> None:
+        """Run the three nets through ONNX Runtime from now on, sessions opened now."""
+        for net in self.nets:
+            if isinstance(net, Accelerated):
+                net.switch_now()
+                net(net.example)
+
+    @torch.inference_mode()
     def detect(self, images) -> list[tuple]:
         """Images must share one size (as facenet-pytorch requires for batching)."""
         self.images_seen += len(images)

@@ -1,36 +1,78 @@
-"""Photo files -> aligned faces -> embeddings, in batches, with per-file errors."""
+"""Photos -> aligned faces -> embeddings, in batches, with per-photo errors.
+
+A photo is a file path, a :class:`PhotoBytes` (an upload: encoded bytes with a name), or
+an already-decoded PIL image.
+"""
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Union
 
 import numpy as np
+from PIL import Image
 
 from ..config import EMBED_BATCH
 from ..errors import ImageError
-from ..photos.images import load_rgb, read_photo
+from ..photos.images import check_bytes, from_pil, load_rgb, read_photo
 from ..types import AlignedFace, FileError
 from .detect import Aligner
 from .quality import assess
 
 
+@dataclass(frozen=True)
+class PhotoBytes:
+    """A photo given as its encoded bytes (an upload) instead of a file; ``name`` labels it."""
+
+    name: str
+    data: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Source = Union[Path, PhotoBytes, Image.Image]
+
+
+def as_source(photo) -> Source:
+    """``photo`` (a path, ``str``, bytes, :class:`PhotoBytes` or PIL image) as a pipeline source."""
+    if isinstance(photo, (PhotoBytes, Image.Image)):
+        return photo
+    if isinstance(photo, (bytes, bytearray, memoryview)):
+        return PhotoBytes("<bytes>", bytes(photo))
+    return Path(photo)
+
+
+def label(source: Source) -> str:
+    """How a source is named in results and errors."""
+    if isinstance(source, Image.Image):
+        return f"<image {source.size[0]}x{source.size[1]}>"
+    return str(source)
+
+
 @dataclass
 class Embedded:
-    path: Path
+    path: Source
     face: AlignedFace
     vector: np.ndarray
-    sha256: str  # of the bytes that were decoded and embedded
+    sha256: str  # of the bytes that were decoded and embedded (of the pixels, for a PIL image)
+    faces: list[tuple[AlignedFace, np.ndarray]] | None = None  # every face, left to right (all_faces)
+    main: int = 0  # position of ``face`` in ``faces``
 
 
-def _decode(paths: list[Path]) -> list:
-    """Each path's (image, sha256 of its bytes), or the ImageError that explains why it has none."""
+def _decode(sources: list[Source]) -> list:
+    """Each source's (image, sha256 of its bytes), or the ImageError that explains why it has none."""
     out = []
-    for p in paths:
+    for src in sources:
         try:
-            data, digest = read_photo(p)
-            out.append((load_rgb(p, data=data), digest))
+            if isinstance(src, Image.Image):  # no file bytes: the pixels identify it
+                im = from_pil(src)
+                out.append((im, hashlib.sha256(f"{im.size}".encode() + im.tobytes()).hexdigest()))
+                continue
+            data, digest = check_bytes(src.data) if isinstance(src, PhotoBytes) else read_photo(src)
+            out.append((load_rgb(label(src), data=data), digest))
         except ImageError as e:
             out.append(e)
     return out
@@ -44,20 +86,34 @@ class Embedder:
         self.aligner = Aligner(encoder.preprocess.size, detector)
         self.require_face = require_face
 
-    def run(self, paths: Iterable[Path], batch_size: int = EMBED_BATCH) -> Iterator[Embedded | FileError]:
-        """Yield one result per path, in input order."""
-        for results in self.batches(paths, batch_size):
+    def warm_up(self) -> None:
+        """For a long-lived process (the server): run encoder and detector through the fast
+        runtime from now on, and pay every first-call cost (sessions, exports) here."""
+        for part in (self.encoder, self.aligner.mtcnn if self.aligner.detector == "mtcnn" else None):
+            if hasattr(part, "accelerate_now"):
+                part.accelerate_now()
+        self._batch([PhotoBytes("warm-up", b"")], [(Image.new("RGB", (160, 160), (128, 128, 128)), None)])
+
+    def run(self, paths: Iterable, batch_size: int = EMBED_BATCH, all_faces: bool = False
+            ) -> Iterator[Embedded | FileError]:
+        """Yield one result per photo, in input order."""
+        for results in self.batches(paths, batch_size, all_faces):
             yield from results
 
-    def batches(self, paths: Iterable[Path], batch_size: int = EMBED_BATCH) -> Iterator[list[Embedded | FileError]]:
-        """Yield the results of each run of ``batch_size`` paths, in input order.
+    def batches(self, paths: Iterable, batch_size: int = EMBED_BATCH, all_faces: bool = False
+                ) -> Iterator[list[Embedded | FileError]]:
+        """Yield the results of each run of ``batch_size`` photos, in input order.
+        ``all_faces``: each result also carries every detected face (``faces``).
 
         The next batch is decoded in a background thread while this one is detected and
         embedded (PIL releases the GIL while decoding, so the two overlap).
         """
-        paths = [Path(p) for p in paths]
-        chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+        sources = [as_source(p) for p in paths]
+        chunks = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
         if not chunks:
+            return
+        if len(chunks) == 1:  # one batch (a query, an upload): no thread to start
+            yield self._batch(chunks[0], _decode(chunks[0]), all_faces)
             return
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(_decode, chunks[0])
@@ -65,35 +121,41 @@ class Embedder:
                 decoded = pending.result()
                 if n + 1 < len(chunks):
                     pending = pool.submit(_decode, chunks[n + 1])
-                yield self._batch(chunk, decoded)
+                yield self._batch(chunk, decoded, all_faces)
 
-    def _batch(self, paths: list[Path], decoded: list) -> list[Embedded | FileError]:
-        results: list[Embedded | FileError | None] = [None] * len(paths)
+    def _batch(self, sources: list[Source], decoded: list, all_faces: bool = False) -> list[Embedded | FileError]:
+        results: list[Embedded | FileError | None] = [None] * len(sources)
         images, digests, where = [], {}, []
-        for i, (p, im) in enumerate(zip(paths, decoded)):
+        for i, (src, im) in enumerate(zip(sources, decoded)):
             if isinstance(im, ImageError):
-                results[i] = FileError(str(p), str(im))
+                results[i] = FileError(label(src), str(im))
             else:
                 images.append(im[0])
                 digests[i] = im[1]
                 where.append(i)
-        faces = self.aligner.align(images)
+        if all_faces:
+            found = self.aligner.align_all(images)
+        else:
+            found = [([face], 0) for face in self.aligner.align(images)]
         ok = []
-        for i, face in zip(where, faces):
-            if self.require_face and not face.detected:
-                results[i] = FileError(str(paths[i]), "no face found (--require-face)")
-            else:
+        for i, (faces, main) in zip(where, found):
+            if self.require_face and not faces[main].detected:
+                results[i] = FileError(label(sources[i]), "no face found (--require-face)")
+                continue
+            for face in faces:
                 face.quality = assess(face)
-                ok.append((i, face))
+            ok.append((i, faces, main))
         if ok:
-            vectors = self.encoder.embed(np.stack([f.crop for _, f in ok]))
-            for (i, face), v in zip(ok, vectors):
-                results[i] = Embedded(paths[i], face, v, digests[i])
+            vectors = iter(self.encoder.embed(np.stack([f.crop for _, faces, _ in ok for f in faces])))
+            for i, faces, main in ok:
+                pairs = [(f, next(vectors)) for f in faces]
+                results[i] = Embedded(sources[i], faces[main], pairs[main][1], digests[i],
+                                      pairs if all_faces else None, main)
         return results  # type: ignore[return-value]
 
-    def compare(self, a: Path, b: Path) -> float | FileError:
-        """Cosine similarity of the faces in two photos, or the first file's error."""
-        ra, rb = self.run([Path(a), Path(b)])
+    def compare(self, a, b) -> float | FileError:
+        """Cosine similarity of the faces in two photos, or the first photo's error."""
+        ra, rb = self.run([a, b])
         for r in (ra, rb):
             if isinstance(r, FileError):
                 return r

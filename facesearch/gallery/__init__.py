@@ -3,6 +3,8 @@ the index sync (file lock + generation protocol)."""
 from __future__ import annotations
 
 from ..errors import GalleryError
+from ..faces.pipeline import PhotoBytes
 from .facade import EnrollReport, Gallery, compare_photos
+from .uploads import UploadReport
 
-__all__ = ["EnrollReport", "Gallery", "GalleryError", "compare_photos"]
+__all__ = ["EnrollReport", "Gallery", "GalleryError", "PhotoBytes", "UploadReport", "compare_photos"]

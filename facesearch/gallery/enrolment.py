@@ -32,6 +32,14 @@ class EnrollReport:
     errors: list[FileError] = field(default_factory=list)
 
 
+def folder_name(folder: Path) -> str | None:
+    """A folder's name as an identity name (None where it cannot be one: ``.``, ``/``, ...)."""
+    try:
+        return identity_name(Path(walked(folder)).name)
+    except ValueError:
+        return None
+
+
 def walked(path: Path) -> str:
     """A path as stored: absolute, as it was walked (links not resolved)."""
     return os.path.abspath(path)
@@ -75,7 +83,7 @@ class Enrolment:
             except ValueError as e:
                 raise GalleryError(str(e)) from None
             folder = person_folder(p)
-            if identity_name(folder.name) == name:
+            if folder_name(folder) == name:
                 name = renamed.get(walked(folder), name)
             out.append((name, p))
         return out
@@ -128,7 +136,7 @@ class Enrolment:
                     continue
             self.report.no_face += not face.detected
             folder = person_folder(path)
-            photos.append(NewPhoto(name, walked(folder) if identity_name(folder.name) == name else None,
+            photos.append(NewPhoto(name, walked(folder) if folder_name(folder) == name else None,
                                    walked(path), res.sha256, list(face.box) if face.box else None,
                                    face.score, face.n_faces, face.quality, res.vector))
         if photos:

@@ -12,26 +12,35 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..config import EMBED_BATCH, index_path_for
-from ..errors import GalleryError
-from ..faces.pipeline import Embedded, Embedder
+from ..config import EMBED_BATCH, QUALITY_GATES, index_path_for
+from ..errors import GalleryError, NotFoundError
+from ..faces.pipeline import Embedded, Embedder, as_source, label
 from ..files import sha256_file
-from ..types import FileError, Match, QueryResult, identity_name
+from ..types import FaceMatch, FileError, Match, QueryResult, identity_name
 from .index import VectorIndex
 from .enrolment import EnrollReport, Enrolment
 from .store import GalleryMeta, Store
 from .sync import IndexSync
+from .uploads import UploadReport, embed_all, owners, store_uploads
 
 Progress = Callable[[int], None] | None
 
 
-def compare_photos(embedder: Embedder, a: Path, b: Path) -> float | FileError:
-    """Cosine similarity of the faces in two photos, or the first file's error."""
-    ra, rb = embedder.run([Path(a), Path(b)])
+def compare_photos(embedder: Embedder, a, b) -> float | FileError:
+    """Cosine similarity of the faces in two photos (paths, bytes or PIL images), or the
+    first photo's error."""
+    ra, rb = embedder.run([as_source(a), as_source(b)])
     for r in (ra, rb):
         if isinstance(r, FileError):
             return r
     return float(np.dot(ra.vector, rb.vector))
+
+
+def _name(raw: str) -> str:
+    try:
+        return identity_name(raw)
+    except ValueError as e:
+        raise GalleryError(str(e)) from None
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
@@ -56,6 +65,7 @@ class Gallery:
         self.sync = IndexSync(self.store, self.index_path, on_wait)
         self.meta: GalleryMeta | None = self.store.meta()
         self._encoder = None
+        self._embedders: dict[bool, Embedder] = {}  # by require_face; models loaded once
         if detector is not None and self.meta is not None and detector != self.meta.detector:
             raise GalleryError(f"{self.db_path} was built with --detector {self.meta.detector}; "
                                "use a new --db to change it")
@@ -109,7 +119,29 @@ class Gallery:
         return self._detector or (self.meta.detector if self.meta else "mtcnn")
 
     def embedder(self, require_face: bool = False) -> Embedder:
-        return Embedder(self.encoder, self.detector, require_face)
+        """The photo -> embedding pipeline (made once: its detector loads once)."""
+        e = self._embedders.get(require_face)
+        if e is None or e.encoder is not self.encoder:
+            e = self._embedders[require_face] = Embedder(self.encoder, self.detector, require_face)
+        return e
+
+    def warm_up(self) -> None:
+        """For a long-lived process (the server): load the models, on the fast runtime, and
+        the index now instead of on the first request."""
+        self.embedder().warm_up()
+        self.refresh()
+        if self.meta is not None:
+            self.sync.current(self.meta)
+
+    def twin(self) -> "Gallery":
+        """Another Gallery on this database sharing the encoder and detector, with its own
+        index: a server writes through it while readers keep searching this one's index
+        (which reloads once the write is saved, as after a write by another process)."""
+        other = Gallery(self.db_path, detector=self._detector, on_wait=self.sync.on_wait)
+        if self._encoder is not None or self.meta is not None:
+            other._encoder = self.encoder  # loaded now, once for both
+        other._embedders = self._embedders
+        return other
 
     def _require_meta(self) -> GalleryMeta:
         if self.meta is None:
@@ -184,6 +216,8 @@ class Gallery:
     # -- search --------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> list[list[Match]]:
         """Top-k identities per query vector, one entry per identity (its best photo)."""
+        if self.meta is None:  # nothing enrolled yet (a server started on a new database)
+            return [[] for _ in range(len(vectors))]
         index = self.index
         if self.search_params:
             index.set_search_params(**self.search_params)
@@ -214,26 +248,31 @@ class Gallery:
             out.append(list(best.values()))
         return out
 
-    def identify(self, paths: list[Path], k: int = 5, threshold: float | None = None,
-                 progress: Progress = None) -> list[QueryResult | FileError]:
-        """Who is in each photo? ``accepted`` compares the best score with ``threshold``
-        (default: the calibrated identification threshold; None if never calibrated); a
-        face whose quality is unusable is never accepted."""
+    def identify(self, paths: list, k: int = 5, threshold: float | None = None,
+                 progress: Progress = None, all_faces: bool = False) -> list[QueryResult | FileError]:
+        """Who is in each photo (a path, bytes, or PIL image)? ``accepted`` compares the best
+        score with ``threshold`` (default: the calibrated identification threshold; None if
+        never calibrated); a face whose quality is unusable is never accepted. The answer is
+        for the largest, most central face; ``all_faces``: ``faces`` also answers for every
+        detected face, left to right."""
         self.refresh()
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
         warnings = self._threshold_warnings() if threshold is not None else []
         out: list[QueryResult | FileError] = []
-        for results in self.embedder().batches(paths, EMBED_BATCH):
+        for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
             good = [r for r in results if isinstance(r, Embedded)]
-            matches = iter(self.search(np.array([r.vector for r in good]), k) if good else [])
+            vectors = [v for r in good for _, v in r.faces] if all_faces else [r.vector for r in good]
+            matches = iter(self.search(np.array(vectors), k) if good else [])
             for r in results:
                 if isinstance(r, FileError):
                     out.append(r)
                     continue
-                m = next(matches)
-                accepted = None if threshold is None else bool(m and m[0].score >= threshold and r.face.quality.usable)
-                out.append(QueryResult(str(r.path), m, accepted, r.face, warnings))
+                faces = [FaceMatch(f, m, _accepted(m, f, threshold))
+                         for f, m in zip([f for f, _ in r.faces or [(r.face, None)]], matches)]
+                main = faces[r.main if all_faces else 0]
+                out.append(QueryResult(label(r.path), main.matches, main.accepted, r.face, warnings,
+                                       faces if all_faces else None))
             if progress:
                 progress(len(results))
         return out
@@ -247,7 +286,8 @@ class Gallery:
                     "for: strangers are accepted more often; run `facesearch calibrate` again"]
         return []
 
-    def compare(self, a: Path, b: Path) -> float | FileError:
+    def compare(self, a, b) -> float | FileError:
+        """Cosine similarity of the faces in two photos (paths, bytes or PIL images)."""
         return compare_photos(self.embedder(), a, b)
 
     # -- labelled data (calibration, evaluation) ----------------------------------------------
@@ -288,18 +328,41 @@ class Gallery:
     def remove(self, name: str) -> int:
         """Delete an identity, its photos and their vectors; returns photos removed."""
         if name not in dict(self.people()):  # refuse before the write starts
-            raise GalleryError(f"no identity named {name!r}")
+            raise NotFoundError(f"no identity named {name!r}")
         with self._writing() as (meta, _):
             ids = self.store.remove_identity(name)
             self.sync.remove(meta, ids)
         return len(ids)
 
     def rename(self, old: str, new: str) -> None:
-        try:
-            new = identity_name(new)
-        except ValueError as e:
-            raise GalleryError(str(e)) from None
-        self.store.rename_identity(old, new)
+        self.store.rename_identity(old, _name(new))
+
+    def photos(self, name: str) -> list[dict]:
+        """The stored photos of ``name`` (id, path, det_score, n_faces, quality, added)."""
+        return self.store.photos_of(name)
+
+    def enroll_photos(self, name: str, photos: list, quality_gate: str = "warn",
+                      require_face: bool = False) -> UploadReport:
+        """Enrol photos given in memory (bytes, PIL images; paths work too) as ``name``.
+        All or nothing: a photo that cannot be used (ImageError) or whose bytes are enrolled
+        as someone else (ConflictError) refuses the call before anything is written."""
+        name = _name(name)
+        if quality_gate not in QUALITY_GATES:
+            raise GalleryError(f"quality gate must be one of {', '.join(QUALITY_GATES)}")
+        results = embed_all(self.embedder(require_face), photos)  # outside the lock
+        owners(self.store, name, results)  # refuse before the write starts
+        with self._writing() as (meta, _):
+            return store_uploads(self.store, self.sync, meta, name, results, quality_gate)
+
+    def remove_photo(self, photo_id: int) -> str:
+        """Delete one photo and its vector (and its identity, if no photo is left); returns
+        the identity's name."""
+        if not self.store.photo_info({int(photo_id)}):  # refuse before the write starts
+            raise NotFoundError(f"no photo with id {photo_id}")
+        with self._writing() as (meta, _):
+            name = self.store.remove_photo(int(photo_id))
+            self.sync.remove(meta, [int(photo_id)])
+        return name
 
     def set_threshold(self, value: float, info: dict) -> None:
         """The identification threshold (``query``: FPIR for this gallery's size)."""
@@ -317,3 +380,10 @@ class Gallery:
         if self.meta is None:
             return None
         return self.meta.verify_threshold if self.meta.verify_threshold is not None else self.meta.threshold
+
+
+def _accepted(matches: list[Match], face, threshold: float | None) -> bool | None:
+    """Accepted: the best score reaches ``threshold`` and the face is usable (None: no threshold)."""
+    if threshold is None:
+        return None
+    return bool(matches and matches[0].score >= threshold and face.quality.usable)

@@ -159,6 +159,20 @@ class VectorIndex:
             f.write(MAGIC + header + b"\n")
             f.write(faiss.serialize_index(self.faiss).tobytes())
 
+    @staticmethod
+    def peek(path: str | Path) -> dict:
+        """The header of an index file (generation, database id, ...) without its vectors."""
+        try:
+            with open(path, "rb") as f:
+                if f.readline() != MAGIC:
+                    raise IndexFileError(f"{path} is not a facesearch index file")
+                header = json.loads(f.readline())
+        except (OSError, ValueError) as e:
+            raise IndexFileError(f"cannot read index {path}: {e}") from None
+        if not isinstance(header, dict):
+            raise IndexFileError(f"{path} has no valid header")
+        return header
+
     @classmethod
     def load(cls, path: str | Path) -> "VectorIndex":
         try:

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..errors import GalleryError
+from ..errors import ConflictError, NotFoundError
 from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
@@ -228,7 +228,7 @@ class Store:
     def _person(self, s: Session, name: str) -> Identity:
         person = s.scalar(select(Identity).where(Identity.name == name))
         if person is None:
-            raise GalleryError(f"no identity named {name!r}")
+            raise NotFoundError(f"no identity named {name!r}")
         return person
 
     def remove_identity(self, name: str) -> list[int]:
@@ -243,8 +243,35 @@ class Store:
         with self.session() as s, s.begin():
             person = self._person(s, old)
             if s.scalar(select(Identity).where(Identity.name == new)) is not None:
-                raise GalleryError(f"identity {new!r} already exists")
+                raise ConflictError(f"identity {new!r} already exists")
             person.name = new
+
+    def photos_of(self, name: str) -> list[dict]:
+        """The stored photos of one identity: id, path, detection and quality, when added."""
+        with self.session() as s:
+            person = self._person(s, name)
+            return [{"id": p.id, "path": p.path, "det_score": p.det_score, "n_faces": p.n_faces,
+                     "quality": p.quality, "added": p.created_at.isoformat() if p.created_at else None}
+                    for p in sorted(person.photos, key=lambda p: p.id)]
+
+    def photo_owners(self, hashes) -> dict[str, tuple[int, str]]:
+        """sha256 -> (photo id, identity) of stored photos with these bytes."""
+        with self.session() as s:
+            return {h: (pid, n) for h, pid, n in s.execute(
+                select(Photo.sha256, Photo.id, Identity.name).join(Identity).where(Photo.sha256.in_(list(hashes))))}
+
+    def remove_photo(self, photo_id: int) -> str:
+        """Delete one photo, and its identity if no photo is left; returns the identity."""
+        with self.session() as s, s.begin():
+            photo = s.get(Photo, photo_id)
+            if photo is None:
+                raise NotFoundError(f"no photo with id {photo_id}")
+            person = photo.identity
+            s.delete(photo)
+            s.flush()
+            if not s.scalar(select(func.count(Photo.id)).where(Photo.identity_id == person.id)):
+                s.delete(person)
+            return person.name
 
     # -- embedding cache for labelled data -------------------------------------------------
     def cached_embeddings(self, checksum: str) -> dict[str, tuple[bytes, dict | None]]:

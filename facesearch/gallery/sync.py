@@ -9,6 +9,7 @@ read while a writer works, and an index file is replaced atomically.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -39,20 +40,61 @@ class IndexSync:
         self.lock_path = store.db_path.with_name(store.db_path.name + ".lock")
         self.on_wait = on_wait  # told when another writer holds the lock
         self.index: VectorIndex | None = None
+        self.settled = False  # whether ``index`` is final for its generation (see current)
 
     def current(self, meta: GalleryMeta) -> VectorIndex:
-        """The index matching ``meta``: the file if it is current, else rebuilt in memory."""
+        """The index matching ``meta``: the file if it is current, else rebuilt in memory.
+
+        A file behind the database means a writer is at work (or died). A long-lived reader
+        (the server) must not keep an index rebuilt from half a write as if it were final:
+        with the writer's lock free, the rebuild is final (``settled``); while a writer holds
+        it, the last index this process had keeps serving (or one is rebuilt from the
+        batches committed so far) and the file is looked at again on the next call."""
         idx = self.index
-        if idx is None or idx.generation != meta.generation:
-            try:
-                idx = VectorIndex.load(self.index_path)
-                if (not belongs(idx, meta) or idx.generation != meta.generation
-                        or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind):
-                    idx = None
-            except IndexFileError:
-                idx = None
-            self.index = idx or self.rebuild(meta)
+        if idx is not None and idx.generation == meta.generation and self.settled:
+            return idx
+        fresh = self._load_current(meta)
+        if fresh is not None:
+            self.index, self.settled = fresh, True
+            return fresh
+        with self._try_lock() as free:
+            if free or idx is None:
+                self.index, self.settled = self.rebuild(meta), free
+            else:
+                self.settled = False
         return self.index
+
+    def _load_current(self, meta: GalleryMeta) -> VectorIndex | None:
+        """The index file, if it is this database's at ``meta``'s generation (header first:
+        a lagging file is not read whole)."""
+        try:
+            if VectorIndex.peek(self.index_path).get("generation") != meta.generation:
+                return None
+            idx = VectorIndex.load(self.index_path)
+        except IndexFileError:
+            return None
+        if (not belongs(idx, meta) or idx.generation != meta.generation
+                or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind):
+            return None
+        return idx
+
+    @contextmanager
+    def _try_lock(self):
+        """Yields whether no writer holds the lock (held meanwhile, so none starts); a folder
+        nobody can write to has no writer."""
+        if not os.access(self.lock_path.parent, os.W_OK):
+            yield True
+            return
+        lock = FileLock(self.lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except (Timeout, OSError):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     def rebuild(self, meta: GalleryMeta) -> VectorIndex:
         ids, vectors = self.store.embeddings(meta.card.embedding_dim)
@@ -114,6 +156,7 @@ class IndexSync:
             self.index = None
             index = self.index = self.rebuild(meta) if rebuild else self.current(meta)
             meta.generation = index.generation = self.store.bump_generation()
+            self.settled = False
             yield meta, index
             index = self.index  # replaced inside by a rebuild (a removal on hnsw)
             if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
@@ -121,6 +164,7 @@ class IndexSync:
             index.database_id = meta.database_id
             try:
                 index.save(self.index_path)
+                self.settled = True
             except OSError as e:  # the database is already complete: only the derived file is missing
                 raise IndexFileError(
                     f"could not write the index file {self.index_path} ({e.strerror or e}); the database is "

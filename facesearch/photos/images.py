@@ -77,6 +77,29 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | No
         raise ImageError("not an image file (unrecognised format)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"cannot decode image ({e})") from None
+    return _sized(im, max_side)
+
+
+def check_bytes(data: bytes) -> tuple[bytes, str]:
+    """A photo given as bytes (an upload), checked like a file, and its SHA-256."""
+    data = bytes(data)
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"file too large ({len(data):,} bytes; the limit is {MAX_FILE_BYTES:,})")
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def from_pil(image: Image.Image, max_side: int = MAX_DETECT_SIDE) -> Image.Image:
+    """An already-decoded PIL image made what :func:`load_rgb` returns (upright 8-bit RGB)."""
+    try:
+        im = _to_rgb(ImageOps.exif_transpose(image))
+    except (OSError, ValueError) as e:
+        raise ImageError(f"cannot use image ({e})") from None
+    return _sized(im, max_side)
+
+
+def _sized(im: Image.Image, max_side: int) -> Image.Image:
     if min(im.size) < 8:
         raise ImageError(f"image too small ({im.size[0]}x{im.size[1]})")
     if max(im.size) > max_side:

@@ -90,3 +90,42 @@ def test_facesearch_does_not_import_torchvision_for_mtcnn():
     code = ("import sys; from PIL import Image; from facesearch.faces.detect import Aligner; "
             "Aligner(112).align([Image.new('RGB', (80, 80))]); print('torchvision' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+class StubDetector:
+    """MTCNN's interface, answering fixed faces: (boxes, probs, landmarks) per image."""
+
+    def __init__(self, boxes, probs):
+        self.boxes, self.probs = np.array(boxes, float), np.array(probs, float)
+
+    def detect(self, images):
+        points = np.stack([ARCFACE_112 / 112 * (b[2] - b[0]) + b[:2] for b in self.boxes])
+        return [(self.boxes, self.probs, points) for _ in images]
+
+
+def stub_aligner(boxes, probs):
+    aligner = Aligner(32, detector="mtcnn")
+    aligner._mtcnn = StubDetector(boxes, probs)
+    return aligner
+
+
+def test_align_all_orders_faces_left_to_right_and_marks_the_main_one():
+    im = Image.fromarray(np.random.default_rng(2).integers(0, 255, (200, 300, 3), dtype=np.uint8))
+    #        right, big            left, small          middle, too unsure
+    boxes = [[180, 40, 280, 140], [10, 60, 60, 110], [120, 60, 160, 100]]
+    aligner = stub_aligner(boxes, [0.99, 0.95, 0.5])
+    (faces, main), = aligner.align_all([im])
+    assert [f.box[0] for f in faces] == [10, 180]  # the unsure one is dropped, the rest left to right
+    assert main == 1 and faces[main].score == 0.99 and all(f.n_faces == 2 for f in faces)
+    single = aligner.align([im])[0]  # align picks the same face, with the same crop
+    assert single.box == faces[main].box
+    np.testing.assert_array_equal(single.crop, faces[main].crop)
+    assert not np.array_equal(faces[0].crop, faces[1].crop)
+
+
+def test_align_all_without_a_face_gives_the_fallback_alone():
+    im = Image.new("RGB", (120, 90), (40, 40, 40))
+    (faces, main), = stub_aligner([[0, 0, 10, 10]], [0.2]).align_all([im])
+    assert main == 0 and len(faces) == 1 and not faces[0].detected
+    (faces, main), = Aligner(32, detector="none").align_all([im])
+    assert main == 0 and len(faces) == 1 and faces[0].box is None

@@ -118,3 +118,48 @@ def test_queries_during_index_never_fail(big_gallery, tmp_path):
     final = subprocess.run([*CLI, "query", str(query), "--db", str(db), "--json"], env=env(),
                            capture_output=True, text=True)
     assert json.loads(final.stdout)["matches"][0]["identity"] == "person007"
+
+
+# -- a long-lived reader (the server) and a writer at work ------------------------------------
+
+def test_a_long_lived_reader_never_keeps_an_index_built_from_half_a_write(tmp_path):
+    """While a writer holds the lock, a reader keeps serving the last index it had (or one
+    rebuilt from what is committed so far) and looks again on its next call; once the
+    write is saved it takes the file."""
+    from facesearch.gallery import Gallery
+    from facesearch.gallery.store import NewPhoto
+
+    db = tmp_path / "fs.db"
+    g = Gallery.open(db, model="fake", detector="none", create=True)
+    g.enroll_photos("alice", [person_image(0)])
+    reader, late_reader, writer = Gallery.open(db), Gallery.open(db), Gallery.open(db)
+    reader.refresh()
+    assert len(reader.index) == 1 and reader.sync.settled
+    new = next(writer.embedder().run([person_image(1)]))
+    with writer._writing() as (meta, index):
+        ids, _ = writer.store.add_photos([NewPhoto("bob", None, "upload:bob", new.sha256, None, None, 0,
+                                                   new.face.quality, new.vector)])
+        index.add(ids, new.vector[None])
+        reader.refresh()
+        assert len(reader.index) == 1 and not reader.sync.settled  # the last consistent index
+        late_reader.refresh()
+        assert len(late_reader.index) == 2 and not late_reader.sync.settled  # rebuilt from committed rows
+    for r in (reader, late_reader):
+        r.refresh()
+        assert len(r.index) == 2 and r.sync.settled
+        assert r.identify([person_image(1)])[0].matches[0].identity == "bob"
+
+
+def test_a_reader_settles_on_a_rebuild_when_no_writer_is_left(tmp_path):
+    """A writer that died leaves the file behind the database and the lock free: the
+    rebuilt index is final."""
+    from facesearch.gallery import Gallery
+
+    db = tmp_path / "fs.db"
+    g = Gallery.open(db, model="fake", detector="none", create=True)
+    g.enroll_photos("alice", [person_image(0)])
+    g.store.bump_generation()  # as a crashed writer leaves it
+    reader = Gallery.open(db)
+    reader.refresh()
+    assert len(reader.index) == 1 and reader.sync.settled
+    assert reader.index is reader.index  # not rebuilt on every call

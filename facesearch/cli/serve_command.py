@@ -1,0 +1,57 @@
+"""`facesearch serve`: the REST service (facesearch/serve) in one warm uvicorn process."""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import click
+
+from .options import db_option, detector_option, model_option, open_gallery, weights_option
+
+TOKEN_ENV = "FACESEARCH_API_TOKEN"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+@click.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every "
+              "interface; then set a --token).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", envvar=TOKEN_ENV, default=None, show_envvar=True,
+              help="Require `Authorization: Bearer TOKEN` on every /v1 route.")
+@click.option("--max-upload-mb", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Largest request body; larger uploads get 413 and are not read.")
+@model_option
+@weights_option
+@detector_option
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+def serve(db, host, port, token, max_upload_mb, model, weights, detector, log_level):
+    """Serve the gallery over HTTP: the REST API under /v1 (OpenAPI at /openapi.json, /docs)
+    and a web page at /. Models and index are loaded once; the CLI can keep writing to the
+    same database meanwhile (the server sees its changes on the next request).
+
+    \b
+      curl -F image=@photo.jpg 'http://127.0.0.1:8000/v1/search?k=5'
+    """
+    # Idle OpenMP threads (PyTorch's, FAISS's) must not spin: a warm process switches between
+    # them and ONNX Runtime's threads on every request, and spinning ones starve the others
+    # (detection measured 10x slower). Read when those libraries load, which is below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from ..serve import create_app
+
+    new = not Path(db).exists() or Path(db).stat().st_size == 0
+    gallery = open_gallery(db, model, weights, detector, create=True)
+    if new:
+        click.echo(f"note: {db} is a new, empty gallery: enrol people with POST /v1/people/<name>/photos "
+                   "or `facesearch index`", err=True)
+    app = create_app(gallery, token=token, max_upload_mb=max_upload_mb)
+    logging = copy.deepcopy(LOGGING_CONFIG)
+    logging["loggers"]["facesearch"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    click.echo(f"facesearch: serving {db} on http://{host}:{port} "
+               f"({'token required' if token else 'no token: anyone who can connect may read and write'})",
+               err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging, access_log=False)

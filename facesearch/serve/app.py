@@ -1,0 +1,175 @@
+"""The REST service: a FastAPI app over one warm :class:`~facesearch.gallery.Gallery`.
+
+Reads (search, compare, people) go to one Gallery: it re-reads the database's generation
+on every search, so writes by the CLI (or anyone) are seen on the next request. Writes
+(enrol, rename, remove) go one at a time through a twin Gallery under the CLI's writer
+protocol (file lock + generation), so a CLI and a server share one database safely.
+Concurrent searches are batched (:mod:`.batching`). Route handlers are plain functions:
+FastAPI runs them in its thread pool.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Path as PathParam, Query, Response, UploadFile
+from fastapi.responses import FileResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..errors import ImageError
+from ..gallery import Gallery, PhotoBytes
+from ..types import FaceMatch, FileError, shown
+from . import schemas
+from .batching import Batcher
+from .errors import install
+from .middleware import RequestContext
+
+STATIC = Path(__file__).resolve().parent / "static"
+ERRORS = {status: {"model": schemas.Error, "description": what} for status, what in (
+    (400, "invalid request (parameters, missing field, a name the gallery refuses)"),
+    (401, "a token is set and the request has none, or a wrong one"),
+    (404, "no such identity or photo"), (409, "conflict with what is stored"),
+    (413, "upload larger than --max-upload-mb"), (422, "an upload is not a usable image"),
+    (500, "the server cannot serve (database or model; never a traceback)"))}
+DESCRIPTION = """Face identification over a facesearch gallery. Uploads are multipart fields
+named `image`. With a token set (`--token` or `$FACESEARCH_API_TOKEN`), every `/v1` route
+needs `Authorization: Bearer <token>` (or `X-API-Key: <token>`). Errors are
+`{"error": {"code", "message", "request_id"}}`; every response has `X-Request-ID`."""
+
+
+class Service:
+    """The warm gallery, its writer twin and the search batcher."""
+
+    def __init__(self, gallery: Gallery, max_batch: int = 16):
+        self.reader = gallery
+        self.writer = gallery.twin()
+        self.write_lock = threading.Lock()
+        self.batcher = Batcher(self._identify, max_batch)
+
+    def _identify(self, key, photos: list, k: int) -> list:
+        all_faces, threshold = key
+        return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces)
+
+    def write(self, action, *args):
+        with self.write_lock:
+            return action(*args)
+
+
+def _photo(upload: UploadFile) -> PhotoBytes:
+    return PhotoBytes(upload.filename or "image", upload.file.read())
+
+
+def _name(identity: str) -> str:
+    return unicodedata.normalize("NFC", identity)
+
+
+def _face(f: FaceMatch, k: int) -> dict:
+    return FaceMatch(f.face, f.matches[:k], f.accepted).as_dict()
+
+
+def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float = 10.0,
+               warm: bool = True, max_batch: int = 16) -> FastAPI:
+    """The app serving ``gallery``. ``token``: required on every /v1 route when set;
+    ``warm``: load the models and the index now, not on the first request."""
+    if warm:
+        gallery.warm_up()
+    service = Service(gallery, max_batch)
+    app = FastAPI(title="facesearch", version=__version__, description=DESCRIPTION)
+    app.state.service = service
+    install(app)
+    app.add_middleware(RequestContext, max_body=int(max_upload_mb * (1 << 20)), token=token or None)
+    # documented here (the check itself runs in RequestContext, before a body is read)
+    security = [Depends(HTTPBearer(auto_error=False)), Depends(APIKeyHeader(name="X-API-Key", auto_error=False))]
+    v1 = APIRouter(prefix="/v1", dependencies=security if token else [], responses=ERRORS)
+    identity_param = PathParam(description="an enrolled identity's name (URL-encoded)")
+
+    @v1.get("/health", response_model=schemas.Health)
+    def health():
+        """Ready: counts and the encoder the gallery was built with."""
+        service.reader.refresh()
+        people = service.reader.people()
+        card = service.reader.encoder.card
+        return {"status": "ok", "identities": len(people), "photos": sum(n for _, n in people),
+                "encoder": {"arch": card.arch, "model": card.model, "weights": card.weights,
+                            "checksum": card.checksum, "embedding_dim": card.embedding_dim, "flip": card.flip},
+                "detector": service.reader.detector}
+
+    @v1.post("/search", response_model=schemas.SearchResult)
+    def search(image: UploadFile = File(..., description="the photo"),
+               k: int = Query(5, ge=1, le=100, description="identities per face"),
+               all_faces: bool = Query(False, description="every detected face, left to right"),
+               threshold: float | None = Query(None, ge=-1, le=1, description="accept threshold for this "
+                                               "request (default: the calibrated one)")):
+        """Who is in the photo: top-k identities of its face (or of every face)."""
+        start = time.perf_counter()
+        r = service.batcher.submit((all_faces, threshold), _photo(image), k)
+        if isinstance(r, FileError):
+            raise ImageError(f"{shown(r.path)}: {r.reason}")
+        faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted)]
+        return {"faces": [_face(f, k) for f in faces], "warnings": r.warnings,
+                "processing_ms": round((time.perf_counter() - start) * 1000, 2)}
+
+    @v1.post("/compare", response_model=schemas.CompareResult)
+    def compare(image_a: UploadFile = File(...), image_b: UploadFile = File(...)):
+        """Cosine similarity of the faces in two photos; ``same`` by the calibrated
+        verification threshold."""
+        with service.batcher.exclusive():
+            score = service.reader.compare(_photo(image_a), _photo(image_b))
+        if isinstance(score, FileError):
+            raise ImageError(f"{shown(score.path)}: {score.reason}")
+        service.reader.refresh()
+        threshold = service.reader.verify_threshold
+        return {"score": round(score, 6), "same": None if threshold is None else score >= threshold}
+
+    @v1.get("/people", response_model=schemas.People)
+    def people():
+        """Enrolled identities with their photo counts, by name."""
+        return {"people": [{"identity": n, "photos": c} for n, c in service.reader.people()]}
+
+    @v1.get("/people/{identity:path}/photos", response_model=schemas.Photos)
+    def photos(identity: str = identity_param):
+        """One identity's stored photos (ids for DELETE /v1/photos/{id})."""
+        return {"identity": _name(identity), "photos": service.reader.photos(_name(identity))}
+
+    @v1.post("/people/{identity:path}/photos", response_model=schemas.Added, status_code=201)
+    def enrol(identity: str = identity_param,
+              image: list[UploadFile] = File(..., description="one or more photos (repeat the field)"),
+              quality_gate: str = Query("warn", pattern="^(warn|skip)$",
+                                        description="unusable faces: enrol and list them, or skip them")):
+        """Enrol photos as ``identity`` (created if new). All or nothing: one photo that is
+        not an image (422) or is enrolled as someone else (409) refuses the request."""
+        report = service.write(service.writer.enroll_photos, _name(identity), [_photo(u) for u in image],
+                               quality_gate)
+        return {"identity": report.identity, "added": report.added, "existing": report.existing,
+                "unusable": [{"photo": p, "reasons": r} for p, r in report.unusable]}
+
+    @v1.patch("/people/{identity:path}", response_model=schemas.Renamed)
+    def rename(identity: str = identity_param, body: schemas.Rename = Body(...)):
+        """Rename an identity (409 if the new name is taken)."""
+        service.write(service.writer.rename, _name(identity), body.name)
+        return {"identity": unicodedata.normalize("NFC", body.name), "previous": _name(identity)}
+
+    @v1.delete("/people/{identity:path}", status_code=204, response_class=Response)
+    def remove(identity: str = identity_param):
+        """Remove an identity, its photos and their vectors."""
+        service.write(service.writer.remove, _name(identity))
+        return Response(status_code=204)
+
+    @v1.delete("/photos/{photo_id}", status_code=204, response_class=Response)
+    def remove_photo(photo_id: int):
+        """Remove one photo and its vector (and its identity, if it was the last photo)."""
+        service.write(service.writer.remove_photo, photo_id)
+        return Response(status_code=204)
+
+    app.include_router(v1)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html")
+
+    return app

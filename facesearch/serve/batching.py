@@ -1,0 +1,92 @@
+"""Concurrent searches share passes through the models.
+
+A search request thread queues its photo and waits for the pipeline. Whoever finds it
+free takes every queued photo with it (up to ``max_batch``), runs them through detection,
+embedding and search as one batch, and hands each waiting request its answer. A lone
+client pays no wait: its photo runs at once, alone. With several clients the models see
+batches, which cost less per photo than one by one, and two CPU-bound passes never fight
+over the cores. So that a batch does not leave behind clients whose next request is a
+moment away (they were just answered), the leader waits up to ``linger`` seconds for as
+many requests as were lately in flight at once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+
+@dataclass
+class Job:
+    key: Hashable  # requests with one key run together (same options)
+    item: Any
+    k: int
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Batcher:
+    """``run(key, items, k)`` answers a batch in order; :meth:`submit` answers one item."""
+
+    def __init__(self, run: Callable[[Hashable, list, int], list], max_batch: int = 16, linger: float = 0.004):
+        self._run, self.max_batch, self.linger = run, max_batch, linger
+        self._queue: list[Job] = []
+        self._arrived = threading.Condition()  # guards _queue
+        self._busy = threading.Lock()  # one batch at a time
+        self._active = 0  # requests submitted and not yet answered
+        self._recent: deque[int] = deque([1], maxlen=32)  # _active as the last requests arrived
+        self.batches = 0  # batches run (for the benchmark and tests)
+
+    def submit(self, key: Hashable, item: Any, k: int) -> Any:
+        job = Job(key, item, k)
+        with self._arrived:
+            self._queue.append(job)
+            self._active += 1
+            self._recent.append(self._active)
+            self._arrived.notify_all()
+        try:
+            while not job.done.is_set():
+                with self._busy:
+                    if job.done.is_set():
+                        break
+                    self._execute(self._take())
+        finally:
+            with self._arrived:
+                self._active -= 1
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def exclusive(self):
+        """The pipeline to oneself (a compare runs the same models)."""
+        return self._busy
+
+    def _take(self) -> list[Job]:
+        """The next batch: what is queued, after waiting briefly for as many as came lately."""
+        want = min(max(self._recent), self.max_batch)
+        deadline = time.monotonic() + self.linger
+        with self._arrived:
+            while len(self._queue) < want and (left := deadline - time.monotonic()) > 0:
+                self._arrived.wait(left)
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+        return batch
+
+    def _execute(self, batch: list[Job]) -> None:
+        groups: dict[Hashable, list[Job]] = {}
+        for job in batch:
+            groups.setdefault(job.key, []).append(job)
+        for key, jobs in groups.items():
+            try:
+                results = self._run(key, [j.item for j in jobs], max(j.k for j in jobs))
+                for job, result in zip(jobs, results):
+                    job.result = result
+            except BaseException as e:  # every waiting request gets the failure, none hangs
+                for job in jobs:
+                    job.error = e
+            finally:
+                self.batches += 1
+                for job in jobs:
+                    job.done.set()

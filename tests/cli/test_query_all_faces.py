@@ -1,0 +1,24 @@
+"""`facesearch query --all-faces`: the documented keys for the main face, plus "faces"."""
+import json
+
+from click.testing import CliRunner
+
+from facesearch.cli import main
+
+
+def test_all_faces_json_keeps_the_documented_keys_and_adds_faces(tmp_path, monkeypatch, gallery_dir):
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    assert run(main, ["index", str(gallery_dir), "--model", "fake", "--detector", "none"]).exit_code == 0
+    q = str(gallery_dir / "bob" / "distortion" / "bob_0001_noisy.jpg")
+    plain = json.loads(run(main, ["query", q, "--k", "2", "--json"]).stdout)
+    r = run(main, ["query", q, "--k", "2", "--json", "--all-faces", "--threshold", "0.5"])
+    assert r.exit_code == 0, r.output
+    line = json.loads(r.stdout)
+    assert list(line) == ["query", "matches", "accepted", "quality", "margin", "faces"]
+    assert line["matches"] == plain["matches"] and line["accepted"] is True
+    (face,) = line["faces"]  # --detector none: the photo is the face
+    assert list(face) == ["box", "det_score", "quality", "matches", "accepted", "margin"]
+    assert face["matches"] == line["matches"] and face["box"] is None and face["margin"] == line["margin"]
+    text = run(main, ["query", q, "--all-faces"]).stdout
+    assert "face 1 (centre crop, no face found): bob" in text

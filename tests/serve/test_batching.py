@@ -1,0 +1,61 @@
+"""Concurrent searches share batches; each request gets its own answer, or the failure."""
+import threading
+import time
+
+import pytest
+
+from facesearch.serve.batching import Batcher
+
+
+def test_waiting_requests_run_together_and_get_their_own_answers():
+    calls = []
+    gate = threading.Event()
+
+    def run(key, items, k):
+        calls.append((key, list(items), k))
+        if len(calls) == 1:
+            gate.wait(5)  # the first batch is slow: the others queue up meanwhile
+        return [f"{key}:{item}:{k}" for item in items]
+
+    batcher = Batcher(run, max_batch=16)
+    out = {}
+
+    def ask(key, item, k):
+        out[item] = batcher.submit(key, item, k)
+
+    first = threading.Thread(target=ask, args=("a", 0, 1))
+    first.start()
+    time.sleep(0.2)
+    others = [threading.Thread(target=ask, args=("a" if i % 2 else "b", i, i)) for i in range(1, 7)]
+    for t in others:
+        t.start()
+    time.sleep(0.3)
+    gate.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert out == {0: "a:0:1", **{i: f"{'a' if i % 2 else 'b'}:{i}:{5 if i % 2 else 6}" for i in range(1, 7)}}
+    assert len(calls) == 3  # the first alone, then one batch per key
+    assert sorted(len(items) for _, items, _ in calls) == [1, 3, 3]
+
+
+def test_a_failure_reaches_every_request_of_its_batch_and_the_batcher_goes_on():
+    def run(key, items, k):
+        if key == "bad":
+            raise RuntimeError("boom")
+        return items
+
+    batcher = Batcher(run)
+    with pytest.raises(RuntimeError, match="boom"):
+        batcher.submit("bad", 1, 1)
+    assert batcher.submit("good", 2, 1) == 2
+
+
+def test_max_batch_is_respected():
+    sizes = []
+    batcher = Batcher(lambda key, items, k: sizes.append(len(items)) or items, max_batch=2)
+    threads = [threading.Thread(target=batcher.submit, args=("k", i, 1)) for i in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert sum(sizes) == 9 and max(sizes) <= 2
