@@ -14,7 +14,12 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.command()
 @click.argument("train_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
-              help="Labelled folder scored each epoch (protocols A and B); best.pt is kept by B, then A.")
+              help="Labelled folder scored each epoch (protocols A and B). Without --holdout best.pt is kept "
+              "by its B, then A; with --holdout it is only reported.")
+@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Hold out this fraction of the training identities (chosen by --seed, e.g. 0.15); protocols "
+              "A and B on them choose best.pt and early stopping. --val is then only reported (val_* in "
+              "history.json), never used for a choice.  [default: 0: choose on --val]")
 @click.option("--encoder", default="mobilefacenet", show_default=True, help="Encoder family to train.")
 @click.option("--weights", default=None, help="Starting weights: a state dict or a facesearch checkpoint.")
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
