@@ -9,12 +9,18 @@ run on this machine (the clients share its cores with the server):
 - warm single-photo search: sequential ``POST /v1/search`` of distorted 224x224 photos
   from one keep-alive client, wall time per request as the client sees it (upload, HTTP,
   decode, detection, alignment, embedding, search, JSON): p50 / p90 / p99;
+  the clients are plain ``http.client`` connections sending multipart bodies encoded
+  beforehand (``requests`` costs 2.3 ms of CPU a request, taken from the server's cores);
 - throughput with 1, 4 and 16 concurrent clients (searches/s, and p50 / p99 latency);
+- the same photos through ``Gallery.identify`` in this process (no HTTP): what the
+  machine itself gives at that moment, so the server's overhead can be told apart from the
+  speed of the machine (a shared VM varies by tens of percent from hour to hour);
 - the cold CLI ``facesearch query photo.jpg`` (a new process each time), median of runs.
 """
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -53,47 +60,61 @@ def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
     sys.exit("server did not start")
 
 
-def search(session: requests.Session, url: str, photo: tuple[str, bytes, str]) -> tuple[float, str, float]:
+def multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one field ``image``, and its content type."""
+    boundary = uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def search(conn: http.client.HTTPConnection, photo: tuple) -> tuple[float, str, float]:
     """(client wall seconds, top-1 identity, server processing ms) of one search."""
-    name, data, _ = photo
+    body, content_type, _ = photo
     t = time.perf_counter()
-    r = session.post(url, files={"image": (name, data, "image/jpeg")}, params={"k": 5}, timeout=120)
+    conn.request("POST", "/v1/search?k=5", body, {"Content-Type": content_type})
+    r = conn.getresponse()
+    data = r.read()
     wall = time.perf_counter() - t
-    r.raise_for_status()
-    body = r.json()
-    return wall, body["faces"][0]["matches"][0]["identity"], body["processing_ms"]
+    if r.status != 200:
+        raise RuntimeError(f"{r.status}: {data[:200]!r}")
+    answer = json.loads(data)
+    return wall, answer["faces"][0]["matches"][0]["identity"], answer["processing_ms"]
 
 
-def sequential(url: str, photos: list, n: int) -> dict:
+def sequential(port: int, photos: list, n: int) -> dict:
     walls, hits, server_ms = [], [], []
-    with requests.Session() as s:
-        for i in range(n):
-            wall, top, ms = search(s, url, photos[i % len(photos)])
-            walls.append(wall)
-            server_ms.append(ms)
-            hits.append(top == photos[i % len(photos)][2])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for i in range(n):
+        wall, top, ms = search(conn, photos[i % len(photos)])
+        walls.append(wall)
+        server_ms.append(ms)
+        hits.append(top == photos[i % len(photos)][2])
+    conn.close()
     ms = np.array(walls) * 1000
     return {"requests": n, "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
             "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()),
             "server_p50_ms": float(np.median(server_ms)), "top1": float(np.mean(hits))}
 
 
-def concurrent(url: str, photos: list, clients: int, seconds: float) -> dict:
+def concurrent(port: int, photos: list, clients: int, seconds: float) -> dict:
     stop, lock, walls = time.monotonic() + seconds, threading.Lock(), []
     errors = []
 
     def client(offset: int) -> None:
-        i = offset
-        with requests.Session() as s:
-            while time.monotonic() < stop:
-                try:
-                    wall, _, _ = search(s, url, photos[i % len(photos)])
-                except Exception as e:  # counted, never hidden
-                    errors.append(repr(e))
-                    continue
-                with lock:
-                    walls.append(wall)
-                i += clients
+        i, conn = offset, http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while time.monotonic() < stop:
+            try:
+                wall, _, _ = search(conn, photos[i % len(photos)])
+            except Exception as e:  # counted, never hidden
+                errors.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                continue
+            with lock:
+                walls.append(wall)
+            i += clients
+        conn.close()
 
     start = time.monotonic()
     threads = [threading.Thread(target=client, args=(c * 37,)) for c in range(clients)]
@@ -105,6 +126,30 @@ def concurrent(url: str, photos: list, clients: int, seconds: float) -> dict:
     ms = np.array(walls) * 1000
     return {"clients": clients, "searches": len(walls), "seconds": elapsed, "per_s": len(walls) / elapsed,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "errors": len(errors)}
+
+
+IN_PROCESS = r"""
+import json, os, sys, time
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `facesearch serve` runs
+import numpy as np
+from facesearch.gallery import Gallery, PhotoBytes
+paths = sys.argv[2:]
+g = Gallery(sys.argv[1]); g.warm_up()
+photos = [PhotoBytes(os.path.basename(p), open(p, "rb").read()) for p in paths]
+for p in photos[:20]:
+    g.identify([p])
+ms = []
+for p in photos:
+    t = time.perf_counter(); g.identify([p], k=5); ms.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"photos": len(ms), "p50_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90))}))
+"""
+
+
+def in_process(db: Path, paths: list[Path]) -> dict:
+    """Gallery.identify, one photo at a time, in a fresh process (as the server runs it)."""
+    out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(db), *map(str, paths)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)
 
 
 def cold_cli(db: Path, photo: Path, runs: int) -> dict:
@@ -125,8 +170,9 @@ def main():
     ap.add_argument("--cli-runs", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
-    photos = [(p.name, p.read_bytes(), p.parent.parent.name) for p in sorted(args.root.glob("*/distortion/*.jpg"))]
-    photos = [photos[i] for i in np.random.default_rng(0).permutation(len(photos))]
+    paths = sorted(args.root.glob("*/distortion/*.jpg"))
+    paths = [paths[i] for i in np.random.default_rng(0).permutation(len(paths))]
+    photos = [(*multipart(p.name, p.read_bytes()), p.parent.parent.name) for p in paths]
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db
         if db is None:
@@ -136,23 +182,25 @@ def main():
             print(f"indexed {args.root} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         port = free_port()
         server = start_server(db, port, Path(tmp) / "server.log")
-        url = f"http://127.0.0.1:{port}/v1/search"
         try:
             health = requests.get(f"http://127.0.0.1:{port}/v1/health", timeout=30).json()
-            sequential(url, photos[-20:], 20)  # warm-up, not counted
-            seq = sequential(url, photos, args.requests)
-            conc = [concurrent(url, photos, c, args.seconds) for c in (1, 4, 16)]
+            sequential(port, photos[-20:], 20)  # warm-up, not counted
+            seq = sequential(port, photos, args.requests)
+            conc = [concurrent(port, photos, c, args.seconds) for c in (1, 4, 16)]
         finally:
             server.terminate()
             server.wait(30)
+        inproc = in_process(db, paths[:args.requests])
         photo = next(args.root.glob("*/distortion/*_noisy.jpg"))
         cold = cold_cli(db, photo, args.cli_runs) if args.cli_runs else None
     out = {"gallery": {"identities": health["identities"], "photos": health["photos"]}, "sequential": seq,
-           "concurrent": conc, "cold_cli": cold, "cpus": os.cpu_count()}
+           "concurrent": conc, "in_process": inproc, "cold_cli": cold, "cpus": os.cpu_count()}
     print(f"gallery: {health['identities']} identities, {health['photos']} photos; {os.cpu_count()} CPUs")
     print(f"warm search, {seq['requests']} sequential requests (224x224 distorted photos, HTTP included): "
           f"p50 {seq['p50_ms']:.1f} ms, p90 {seq['p90_ms']:.1f} ms, p99 {seq['p99_ms']:.1f} ms "
           f"(server-side p50 {seq['server_p50_ms']:.1f} ms); top-1 {seq['top1']:.3f}")
+    print(f"the same photos through Gallery.identify in one process (no HTTP): p50 {inproc['p50_ms']:.1f} ms, "
+          f"p90 {inproc['p90_ms']:.1f} ms")
     print("| clients | searches/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|")
     for c in conc:

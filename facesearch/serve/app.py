@@ -117,7 +117,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     def compare(image_a: UploadFile = File(...), image_b: UploadFile = File(...)):
         """Cosine similarity of the faces in two photos; ``same`` by the calibrated
         verification threshold."""
-        with service.batcher.exclusive():
+        with service.batcher.lane():
             score = service.reader.compare(_photo(image_a), _photo(image_b))
         if isinstance(score, FileError):
             raise ImageError(f"{shown(score.path)}: {score.reason}")

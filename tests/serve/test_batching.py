@@ -17,7 +17,7 @@ def test_waiting_requests_run_together_and_get_their_own_answers():
             gate.wait(5)  # the first batch is slow: the others queue up meanwhile
         return [f"{key}:{item}:{k}" for item in items]
 
-    batcher = Batcher(run, max_batch=16)
+    batcher = Batcher(run, max_batch=16, lanes=1)
     out = {}
 
     def ask(key, item, k):
@@ -59,3 +59,33 @@ def test_max_batch_is_respected():
     for t in threads:
         t.join(5)
     assert sum(sizes) == 9 and max(sizes) <= 2
+
+
+def test_two_lanes_run_two_batches_at_once_and_every_request_is_answered():
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def run(key, items, k):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return [i * 10 for i in items]
+
+    batcher = Batcher(run, lanes=2, linger=0.001)
+    out = {}
+    threads = [threading.Thread(target=lambda i=i: out.update({i: batcher.submit("k", i, 1)})) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert out == {i: i * 10 for i in range(40)} and peak[0] == 2
+
+
+def test_a_lone_client_never_waits():
+    batcher = Batcher(lambda key, items, k: items, linger=1.0)
+    start = time.monotonic()
+    for i in range(20):
+        assert batcher.submit("k", i, 1) == i
+    assert time.monotonic() - start < 0.5
