@@ -40,7 +40,7 @@ def main() -> None:
     g = Gallery(db, encoder=create_encoder("default"), detector="mtcnn")
     g.ensure_meta()
     vectors, _ = g.embed_labelled([p for _, p in items])
-    cache = g.store.cached_embeddings(g.encoder.card.checksum)
+    cache = g.store.cached_embeddings(g.encoder.card.checksum, g.encoder.embedding_dim)
     rows = [(n, p, *describe(p)) for n, p in items if p in vectors]
     measures = [cache[sha256_file(p)][1]["measures"] for _, p, _, _ in rows]
     label = {n: i for i, n in enumerate(keep)}

@@ -36,7 +36,7 @@ def calibrate(gallery, root, objective: str | None = None, target_far: float = 0
     if target_fpir is None:
         target_fpir = target_far if objective == "fpir" else DEFAULT_TARGET_FPIR
     data, errors = embed_folder(gallery, root, progress)
-    size = max(1, len(gallery.people()))
+    size = max(1, gallery.store.identity_count())
     problems = []
     try:
         tv, verify = verification_threshold(data, "f1" if objective == "f1" else "far", target_far, force)

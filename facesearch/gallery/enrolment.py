@@ -32,6 +32,35 @@ class EnrollReport:
     errors: list[FileError] = field(default_factory=list)
 
 
+def valid_name(raw: str) -> str:
+    """``raw`` as an identity name (NFC), or a GalleryError saying why it cannot be one."""
+    try:
+        return identity_name(raw)
+    except ValueError as e:
+        raise GalleryError(str(e)) from None
+
+
+def check_quality_gate(gate: str) -> None:
+    if gate not in QUALITY_GATES:
+        raise GalleryError(f"quality gate must be one of {', '.join(QUALITY_GATES)}")
+
+
+def new_photo(name: str, folder: str | None, path: str, result) -> NewPhoto:
+    """The row for an embedded photo (a pipeline ``Embedded``)."""
+    face = result.face
+    return NewPhoto(name, folder, path, result.sha256, list(face.box) if face.box else None, face.score,
+                    face.n_faces, face.quality, result.vector)
+
+
+def save_photos(store: Store, sync: IndexSync, meta: GalleryMeta, photos: list[NewPhoto]) -> tuple[list[int], list[int]]:
+    """Inside the writer section: rows first, then vectors (a replaced photo's vector goes).
+    Returns (new ids, replaced ids)."""
+    ids, replaced = store.add_photos(photos)
+    sync.remove(meta, replaced)
+    sync.index.add(ids, np.stack([p.vector for p in photos]))
+    return ids, replaced
+
+
 def folder_name(folder: Path) -> str | None:
     """A folder's name as an identity name (None where it cannot be one: ``.``, ``/``, ...)."""
     try:
@@ -50,8 +79,7 @@ class Enrolment:
 
     def __init__(self, store: Store, sync: IndexSync, meta: GalleryMeta, report: EnrollReport,
                  progress: Progress = None, quality_gate: str = "warn"):
-        if quality_gate not in QUALITY_GATES:
-            raise GalleryError(f"quality gate must be one of {', '.join(QUALITY_GATES)}")
+        check_quality_gate(quality_gate)
         self.store, self.sync, self.meta, self.report = store, sync, meta, report
         self.progress, self.quality_gate = progress, quality_gate
 
@@ -78,10 +106,7 @@ class Enrolment:
         out = []
         for name, p in items:
             p = Path(p)
-            try:
-                name = identity_name(name)
-            except ValueError as e:
-                raise GalleryError(str(e)) from None
+            name = valid_name(name)
             folder = person_folder(p)
             if folder_name(folder) == name:
                 name = renamed.get(walked(folder), name)
@@ -136,12 +161,8 @@ class Enrolment:
                     continue
             self.report.no_face += not face.detected
             folder = person_folder(path)
-            photos.append(NewPhoto(name, walked(folder) if folder_name(folder) == name else None,
-                                   walked(path), res.sha256, list(face.box) if face.box else None,
-                                   face.score, face.n_faces, face.quality, res.vector))
+            photos.append(new_photo(name, walked(folder) if folder_name(folder) == name else None, walked(path), res))
         if photos:
-            ids, replaced = self.store.add_photos(photos)
-            self.sync.remove(self.meta, replaced)
-            self.sync.index.add(ids, np.stack([p.vector for p in photos]))
+            _, replaced = save_photos(self.store, self.sync, self.meta, photos)
             self.report.replaced += len(replaced)
         self.report.added += len(photos)

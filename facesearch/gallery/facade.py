@@ -12,13 +12,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..config import EMBED_BATCH, QUALITY_GATES, index_path_for
+from ..config import EMBED_BATCH, index_path_for
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
 from ..files import sha256_file
-from ..types import FaceMatch, FileError, Match, QueryResult, identity_name
+from ..types import FaceMatch, FileError, Match, QueryResult
 from .index import VectorIndex
-from .enrolment import EnrollReport, Enrolment
+from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
 from .sync import IndexSync
 from .uploads import UploadReport, embed_all, owners, store_uploads
@@ -34,13 +34,6 @@ def compare_photos(embedder: Embedder, a, b) -> float | FileError:
         if isinstance(r, FileError):
             return r
     return float(np.dot(ra.vector, rb.vector))
-
-
-def _name(raw: str) -> str:
-    try:
-        return identity_name(raw)
-    except ValueError as e:
-        raise GalleryError(str(e)) from None
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
@@ -280,8 +273,10 @@ class Gallery:
     def _threshold_warnings(self) -> list[str]:
         """FPIR grows with the gallery: say when it outgrew the size the threshold was set for."""
         size = (self.meta.threshold_info or {}).get("gallery_size")
-        n = len(self.people())
-        if size and n > 2 * size:
+        if not size:
+            return []
+        n = self.store.identity_count()
+        if n > 2 * size:
             return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
                     "for: strangers are accepted more often; run `facesearch calibrate` again"]
         return []
@@ -302,8 +297,7 @@ class Gallery:
             except OSError as e:
                 errors.append(FileError(str(p), e.strerror or str(e)))
         dim = self.encoder.embedding_dim
-        cached = {h: (v, bool(q["usable"])) for h, (b, q) in self.store.cached_embeddings(checksum).items()
-                  if q and len(b) == 4 * dim and np.isfinite(v := np.frombuffer(b, np.float32)).all()}
+        cached = {h: (v, bool(q["usable"])) for h, (v, q) in self.store.cached_embeddings(checksum, dim).items()}
         out = {p: cached[h] for p, h in hashes.items() if h in cached}
         todo = [p for p in hashes if p not in out]
         if progress:
@@ -335,7 +329,7 @@ class Gallery:
         return len(ids)
 
     def rename(self, old: str, new: str) -> None:
-        self.store.rename_identity(old, _name(new))
+        self.store.rename_identity(old, valid_name(new))
 
     def photos(self, name: str) -> list[dict]:
         """The stored photos of ``name`` (id, path, det_score, n_faces, quality, added)."""
@@ -346,9 +340,8 @@ class Gallery:
         """Enrol photos given in memory (bytes, PIL images; paths work too) as ``name``.
         All or nothing: a photo that cannot be used (ImageError) or whose bytes are enrolled
         as someone else (ConflictError) refuses the call before anything is written."""
-        name = _name(name)
-        if quality_gate not in QUALITY_GATES:
-            raise GalleryError(f"quality gate must be one of {', '.join(QUALITY_GATES)}")
+        name = valid_name(name)
+        check_quality_gate(quality_gate)
         results = embed_all(self.embedder(require_face), photos)  # outside the lock
         owners(self.store, name, results)  # refuse before the write starts
         with self._writing() as (meta, _):

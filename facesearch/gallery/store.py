@@ -61,6 +61,18 @@ def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
 
 
+def vector_problem(blob, dim: int) -> str | None:
+    """What is wrong with a stored embedding (size, finiteness, unit norm), or None."""
+    if not isinstance(blob, bytes) or len(blob) != 4 * dim:
+        return f"{len(blob) if isinstance(blob, bytes) else 'no'} bytes, expected {4 * dim}"
+    v = np.frombuffer(blob, np.float32).astype(np.float64)
+    if not np.isfinite(v).all():
+        return "not finite"
+    if abs(float(np.linalg.norm(v)) - 1) > 1e-3:
+        return f"norm {float(np.linalg.norm(v)):.4g}, expected 1"
+    return None
+
+
 def _quality_record(q: FaceQuality | None) -> dict | None:
     return None if q is None else {**q.as_dict(), "measures": q.measures}
 
@@ -152,18 +164,9 @@ class Store:
 
     def bad_vectors(self, dim: int) -> dict[int, str]:
         """photo id -> what is wrong with its stored embedding (size, finiteness, norm)."""
-        bad = {}
         with self.session() as s:
-            for pid, blob in s.execute(select(Photo.id, Photo.embedding)):
-                if not isinstance(blob, bytes) or len(blob) != 4 * dim:
-                    bad[pid] = f"{len(blob) if isinstance(blob, bytes) else 'no'} bytes, expected {4 * dim}"
-                    continue
-                v = np.frombuffer(blob, np.float32).astype(np.float64)
-                if not np.isfinite(v).all():
-                    bad[pid] = "not finite"
-                elif abs(float(np.linalg.norm(v)) - 1) > 1e-3:
-                    bad[pid] = f"norm {float(np.linalg.norm(v)):.4g}, expected 1"
-        return bad
+            found = {pid: vector_problem(blob, dim) for pid, blob in s.execute(select(Photo.id, Photo.embedding))}
+        return {pid: why for pid, why in found.items() if why}
 
     def add_photos(self, photos: list[NewPhoto]) -> tuple[list[int], list[int]]:
         """Insert photos (creating identities as needed, remembering their folders). A stored
@@ -219,6 +222,10 @@ class Store:
                 select(Photo.id, Identity.name, Photo.path).join(Identity).where(Photo.id.in_(ids)))}
 
     # -- people --------------------------------------------------------------------------
+    def identity_count(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count(Identity.id))))
+
     def people(self) -> list[tuple[str, int]]:
         q = (select(Identity.name, func.count(Photo.id)).outerjoin(Photo)
              .group_by(Identity.id).order_by(Identity.name))
@@ -274,12 +281,13 @@ class Store:
             return person.name
 
     # -- embedding cache for labelled data -------------------------------------------------
-    def cached_embeddings(self, checksum: str) -> dict[str, tuple[bytes, dict | None]]:
-        """sha256 -> (embedding blob, quality record), for one encoder."""
+    def cached_embeddings(self, checksum: str, dim: int) -> dict[str, tuple[np.ndarray, dict]]:
+        """sha256 -> (embedding, quality record), for one encoder; damaged entries and entries
+        cached before quality was measured are left out (embedded again)."""
         with self.session() as s:
-            return {h: (b, q) for h, b, q in s.execute(
-                select(CachedEmbedding.sha256, CachedEmbedding.embedding, CachedEmbedding.quality_info)
-                .where(CachedEmbedding.model_checksum == checksum))}
+            rows = s.execute(select(CachedEmbedding.sha256, CachedEmbedding.embedding, CachedEmbedding.quality_info)
+                             .where(CachedEmbedding.model_checksum == checksum)).all()
+        return {h: (np.frombuffer(b, np.float32), q) for h, b, q in rows if q and vector_problem(b, dim) is None}
 
     def cache_embeddings(self, checksum: str, items: dict[str, tuple[np.ndarray, bool, FaceQuality | None]]) -> None:
         """Store ``sha256 -> (vector, face detected, quality)`` for one encoder."""

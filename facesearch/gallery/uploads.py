@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import ConflictError, ImageError
 from ..faces.pipeline import Embedded, label
 from ..types import FileError, shown
-from .store import GalleryMeta, NewPhoto, Store
+from .enrolment import new_photo, save_photos
+from .store import GalleryMeta, Store
 from .sync import IndexSync
 
 UPLOAD_PREFIX = "upload:"
@@ -74,11 +73,7 @@ def store_uploads(store: Store, sync: IndexSync, meta: GalleryMeta, name: str, r
             if quality_gate == "skip":
                 continue
         report.no_face += not face.detected
-        photos.append(NewPhoto(name, None, upload_path(r), r.sha256, list(face.box) if face.box else None,
-                               face.score, face.n_faces, face.quality, r.vector))
+        photos.append(new_photo(name, None, upload_path(r), r))
     if photos:
-        ids, replaced = store.add_photos(photos)
-        sync.remove(meta, replaced)
-        sync.index.add(ids, np.stack([p.vector for p in photos]))
-        report.added = ids
+        report.added, _ = save_photos(store, sync, meta, photos)
     return report
