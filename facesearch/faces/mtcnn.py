@@ -1,5 +1,5 @@
 """MTCNN face detector, adapted from facenet-pytorch 2.5.3 (MIT License, (c) 2019 Timothy
-Esler), without its torchvision dependency: importing torchvision costs about a second of
+Esler; the licence text ships beside this file as LICENSE-mtcnn), without its torchvision dependency: importing torchvision costs about a second of
 every cold `facesearch query`. The P/R/O-net weights are read from the installed
 facenet-pytorch wheel (facenet_pytorch/data/*.pt) without importing that package.
 """
