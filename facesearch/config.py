@@ -36,6 +36,8 @@ MIN_FACE_SIZE = 40
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
+SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
+TRAIN_TASKS = ("identity", "gender")  # `train --task`: the encoder, or the gender head on its embeddings
 
 
 def default_db() -> str:

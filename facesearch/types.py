@@ -83,6 +83,21 @@ class AlignedFace:
     quality: FaceQuality | None = None
 
 
+@dataclass(frozen=True)
+class AttributeLabel:
+    """One predicted attribute of a face (e.g. gender): the class and its probability."""
+
+    label: str
+    score: float
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "score": round(float(self.score), 4)}
+
+
+def _attributes_dict(attributes: dict[str, AttributeLabel] | None) -> dict:
+    return {name: a.as_dict() for name, a in (attributes or {}).items()}
+
+
 @dataclass
 class Match:
     identity: str
@@ -102,6 +117,36 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def _face_dict(f: AlignedFace) -> dict:
+    """Where a face is and how usable: the keys every per-face answer starts with."""
+    return {"box": None if f.box is None else [round(float(v), 1) for v in f.box],
+            "det_score": _rounded(f.score),
+            "quality": f.quality.as_dict() if f.quality is not None else None}
+
+
+@dataclass
+class FaceAnalysis:
+    """One face of a photo and its attributes (``facesearch analyze``)."""
+
+    face: AlignedFace
+    attributes: dict[str, AttributeLabel] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {**_face_dict(self.face), **_attributes_dict(self.attributes)}
+
+
+@dataclass
+class PhotoAnalysis:
+    """Every face of one photo, left to right; ``main`` is the largest, most central one."""
+
+    photo: str
+    faces: list[FaceAnalysis]
+    main: int = 0
+
+    def as_dict(self) -> dict:
+        return {"photo": self.photo, "faces": [f.as_dict() for f in self.faces], "main": self.main}
+
+
 @dataclass
 class FaceMatch:
     """One face of a photo and who it may be (``query --all-faces``, the server's ``faces``)."""
@@ -109,6 +154,7 @@ class FaceMatch:
     face: AlignedFace
     matches: list[Match] = field(default_factory=list)
     accepted: bool | None = None
+    attributes: dict[str, AttributeLabel] | None = None  # e.g. {"gender": ...} when asked for
 
     @property
     def box(self) -> tuple[float, float, float, float] | None:
@@ -120,12 +166,9 @@ class FaceMatch:
         return _margin(self.matches)
 
     def as_dict(self) -> dict:
-        f = self.face
-        return {"box": None if f.box is None else [round(float(v), 1) for v in f.box],
-                "det_score": _rounded(f.score),
-                "quality": f.quality.as_dict() if f.quality is not None else None,
+        return {**_face_dict(self.face),
                 "matches": [m.as_dict() for m in self.matches], "accepted": self.accepted,
-                "margin": _rounded(self.margin)}
+                "margin": _rounded(self.margin), **_attributes_dict(self.attributes)}
 
 
 @dataclass
@@ -139,6 +182,7 @@ class QueryResult:
     face: AlignedFace | None = None
     warnings: list[str] = field(default_factory=list)
     faces: list[FaceMatch] | None = None
+    attributes: dict[str, AttributeLabel] | None = None  # of the main face, when asked for
 
     @property
     def margin(self) -> float | None:
@@ -154,6 +198,7 @@ class QueryResult:
             "quality": quality.as_dict() if quality is not None else None,
             "margin": _rounded(self.margin),
         }
+        out.update(_attributes_dict(self.attributes))
         if self.faces is not None:
             out["faces"] = [f.as_dict() for f in self.faces]
         return out

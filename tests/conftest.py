@@ -51,3 +51,33 @@ def fake_encoder_obj():
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "fs.db"
+
+
+@pytest.fixture(scope="session")
+def gender_dir(tmp_path_factory) -> Path:
+    """A synthetic gender set at the fake encoder's input size (no detection runs):
+    <root>/{train,val}/{female,male}/<identity>_NNNN.png, classes 3:1 like FACECOM's,
+    told apart by colour; val has identities of its own and one shared with train."""
+    root = tmp_path_factory.mktemp("gender")
+    tint = {"female": (90, -40, -40), "male": (-40, -40, 90)}
+    for split, people in (("train", {"female": range(0, 4), "male": range(10, 22)}),
+                          ("val", {"female": (3, 30), "male": (21, 40, 41)})):
+        for cls, ids in people.items():
+            (root / split / cls).mkdir(parents=True)
+            for i in ids:
+                for j in range(2):
+                    img = np.asarray(person_image(i, size=32, noise=8, rng_seed=j), np.float32) * 0.5
+                    img += 64 + np.array(tint[cls], np.float32)
+                    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / split / cls / f"p{i}_000{j + 1}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def gender_model(gender_dir, tmp_path_factory) -> Path:
+    """A gender head trained on ``gender_dir`` over the fake encoder's embeddings."""
+    from training.gender import train_gender
+
+    out = tmp_path_factory.mktemp("gender-run")
+    train_gender(str(gender_dir / "train"), str(gender_dir / "val"), str(out), "fake", folds=3,
+                 cache_dir=out / "cache")
+    return out / "gender.npz"

@@ -15,7 +15,7 @@ PACKAGE = REPO / "facesearch"
 LAYERS = {
     "facesearch.types": 0, "facesearch.config": 0, "facesearch.errors": 0, "facesearch.files": 0,
     "facesearch.runtime": 1, "facesearch.photos": 1,
-    "facesearch.faces": 2, "facesearch.encoders": 2,
+    "facesearch.faces": 2, "facesearch.encoders": 2, "facesearch.attributes": 2,
     "facesearch.gallery": 3,
     "facesearch.evaluation": 4,
     "training": 5,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from ..errors import FacesearchError
+from .analyze_command import analyze
 from .gallery_commands import check, compare, index, people, query, reindex
 from .model_commands import calibrate, evaluate, train
 from .serve_command import serve
@@ -33,12 +34,13 @@ def main():
       facesearch index ./gallery            enrol <gallery>/<person>/*.jpg
       facesearch query photo.jpg --k 5      who is this?
       facesearch compare a.jpg b.jpg        same person? (cosine similarity)
+      facesearch analyze photo.jpg          gender of every face
       facesearch people                     enrolled identities and photo counts
       facesearch serve                      REST API + web page on http://127.0.0.1:8000
     """
 
 
-for command in (index, query, compare, people, reindex, check, train, calibrate, serve):
+for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve):
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 

@@ -10,9 +10,9 @@ import click
 
 from ..config import QUALITY_GATES
 from ..types import shown
-from .options import (db_option, detector_option, ef_search_option, index_type_option, json_option, model_option,
-                      no_flip_option, nprobe_option, open_gallery, progress, report_errors, sub_db_option,
-                      weights_option)
+from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
+                      json_option, model_option, no_flip_option, nprobe_option, open_gallery, progress,
+                      report_errors, sub_db_option, unusable_note, weights_option)
 
 
 @click.command()
@@ -95,13 +95,16 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @ef_search_option
 @click.option("--all-faces", is_flag=True, help="Identify every detected face, left to right (JSON: \"faces\"), "
               "not only the largest, most central one.")
+@click.option("--attributes", is_flag=True, help="Also the gender of each face (JSON: \"gender\": {\"label\", "
+              "\"score\"}), by the shipped gender model, as `facesearch analyze`.")
 @json_option
-def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, as_json):
+def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, attributes, as_json):
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
     {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
-    (--all-faces adds "faces": [{"box", "det_score", "quality", "matches", "accepted", "margin"}])
+    (--all-faces adds "faces": [{"box", "det_score", "quality", "matches", "accepted", "margin"}];
+    --attributes adds "gender": {"label", "score"} to the photo and to each face)
     or, for a photo that could not be used, {"query": ..., "error": reason}.
     """
     from ..photos.scan import expand_paths
@@ -112,7 +115,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     gallery.search_params = {k: v for k, v in (("nprobe", nprobe), ("ef_search", ef_search)) if v}
     failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
-        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces)
+        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces,
+                                   attributes=attributes)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
     for r in results:
@@ -139,6 +143,8 @@ def format_result(r) -> str:
         lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
     if not r.matches:
         lines.append("  (gallery is empty)")
+    if r.attributes:
+        lines.append(f"  gender: {format_gender(r.attributes)}")
     quality = r.face.quality if r.face is not None else None
     if quality is not None and not quality.usable:
         lines.append(f"  -> UNUSABLE FACE: {'; '.join(quality.reasons)}: no identity can be accepted")
@@ -150,11 +156,10 @@ def format_result(r) -> str:
     else:
         lines.append("  -> UNKNOWN")
     for i, f in enumerate(r.faces or [], 1):
-        box = " (centre crop, no face found)" if f.box is None else " at " + ",".join(f"{v:.0f}" for v in f.box)
         best = f"{shown(f.matches[0].identity)} {f.matches[0].score:.4f}" if f.matches else "(gallery is empty)"
         verdict = {None: "", True: "  ACCEPTED", False: "  UNKNOWN"}[f.accepted]
-        unusable = "" if f.face.quality is None or f.face.quality.usable else "  (unusable face)"
-        lines.append(f"  face {i}{box}: {best}{verdict}{unusable}")
+        gender = f"  {format_gender(f.attributes)}" if f.attributes else ""
+        lines.append(f"  face {i}{face_place(f.box)}: {best}{verdict}{unusable_note(f.face)}{gender}")
     return "\n".join(lines)
 
 

@@ -6,13 +6,18 @@ from pathlib import Path
 
 import click
 
-from ..config import MARGIN_KINDS, OPTIMIZERS
+from ..config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
 from .options import (db_option, fail, json_option, objective_option, open_gallery, plots_option, progress,
                       report_errors)
 
 
 @click.command()
 @click.argument("train_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--task", type=click.Choice(TRAIN_TASKS), default="identity", show_default=True,
+              help="identity: fine-tune the encoder (below). gender: fit the small gender head on the "
+              "embeddings of --encoder/--weights (default: the shipped model) from TRAIN_DIR/<class>/*.jpg, "
+              "chosen by balanced accuracy in folds of the training identities; --val is only reported; "
+              "writes --out/gender.npz, report.json, confusion.png. Uses --val, --out, --seed only.")
 @click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
               help="Labelled folder scored each epoch (protocols A and B). Without --holdout best.pt is kept "
               "by its B, then A; with --holdout it is only reported.")
@@ -20,7 +25,7 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
               help="Hold out this fraction of the training identities (chosen by --seed, e.g. 0.15); protocols "
               "A and B on them choose best.pt and early stopping. --val is then only reported (val_* in "
               "history.json), never used for a choice.  [default: 0: choose on --val]")
-@click.option("--encoder", default="mobilefacenet", show_default=True, help="Encoder family to train.")
+@click.option("--encoder", default=None, help="Encoder family to train.  [default: mobilefacenet; gender: default]")
 @click.option("--weights", default=None, help="Starting weights: a state dict or a facesearch checkpoint.")
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
               help="Folder for best.pt, last.pt and history.json.")
@@ -42,15 +47,20 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")
-def train(train_dir, val_dir, resume, **options):
+def train(train_dir, val_dir, resume, task, **options):
     """Fine-tune an encoder with an ArcFace margin head on TRAIN_DIR (person folders or FACECOM).
 
     \b
       facesearch train ../shared/data/facecom/train --val ../shared/data/facecom/val \\
           --encoder mobilefacenet --weights mobilefacenet_ms1m.pt --epochs 20 --out runs/facecom
       facesearch train --resume runs/facecom/last.pt
+      facesearch train --task gender ../shared/data/facecom_gender/train \
+          --val ../shared/data/facecom_gender/val --out runs/gender
     """
     from training import log_to_stderr
+
+    if task == "gender":
+        return _train_gender(train_dir, val_dir, options)
     from training.trainer import TrainConfig, Trainer
 
     log_to_stderr()
@@ -65,6 +75,28 @@ def train(train_dir, val_dir, resume, **options):
     best = result["best"]
     click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
     click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")
+
+
+def _train_gender(train_dir, val_dir, options):
+    from training import log_to_stderr
+    from training.gender import train_gender
+
+    if not train_dir:
+        fail("give TRAIN_DIR (one folder per class)")
+    log_to_stderr()
+    out = options["out"] if options["out"] != "runs/train" else "runs/gender"
+    rep = train_gender(train_dir, val_dir, out, options["encoder"] or "default", options["weights"], options["seed"])
+    best = rep["selection"]["best"]
+    click.echo(f"chosen {best['kind']} ({best['param']:g}), threshold {best['threshold']:.3f}: balanced accuracy "
+               f"{best['cv_balanced_accuracy']:.4f} in {rep['selection']['folds']} folds of the training identities")
+    for name in ("val", "val_unseen"):
+        if name in rep:
+            m = rep[name]
+            click.echo(f"{name}: balanced accuracy {m['balanced_accuracy']:.4f}, accuracy {m['accuracy']:.4f} "
+                       f"({m['n']} photos); confusion (rows true {'/'.join(m['per_class'])}) {m['confusion']}")
+    click.echo(f"use it: facesearch analyze photo.jpg --model {Path(out) / 'gender.npz'}")
+    failed = report_errors(rep["train_errors"] + rep.get("val_errors", []))
+    raise SystemExit(1 if failed else 0)
 
 
 def _labelled_run(db, fn, *args, **kwargs):

@@ -38,6 +38,22 @@ objective_option = click.option(
     "then the identification target unless --target-fpir is given.")
 
 
+def face_place(box) -> str:
+    """Where a face is, for text output: `` at x1,y1,x2,y2`` or the centre-crop note."""
+    return " (centre crop, no face found)" if box is None else " at " + ",".join(f"{v:.0f}" for v in box)
+
+
+def unusable_note(face) -> str:
+    """``  (unusable face)`` when the quality gate says so."""
+    return "" if face.quality is None or face.quality.usable else "  (unusable face)"
+
+
+def format_gender(attributes: dict | None) -> str:
+    """``male 0.97`` (or empty): how text output shows a face's attributes."""
+    g = (attributes or {}).get("gender")
+    return "" if g is None else f"{g.label} {g.score:.2f}"
+
+
 def fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)

@@ -76,3 +76,20 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> float |
     if not len(genuine) or not len(impostor):
         return None
     return far_tar(genuine, impostor, threshold_at_far(impostor, far))[1]
+
+
+def classification(y_true, y_pred, classes: list[str]) -> dict:
+    """Balanced accuracy, accuracy, per-class precision/recall/F1/support and the confusion
+    matrix (rows: true class, columns: predicted, in ``classes`` order) of class indices."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, \
+        precision_recall_fscore_support
+
+    y_true, y_pred, labels = np.asarray(y_true), np.asarray(y_pred), list(range(len(classes)))
+    if not len(y_true):
+        return {"n": 0}
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {"n": int(len(y_true)), "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+            "accuracy": float(accuracy_score(y_true, y_pred)),
+            "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                          for i, c in enumerate(classes)},
+            "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist()}

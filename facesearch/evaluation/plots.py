@@ -105,3 +105,18 @@ def tsne(emb: np.ndarray, labels: np.ndarray, path: Path, max_identities: int = 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def confusion(matrices: dict[str, list[list[int]]], classes: list[str], path: Path) -> Path:
+    """One confusion matrix per named subset (rows: true class), side by side."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.4), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], matrices.items()):
+        ConfusionMatrixDisplay(np.asarray(cm), display_labels=classes).plot(ax=ax, colorbar=False, cmap="Blues")
+        ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -17,6 +17,7 @@ from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
 from ..files import sha256_file
 from ..types import FaceMatch, FileError, Match, QueryResult
+from .attributes import Attributes
 from .index import VectorIndex
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
@@ -58,6 +59,7 @@ class Gallery:
         self.sync = IndexSync(self.store, self.index_path, on_wait)
         self.meta: GalleryMeta | None = self.store.meta()
         self._encoder = None
+        self._attributes: Attributes | None = None
         self._embedders: dict[bool, Embedder] = {}  # by require_face; models loaded once
         if detector is not None and self.meta is not None and detector != self.meta.detector:
             raise GalleryError(f"{self.db_path} was built with --detector {self.meta.detector}; "
@@ -241,13 +243,13 @@ class Gallery:
             out.append(list(best.values()))
         return out
 
-    def identify(self, paths: list, k: int = 5, threshold: float | None = None,
-                 progress: Progress = None, all_faces: bool = False) -> list[QueryResult | FileError]:
+    def identify(self, paths: list, k: int = 5, threshold: float | None = None, progress: Progress = None,
+                 all_faces: bool = False, attributes: bool = False) -> list[QueryResult | FileError]:
         """Who is in each photo (a path, bytes, or PIL image)? ``accepted`` compares the best
         score with ``threshold`` (default: the calibrated identification threshold; None if
         never calibrated); a face whose quality is unusable is never accepted. The answer is
         for the largest, most central face; ``all_faces``: ``faces`` also answers for every
-        detected face, left to right."""
+        detected face, left to right. ``attributes``: each face also gets its gender."""
         self.refresh()
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
@@ -261,11 +263,16 @@ class Gallery:
                 if isinstance(r, FileError):
                     out.append(r)
                     continue
-                faces = [FaceMatch(f, m, _accepted(m, f, threshold))
-                         for f, m in zip([f for f, _ in r.faces or [(r.face, None)]], matches)]
+                pairs = r.faces or [(r.face, r.vector)]
+                faces = [FaceMatch(f, m, _accepted(m, f, threshold)) for (f, _), m in zip(pairs, matches)]
+                if attributes:
+                    labels = self.attributes.of_faces([f for f, _ in pairs], np.stack([v for _, v in pairs]),
+                                                      self.encoder.card)
+                    for f, a in zip(faces, labels):
+                        f.attributes = a
                 main = faces[r.main if all_faces else 0]
                 out.append(QueryResult(label(r.path), main.matches, main.accepted, r.face, warnings,
-                                       faces if all_faces else None))
+                                       faces if all_faces else None, main.attributes))
             if progress:
                 progress(len(results))
         return out
@@ -280,6 +287,13 @@ class Gallery:
             return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
                     "for: strangers are accepted more often; run `facesearch calibrate` again"]
         return []
+
+    @property
+    def attributes(self) -> Attributes:
+        """The shipped gender model (loaded on first use)."""
+        if self._attributes is None:
+            self._attributes = Attributes()
+        return self._attributes
 
     def compare(self, a, b) -> float | FileError:
         """Cosine similarity of the faces in two photos (paths, bytes or PIL images)."""

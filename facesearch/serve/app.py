@@ -51,8 +51,8 @@ class Service:
         self.batcher = Batcher(self._identify, max_batch)
 
     def _identify(self, key, photos: list, k: int) -> list:
-        all_faces, threshold = key
-        return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces)
+        all_faces, threshold, attributes = key
+        return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
     def write(self, action, *args):
         with self.write_lock:
@@ -68,7 +68,7 @@ def _name(identity: str) -> str:
 
 
 def _face(f: FaceMatch, k: int) -> dict:
-    return FaceMatch(f.face, f.matches[:k], f.accepted).as_dict()
+    return FaceMatch(f.face, f.matches[:k], f.accepted, f.attributes).as_dict()
 
 
 def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float = 10.0,
@@ -98,18 +98,19 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
                             "checksum": card.checksum, "embedding_dim": card.embedding_dim, "flip": card.flip},
                 "detector": service.reader.detector}
 
-    @v1.post("/search", response_model=schemas.SearchResult)
+    @v1.post("/search", response_model=schemas.SearchResult, response_model_exclude_unset=True)  # gender if asked
     def search(image: UploadFile = File(..., description="the photo"),
                k: int = Query(5, ge=1, le=100, description="identities per face"),
                all_faces: bool = Query(False, description="every detected face, left to right"),
                threshold: float | None = Query(None, ge=-1, le=1, description="accept threshold for this "
-                                               "request (default: the calibrated one)")):
+                                               "request (default: the calibrated one)"),
+               attributes: bool = Query(False, description="also each face's gender")):
         """Who is in the photo: top-k identities of its face (or of every face)."""
         start = time.perf_counter()
-        r = service.batcher.submit((all_faces, threshold), _photo(image), k)
+        r = service.batcher.submit((all_faces, threshold, attributes), _photo(image), k)
         if isinstance(r, FileError):
             raise ImageError(f"{shown(r.path)}: {r.reason}")
-        faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted)]
+        faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted, r.attributes)]
         return {"faces": [_face(f, k) for f in faces], "warnings": r.warnings,
                 "processing_ms": round((time.perf_counter() - start) * 1000, 2)}
 

@@ -16,6 +16,11 @@ class Quality(BaseModel):
     reasons: list[str]
 
 
+class Attribute(BaseModel):
+    label: str = Field(description='"male" or "female"')
+    score: float = Field(description="the model's probability of the label")
+
+
 class Face(BaseModel):
     box: list[float] | None = Field(description="x1, y1, x2, y2 in the photo's pixels (null: no face "
                                     "found, the centre crop was used)")
@@ -25,6 +30,7 @@ class Face(BaseModel):
     accepted: bool | None = Field(description="best score >= the calibrated threshold and a usable face; "
                                   "null until a threshold is calibrated")
     margin: float | None = Field(description="best identity's score minus the runner-up's")
+    gender: Attribute | None = Field(None, description="with attributes=true: the face's gender")
 
 
 class SearchResult(BaseModel):

@@ -56,6 +56,15 @@ def test_search_names_the_person_with_the_documented_shape(served):
     assert r2.json()["faces"] == body["faces"]
 
 
+def test_search_with_attributes_adds_gender_per_face(served):
+    server, tmp = served
+    r = post_image(server.url + "/v1/search", query_photo(tmp, 1), k=1, attributes="true")
+    assert r.status_code == 200, r.text
+    (face,) = r.json()["faces"]
+    assert face["matches"][0]["identity"] == "bob"
+    assert face["gender"]["label"] in ("female", "male") and 0.5 <= face["gender"]["score"] <= 1
+
+
 def test_search_threshold_per_request(served):
     server, tmp = served
     r = post_image(server.url + "/v1/search", query_photo(tmp, 0), threshold=0.5)

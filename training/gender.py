@@ -1,0 +1,188 @@
+"""``facesearch train --task gender``: a small head on the face embedding.
+
+Photos come in one folder per class (``<root>/{female,male}/<identity>_NNNN.jpg``); each is
+aligned and embedded exactly as ``facesearch analyze`` does (largest, most central face,
+flip-averaged). Candidates (logistic regression over C, a one-hidden-layer MLP) are scored
+by balanced accuracy in a k-fold split of the *training* identities, with class-balanced
+weights; the best is refitted on all of train and its decision threshold is the one that
+was best on the out-of-fold predictions. ``--val`` is only reported: whole, and on its
+identities that train lacks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facesearch.attributes import AttributeCard, AttributeHead
+from facesearch.config import IMAGE_EXTENSIONS
+from facesearch.errors import DataError
+from facesearch.evaluation.metrics import classification
+
+from . import data
+
+log = logging.getLogger(__name__)
+
+# (kind, parameter): C of logistic regression, L2 alpha of the MLP (64 hidden units)
+CANDIDATES = [("logreg", c) for c in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)] + [("mlp", a) for a in (1e-3, 1e-2, 1e-1)]
+THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.025), 3)
+
+
+@dataclass
+class ClassPhotos:
+    """Photos of a folder-per-class tree and what is known about each."""
+
+    paths: list[Path]
+    labels: np.ndarray      # index into ``classes``
+    classes: list[str]
+    identities: list[str]
+
+
+def identity_of(path: str | Path) -> str:
+    """``Ai_Sugiyama_0003.jpg`` -> ``Ai_Sugiyama``; ``007_frontal.jpg`` -> ``007_frontal``."""
+    return re.sub(r"_\d+$", "", Path(path).stem)
+
+
+def class_photos(root: str | Path) -> ClassPhotos:
+    """Every photo under ``root/<class>/``; DataError unless there are exactly two classes."""
+    root = Path(root)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+    if len(classes) != 2:
+        raise DataError(f"{root} must hold one folder per class, two classes (e.g. female/ and male/); "
+                        f"found {classes or 'none'}")
+    paths, labels = [], []
+    for i, c in enumerate(classes):
+        found = sorted(p for p in (root / c).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not found:
+            raise DataError(f"no photos in {root / c}")
+        paths += found
+        labels += [i] * len(found)
+    return ClassPhotos(paths, np.array(labels), classes, [identity_of(p) for p in paths])
+
+
+def embed_photos(encoder, paths: list[Path], detector: str = "mtcnn", cache_dir: Path | None = None,
+                 progress=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(embeddings, face usable, errors) of ``paths`` through facesearch's pipeline; rows of
+    photos that failed are NaN. Cached in ``cache_dir`` (default: the training cache) by
+    encoder, detector and the files' identity."""
+    from facesearch.faces.pipeline import Embedded, Embedder
+
+    h = hashlib.sha256(f"gender-v1 {encoder.card.checksum} {encoder.card.flip} {detector}".encode())
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.resolve()}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
+    cache = Path(cache_dir or data.DEFAULT_CACHE) / f"embeddings-{h.hexdigest()[:16]}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            return z["emb"], z["usable"], [str(e) for e in z["errors"]]
+    emb = np.full((len(paths), encoder.embedding_dim), np.nan, np.float32)
+    usable, errors = np.zeros(len(paths), bool), []
+    for i, r in enumerate(Embedder(encoder, detector).run(paths)):
+        if isinstance(r, Embedded):
+            emb[i], usable[i] = r.vector, r.face.quality.usable
+        else:
+            errors.append(str(r))
+        if progress:
+            progress(1)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:
+        np.savez(f, emb=emb, usable=usable, errors=np.array(errors, dtype=str))
+    return emb, usable, errors
+
+
+def _fit(kind: str, param: float, x: np.ndarray, y: np.ndarray, seed: int):
+    """A fitted pipeline (standardise, then classify) with class-balanced sample weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    clf = (LogisticRegression(C=param, max_iter=2000) if kind == "logreg" else
+           MLPClassifier((64,), alpha=param, max_iter=400, random_state=seed))
+    model = make_pipeline(StandardScaler(), clf)
+    model.fit(x, y, **{f"{model.steps[-1][0]}__sample_weight": compute_sample_weight("balanced", y)})
+    return model
+
+
+def select(x: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5, seed: int = 0) -> dict:
+    """Score every candidate by balanced accuracy over a ``folds``-fold split of the
+    identities in ``groups`` (no identity in two folds); the best one and its threshold."""
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splits = list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, y, groups))
+    table = []
+    for kind, param in CANDIDATES:
+        oof = np.zeros(len(y))
+        for tr, te in splits:
+            oof[te] = _fit(kind, param, x[tr], y[tr], seed).predict_proba(x[te])[:, 1]
+        scores = [balanced_accuracy_score(y, oof >= t) for t in THRESHOLDS]
+        best = int(np.argmax(scores))
+        table.append({"kind": kind, "param": param, "cv_balanced_accuracy_at_0.5": balanced_accuracy_score(y, oof >= 0.5),
+                      "threshold": float(THRESHOLDS[best]), "cv_balanced_accuracy": float(scores[best])})
+        log.info("%s %g: cv balanced accuracy %.4f (threshold %.3f)", kind, param, scores[best], THRESHOLDS[best])
+    return {"best": max(table, key=lambda r: r["cv_balanced_accuracy"]), "candidates": table, "folds": folds}
+
+
+def to_head(model, card: AttributeCard) -> AttributeHead:
+    """The sklearn pipeline as numpy layers, the scaler folded into the first layer."""
+    scaler, clf = model.steps[0][1], model.steps[-1][1]
+    if hasattr(clf, "coefs_"):
+        layers = list(zip(clf.coefs_, clf.intercepts_))
+    else:
+        layers = [(clf.coef_.T, clf.intercept_)]
+    w, b = layers[0]
+    layers[0] = (w / scaler.scale_[:, None], b - (scaler.mean_ / scaler.scale_) @ w)
+    return AttributeHead(card, layers)
+
+
+def evaluate(head: AttributeHead, emb: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """:func:`classification` of ``head`` on the rows of ``emb`` that embedded (and ``mask``)."""
+    ok = ~np.isnan(emb).any(axis=1) & (mask if mask is not None else True)
+    pred = (head.probability(emb[ok]) >= head.card.threshold).astype(int)
+    return classification(labels[ok], pred, list(head.card.classes))
+
+
+def train_gender(train_dir: str, val_dir: str | None, out: str, encoder_spec: str = "default",
+                 weights: str | None = None, seed: int = 0, folds: int = 5, detector: str = "mtcnn",
+                 cache_dir: Path | None = None) -> dict:
+    """Select, fit and save the gender head (``out/gender.npz``); the report is returned
+    and written to ``out/report.json``, val's confusion matrices to ``out/confusion.png``."""
+    from facesearch.encoders import create_encoder
+    from facesearch.evaluation.plots import confusion
+
+    encoder = create_encoder(encoder_spec, weights)
+    train = class_photos(train_dir)
+    emb, _, errors = embed_photos(encoder, train.paths, detector, cache_dir)
+    ok = ~np.isnan(emb).any(axis=1)
+    if ok.sum() < 2 * folds or len(set(train.labels[ok])) < 2:
+        raise DataError(f"too few usable photos in {train_dir} to train on ({int(ok.sum())})")
+    groups = [g for g, k in zip(train.identities, ok) if k]
+    chosen = select(emb[ok], train.labels[ok], groups, min(folds, len(set(groups))), seed)
+    best = chosen["best"]
+    card = AttributeCard("gender", tuple(train.classes), encoder.card.model, encoder.card.weights,
+                         encoder.card.checksum, encoder.embedding_dim, best["kind"], best["threshold"],
+                         encoder.card.flip, {"train": str(train_dir), "photos": int(ok.sum()), "seed": seed,
+                                             "param": best["param"], "cv_balanced_accuracy": best["cv_balanced_accuracy"]})
+    head = to_head(_fit(best["kind"], best["param"], emb[ok], train.labels[ok], seed), card)
+    report = {"selection": chosen, "train_errors": errors, "train": evaluate(head, emb, train.labels)}
+    if val_dir:
+        val = class_photos(val_dir)
+        vemb, _, verrors = embed_photos(encoder, val.paths, detector, cache_dir)
+        unseen = np.array([i not in set(train.identities) for i in val.identities])
+        report.update(val=evaluate(head, vemb, val.labels), val_unseen=evaluate(head, vemb, val.labels, unseen),
+                      val_unseen_identities=len({i for i, u in zip(val.identities, unseen) if u}), val_errors=verrors)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head.save(out_dir / "gender.npz")
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    if val_dir:
+        confusion({"val": report["val"]["confusion"], "val, identities unseen in train":
+                   report["val_unseen"]["confusion"]}, list(train.classes), out_dir / "confusion.png")
+    return report
