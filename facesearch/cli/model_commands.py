@@ -89,7 +89,10 @@ def _train_gender(train_dir, val_dir, options):
     best = rep["selection"]["best"]
     click.echo(f"chosen {best['kind']} ({best['param']:g}), threshold {best['threshold']:.3f}: balanced accuracy "
                f"{best['cv_balanced_accuracy']:.4f} in {rep['selection']['folds']} folds of the training identities")
-    for name in ("val", "val_unseen"):
+    if "val" in rep:
+        rep["val_without_its_identities_in_train"] = rep["val_identities_held_out"]["val"]
+        click.echo(f"{rep['val_photos_in_train']} val photos are also in train (same bytes)")
+    for name in ("val", "val_unseen", "val_without_its_identities_in_train"):
         if name in rep:
             m = rep[name]
             click.echo(f"{name}: balanced accuracy {m['balanced_accuracy']:.4f}, accuracy {m['accuracy']:.4f} "

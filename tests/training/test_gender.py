@@ -40,6 +40,9 @@ def test_gender_task_trains_reports_and_saves_a_head(gender_model, gender_dir):
     assert report["val"]["balanced_accuracy"] == 1.0  # colours tell the classes apart
     assert report["val"]["n"] == 10 and report["val_unseen"]["n"] == 6 and report["val_unseen_identities"] == 3
     assert set(report["val"]["per_class"]) == {"female", "male"} and report["val"]["confusion"] == [[4, 0], [0, 6]]
+    assert report["val_photos_in_train"] == 4 and report["val_identities_held_out"]["train_photos"] == 28
+    assert report["val_identities_held_out"]["val"]["balanced_accuracy"] == 1.0
+    assert load_head(gender_model.parent / "gender_without_val_identities.npz").card == head.card
     assert (gender_model.parent / "confusion.png").stat().st_size > 0
 
 
