@@ -161,52 +161,71 @@ def main():
     ap.add_argument("facecom_val", type=Path, help="FACECOM val (person folders with distortion/)")
     ap.add_argument("--runs", type=Path, default=Path.home() / "facesearch-runs" / "gender-b0")
     ap.add_argument("--b0-minutes", type=float, default=30.0)
+    ap.add_argument("--part", choices=("head", "b0"), default=None,
+                    help="measure only this model and save its figures in --runs (the two parts can run at "
+                    "once, in two processes); without --part, any part not yet saved is measured, then both "
+                    "are reported side by side")
     ap.add_argument("--b0-only", action="store_true", help="only train (or resume) B0, then stop")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(2)
     train, val = class_photos(args.gender_root / "train"), class_photos(args.gender_root / "val")
-    classes = train.classes
     unseen = set(val.identities) - set(train.identities)
     truth = {str(p): int(c) for p, c in zip(val.paths, val.labels)}
     by_stem = {p.stem: int(c) for p, c in zip(val.paths, val.labels)}
     dist_paths = sorted(p for p in args.facecom_val.glob("*/distortion/*.jpg") if p.stem.rpartition("_")[0] in by_stem)
     dist = {str(p): p.stem.rpartition("_")[2] for p in dist_paths}
     truth.update({str(p): by_stem[p.stem.rpartition("_")[0]] for p in dist_paths})
+    parts = {"head": lambda: measure_head(args, truth), "b0": lambda: measure_b0(args, truth, val)}
+    results = {}
+    for name in ([args.part] if args.part else parts):
+        saved = args.runs / f"results_{name}.json"
+        if args.part or not saved.exists():
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(parts[name]()))
+        results.update(json.loads(saved.read_text()))
+    if not args.part:  # B0 saw the same aligned faces: the quality gate is the pipeline's, from `analyze`
+        usable = results["head"]["usable"]
+        write({name: {**report(r["pred"], truth, usable, unseen, dist, train.classes), "speed": r["speed"]}
+               for name, r in results.items()}, train.classes, len(unseen))
 
-    # (b) B0 on the aligned crops (the same aligner and face as `analyze`)
-    # FACECOM's val shares identities with train (every female val photo is also in train, byte
-    # for byte): B0 trains without val's identities, so all of val is new to it.
+
+def measure_b0(args, truth: dict, val) -> dict:
+    """(b) B0 on the aligned crops (the same aligner and face as `analyze`). FACECOM's val
+    shares identities with train (every female val photo is also in train, byte for byte):
+    B0 trains without val's identities, so all of val is new to it."""
     tr = load_crops(args.gender_root / "train")
     idents = [identity_of(p) for p in tr.paths]
     keep = np.array([i not in set(val.identities) for i in idents])
-    net, b0_state = train_b0(tr.crops[keep], tr.labels[keep], [i for i, k in zip(idents, keep) if k],
-                             args.runs, args.b0_minutes)
+    net, state = train_b0(tr.crops[keep], tr.labels[keep], [i for i, k in zip(idents, keep) if k],
+                          args.runs, args.b0_minutes)
     if args.b0_only:
-        return
-    b0_pred, b0_seconds = {}, 0.0
+        sys.exit(0)
+    pred, seconds = {}, 0.0
     for root in (args.gender_root / "val", args.facecom_val):
         cs = load_crops(root)
         keep = [i for i, p in enumerate(cs.paths) if p in truth]
         t0 = time.perf_counter()
         scores = b0_scores(net, cs.crops[keep])
-        b0_seconds += time.perf_counter() - t0
-        b0_pred.update({cs.paths[i]: int(s >= 0.5) for i, s in zip(keep, scores)})
-    # (a) the head: trained and used through the CLI
+        seconds += time.perf_counter() - t0
+        pred.update({cs.paths[i]: int(s >= 0.5) for i, s in zip(keep, scores)})
+    return {"b0": {"pred": pred, "speed": {"crops_per_s": len(pred) / seconds, "epochs": state["epoch"],
+                                           "train_cpu_minutes": state["elapsed"] / 60, "history": state["history"]}}}
+
+
+def measure_head(args, truth: dict) -> dict:
+    """(a) The head, trained and used through the CLI: the shipped recipe (all of train) and
+    the same recipe refitted without val's identities."""
     head_dir = args.runs / "head"
     _, train_s = cli("train", "--task", "gender", args.gender_root / "train", "--val", args.gender_root / "val",
                      "--out", head_dir)
-    model = head_dir / "gender.npz"
-    head_pred, dt = analyze(model, [Path(k) for k in truth])
-    head_usable = {k: u for k, (_, u) in head_pred.items()}
-    head_pred = {k: c for k, (c, _) in head_pred.items()}
-    results = {"head": report(head_pred, truth, head_usable, unseen, dist, classes),
-               "b0": report(b0_pred, truth, head_usable, unseen, dist, classes)}  # same faces, same gate
-    results["head"]["speed"] = {"analyze_photos_per_s_cli": len(truth) / dt, "train_s_cli": train_s}
-    results["b0"]["speed"] = {"crops_per_s": len(b0_pred) / b0_seconds, "train_minutes": b0_state["elapsed"] / 60,
-                              "epochs": b0_state["epoch"], "history": b0_state["history"]}
-    write(results, classes, len(unseen))
+    out = {}
+    for name, model in (("head", "gender.npz"), ("head_without_val_ids", "gender_without_val_identities.npz")):
+        pred, dt = analyze(head_dir / model, [Path(k) for k in truth])
+        out[name] = {"pred": {k: c for k, (c, _) in pred.items()}, "usable": {k: u for k, (_, u) in pred.items()},
+                     "speed": {"analyze_photos_per_s_cli": len(truth) / dt, "train_s_cli": train_s}}
+    return out
 
 
 def write(results: dict, classes, n_unseen: int):
@@ -214,8 +233,9 @@ def write(results: dict, classes, n_unseen: int):
     img.mkdir(parents=True, exist_ok=True)
     rows = ["| model | val BA | val acc | unseen BA (%d ids) | " % n_unseen + " | ".join(KINDS) + " |",
             "|---|---|---|---|" + "---|" * len(KINDS)]
-    for name, title in (("head", "MobileFaceNet embedding + head (`facesearch analyze`)"),
-                        ("b0", "EfficientNet-B0 from scratch, aligned face")):
+    for name, title in (("head", "shipped: MobileFaceNet embedding + logistic head, all of train (`analyze`)"),
+                        ("head_without_val_ids", "same recipe, trained without val's identities (`analyze`)"),
+                        ("b0", "EfficientNet-B0 from scratch, aligned face, without val's identities")):
         r = results[name]
         rows.append(f"| {title} | {r['val']['balanced_accuracy']:.4f} | {r['val']['accuracy']:.4f} | "
                     f"{r['val_unseen']['balanced_accuracy']:.4f} | "
@@ -225,7 +245,7 @@ def write(results: dict, classes, n_unseen: int):
                   classes, img / f"confusion_{name}.png")
     per_class = ["| model | subset | " + " | ".join(f"{c} P / R / F1" for c in classes) + " | confusion (rows true) |",
                  "|---|---|" + "---|" * len(classes) + "---|"]
-    for name in ("head", "b0"):
+    for name in ("head", "head_without_val_ids", "b0"):
         for subset in ("val", "val_unseen"):
             m = results[name][subset]
             per_class.append(f"| {name} | {subset} | " + " | ".join(

@@ -57,7 +57,7 @@ def db_path(tmp_path: Path) -> Path:
 def gender_dir(tmp_path_factory) -> Path:
     """A synthetic gender set at the fake encoder's input size (no detection runs):
     <root>/{train,val}/{female,male}/<identity>_NNNN.png, classes 3:1 like FACECOM's,
-    told apart by colour; val has identities of its own and one shared with train."""
+    told apart by colour; val has identities of its own and two shared with train (same photos, as in FACECOM)."""
     root = tmp_path_factory.mktemp("gender")
     tint = {"female": (90, -40, -40), "male": (-40, -40, 90)}
     for split, people in (("train", {"female": range(0, 4), "male": range(10, 22)}),

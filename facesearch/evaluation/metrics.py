@@ -1,6 +1,8 @@
 """Verification metrics from genuine and impostor similarity scores (ROC: scikit-learn)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -80,7 +82,8 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> float |
 
 def classification(y_true, y_pred, classes: list[str]) -> dict:
     """Balanced accuracy, accuracy, per-class precision/recall/F1/support and the confusion
-    matrix (rows: true class, columns: predicted, in ``classes`` order) of class indices."""
+    matrix (rows: true class, columns: predicted, in ``classes`` order) of class indices.
+    On a subset holding one class only, balanced accuracy is that class's recall."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, \
         precision_recall_fscore_support
 
@@ -88,7 +91,10 @@ def classification(y_true, y_pred, classes: list[str]) -> dict:
     if not len(y_true):
         return {"n": 0}
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    return {"n": int(len(y_true)), "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+    with warnings.catch_warnings():  # a subset of one class: balanced accuracy is its recall, as documented
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(y_true, y_pred))
+    return {"n": int(len(y_true)), "balanced_accuracy": balanced,
             "accuracy": float(accuracy_score(y_true, y_pred)),
             "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
                           for i, c in enumerate(classes)},

@@ -56,3 +56,12 @@ def test_roc_points_are_the_rates_at_each_threshold():
     assert len(thresholds) == len(np.unique(np.r_[genuine, impostor])) + 1
     for f, t, th in zip(far[1:], tar[1:], thresholds[1:]):
         assert (f, t) == pytest.approx(metrics.far_tar(genuine, impostor, th))
+
+
+def test_classification_report_per_class_and_confusion():
+    from facesearch.evaluation.metrics import classification
+
+    m = classification([0, 0, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0], ["female", "male"])
+    assert m["confusion"] == [[1, 1], [1, 3]] and m["n"] == 6
+    assert m["balanced_accuracy"] == (0.5 + 0.75) / 2 and m["per_class"]["male"]["precision"] == 0.75
+    assert classification([1, 1], [1, 0], ["female", "male"])["balanced_accuracy"] == 0.5  # one class: its recall
