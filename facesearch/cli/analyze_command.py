@@ -1,13 +1,20 @@
 """`facesearch analyze`: gender of every face in photos (no database needed)."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from ..types import shown
-from .options import detector_option, face_place, format_gender, json_option, progress, report_errors, unusable_note
+from .options import (detector_option, face_place, format_gender, json_option, print_result, progress, report_errors,
+                      unusable_note)
+
+
+def format_analysis(r) -> str:
+    lines = [shown(r.photo)]
+    lines += [f"  face {i}{face_place(f.face.box)}: {format_gender(f.attributes)}{unusable_note(f.face)}"
+              for i, f in enumerate(r.faces, 1)]
+    return "\n".join(lines)
 
 
 @click.command()
@@ -29,24 +36,12 @@ def analyze(photos, model, detector, as_json):
     """
     from ..gallery.attributes import Attributes
     from ..photos.scan import expand_paths
-    from ..types import FileError
 
     paths, missing = expand_paths(list(photos))
     failed = report_errors(missing)
     attributes = Attributes(model)
     with progress(len(paths), "analyze") as bar:
         for batch in attributes.analyze(paths, detector or "mtcnn"):
-            for r in batch:
-                if isinstance(r, FileError):
-                    failed += report_errors([r])
-                    if as_json:
-                        click.echo(json.dumps({"photo": r.path, "error": r.reason}))
-                elif as_json:
-                    click.echo(json.dumps(r.as_dict()))
-                else:
-                    click.echo(shown(r.photo))
-                    for i, f in enumerate(r.faces, 1):
-                        click.echo(f"  face {i}{face_place(f.face.box)}: {format_gender(f.attributes)}"
-                                   f"{unusable_note(f.face)}")
+            failed += sum(print_result(r, as_json, "photo", format_analysis) for r in batch)
             bar.update(len(batch))
     sys.exit(1 if failed else 0)

@@ -11,8 +11,8 @@ import click
 from ..config import QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
-                      json_option, model_option, no_flip_option, nprobe_option, open_gallery, progress,
-                      report_errors, sub_db_option, unusable_note, weights_option)
+                      json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
+                      progress, report_errors, sub_db_option, unusable_note, weights_option)
 
 
 @click.command()
@@ -119,15 +119,7 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
                                    attributes=attributes)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
-    for r in results:
-        if isinstance(r, FileError):
-            failed += report_errors([r])
-            if as_json:
-                click.echo(json.dumps({"query": r.path, "error": r.reason}))
-        elif as_json:
-            click.echo(json.dumps(r.as_dict()))
-        else:
-            click.echo(format_result(r))
+    failed += sum(print_result(r, as_json, "query", format_result) for r in results)
     sys.exit(1 if failed else 0)
 
 

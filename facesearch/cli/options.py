@@ -1,7 +1,9 @@
 """Options and helpers shared by the CLI modules, defined once."""
 from __future__ import annotations
 
+import json
 import sys
+
 import click
 
 from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
@@ -52,6 +54,20 @@ def format_gender(attributes: dict | None) -> str:
     """``male 0.97`` (or empty): how text output shows a face's attributes."""
     g = (attributes or {}).get("gender")
     return "" if g is None else f"{g.label} {g.score:.2f}"
+
+
+def print_result(r, as_json: bool, key: str, text) -> int:
+    """One result: a JSON line, or ``text(r)``. A FileError goes to stderr (and, with
+    ``as_json``, a ``{key: path, "error": reason}`` line); returns how many failed (0 or 1)."""
+    from ..types import FileError
+
+    if isinstance(r, FileError):
+        report_errors([r])
+        if as_json:
+            click.echo(json.dumps({key: r.path, "error": r.reason}))
+        return 1
+    click.echo(json.dumps(r.as_dict()) if as_json else text(r))
+    return 0
 
 
 def fail(message: str) -> None:
