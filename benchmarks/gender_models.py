@@ -228,6 +228,10 @@ def measure_head(args, truth: dict) -> dict:
     return out
 
 
+def ba(m: dict) -> str:
+    return f"{m['balanced_accuracy']:.3f}" if m.get("n") else "-"
+
+
 def write(results: dict, classes, n_unseen: int):
     img = REPO / "docs" / "img" / "gender"
     img.mkdir(parents=True, exist_ok=True)
@@ -239,8 +243,7 @@ def write(results: dict, classes, n_unseen: int):
         r = results[name]
         rows.append(f"| {title} | {r['val']['balanced_accuracy']:.4f} | {r['val']['accuracy']:.4f} | "
                     f"{r['val_unseen']['balanced_accuracy']:.4f} | "
-                    + " | ".join(f"{r[k]['balanced_accuracy']:.3f} ({r[k]['usable'].get('balanced_accuracy', float('nan')):.3f})"
-                                 for k in KINDS) + " |")
+                    + " | ".join(f"{ba(r[k])} ({ba(r[k]['usable'])})" for k in KINDS) + " |")
         confusion({"val": r["val"]["confusion"], "val, unseen identities": r["val_unseen"]["confusion"]},
                   classes, img / f"confusion_{name}.png")
     per_class = ["| model | subset | " + " | ".join(f"{c} P / R / F1" for c in classes) + " | confusion (rows true) |",
