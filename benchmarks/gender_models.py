@@ -220,11 +220,14 @@ def measure_head(args, truth: dict) -> dict:
     head_dir = args.runs / "head"
     _, train_s = cli("train", "--task", "gender", args.gender_root / "train", "--val", args.gender_root / "val",
                      "--out", head_dir)
-    out = {}
-    for name, model in (("head", "gender.npz"), ("head_without_val_ids", "gender_without_val_identities.npz")):
-        pred, dt = analyze(head_dir / model, [Path(k) for k in truth])
+    out, every = {}, [Path(k) for k in truth]
+    # the refitted model only on val's clean photos: a pass over 3,376 photos is ~20 minutes on this machine
+    for name, model, photos in (("head", "gender.npz", every),
+                                ("head_without_val_ids", "gender_without_val_identities.npz",
+                                 [p for p in every if p.parent.name != "distortion"])):
+        pred, dt = analyze(head_dir / model, photos)
         out[name] = {"pred": {k: c for k, (c, _) in pred.items()}, "usable": {k: u for k, (_, u) in pred.items()},
-                     "speed": {"analyze_photos_per_s_cli": len(truth) / dt, "train_s_cli": train_s}}
+                     "speed": {"analyze_photos_per_s_cli": len(photos) / dt, "train_s_cli": train_s}}
     return out
 
 
