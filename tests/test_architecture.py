@@ -21,6 +21,7 @@ LAYERS = {
     "training": 5,
     "facesearch.serve": 6,
     "facesearch.cli": 7,  # `facesearch serve` starts the server
+    "facesearch.training": 8,  # `python -m facesearch.training` (torchrun's entry) runs the train command
 }
 
 
