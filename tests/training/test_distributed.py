@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,9 +31,12 @@ def test_a_global_batch_too_small_to_split_is_refused(train_dir, tmp_path, monke
         Trainer(cfg)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def torchrun(*args, cwd, cache):
     env = {**os.environ, "FACESEARCH_PLUGINS": "tests.fake_encoder", "FACESEARCH_CACHE": str(cache),
-           "PYTHONPATH": os.getcwd()}
+           "PYTHONPATH": str(REPO)}  # tests.fake_encoder
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            "-m", "facesearch.training", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
