@@ -102,9 +102,9 @@ def nn_recall(truth, got, k):
     return float(np.mean([t[0] in g[:k] for t, g in zip(truth, got)]))
 
 
-def rows_for(label, build, size, search, q, truth):
-    """A table row: single-query latencies on 500 queries, then one batch of all."""
-    lat = latencies(lambda qq: search(qq, 10), q[:500])
+def rows_for(label, build, size, search, q, truth, singles=500):
+    """A table row: latencies of ``singles`` single queries, then one batch of all."""
+    lat = latencies(lambda qq: search(qq, 10), q[:singles])
     t = time.perf_counter()
     _, got = search(q, 10)
     batch = len(q) / (time.perf_counter() - t)
@@ -112,7 +112,7 @@ def rows_for(label, build, size, search, q, truth):
             nn_recall(truth, got, 10), recall(truth, got, 10))
 
 
-def milvus_rows(kinds, x, ids, q, truth, folder):
+def milvus_rows(kinds, x, ids, q, truth, folder, singles):
     """Milvus Lite rows: one collection, each kind's index built on it in turn."""
     from milvus_lite_bench import LiteCollection, search_params
 
@@ -126,12 +126,13 @@ def milvus_rows(kinds, x, ids, q, truth, folder):
         for setting in SWEEP.get(kind, [{}]):
             sp = search_params(kind, setting)
             label = "milvus-lite " + " ".join(f"{k}={v}" for k, v in {**params, **sp}.items())
-            rows.append(rows_for(label, inserted + build, size, lambda qq, k: (None, col.search(qq, k, sp)), q, truth))
+            rows.append(rows_for(label, inserted + build, size, lambda qq, k: (None, col.search(qq, k, sp)), q, truth,
+                                 singles))
     col.close()
     return rows
 
 
-def bench(n, dim, rng, kinds, like=None, milvus=(), milvus_dir=None):
+def bench(n, dim, rng, kinds, like=None, milvus=(), milvus_dir=None, milvus_singles=100):
     x, q = gallery(n, dim, rng, like=like)
     ids = np.arange(n, dtype=np.int64)
     rows = []
@@ -162,7 +163,7 @@ def bench(n, dim, rng, kinds, like=None, milvus=(), milvus_dir=None):
         exact = idx = None  # free FAISS memory before Milvus loads its own copy
         gc.collect()
         with tempfile.TemporaryDirectory(dir=milvus_dir) as folder:
-            rows += milvus_rows(milvus, x, ids, q, truth, folder)
+            rows += milvus_rows(milvus, x, ids, q, truth, folder, milvus_singles)
     return rows
 
 
@@ -175,6 +176,8 @@ def main():
     ap.add_argument("--milvus", default="", help="also these kinds in Milvus Lite, e.g. flat,ivf,hnsw "
                     "(needs pymilvus and milvus-lite)")
     ap.add_argument("--milvus-dir", default=None, help="folder for Milvus Lite's temporary files")
+    ap.add_argument("--milvus-queries", type=int, default=100, help="single queries timed per Milvus row (Lite's "
+                    "search walks every primary key in Python: about 1 s a query at 1M on 2 cores)")
     ap.add_argument("--hnsw-up-to", type=int, default=None, help="leave hnsw (FAISS and Milvus) out above this "
                     "size (a 1M graph takes ~10 min to build on 2 free cores, each)")
     args = ap.parse_args()
@@ -192,7 +195,8 @@ def main():
         def sized(kinds):
             return [k for k in kinds.split(",") if k and not (k == "hnsw" and n > (args.hnsw_up_to or n))]
 
-        rows = bench(n, args.dim, rng, sized(args.kinds), like, sized(args.milvus), args.milvus_dir)
+        rows = bench(n, args.dim, rng, sized(args.kinds), like, sized(args.milvus), args.milvus_dir,
+                     args.milvus_queries)
         base = rows[0][3]
         print(f"\n## {n:,} vectors, dim {args.dim}")
         print("| method | build s | size MB | p50 ms | p99 ms | batch q/s | recall@1 | 1-recall@10 | recall@10 "
