@@ -177,7 +177,7 @@ def main():
                     "(needs pymilvus and milvus-lite)")
     ap.add_argument("--milvus-dir", default=None, help="folder for Milvus Lite's temporary files")
     ap.add_argument("--milvus-queries", type=int, default=100, help="single queries timed per Milvus row (Lite's "
-                    "search walks every primary key in Python: about 1 s a query at 1M on 2 cores)")
+                    "search walks every primary key in Python: seconds a query at 1M here)")
     ap.add_argument("--hnsw-up-to", type=int, default=None, help="leave hnsw (FAISS and Milvus) out above this "
                     "size (a 1M graph takes ~10 min to build on 2 free cores, each)")
     args = ap.parse_args()
