@@ -22,6 +22,7 @@ OBJECTIVES = ("far", "fpir", "f1")  # what a calibrated threshold bounds
 MARGIN_KINDS = ("arcface", "cosface", "combined")
 OPTIMIZERS = ("adamw", "sgd")
 QUALITY_GATES = ("warn", "skip")  # what `index` does with a photo whose face is unusable
+DECIDERS = ("nn", "svc")  # who `query` names: nearest neighbour, or the fitted PCA + SVC classifier
 
 # -- photos and faces ------------------------------------------------------------------------
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -32,6 +33,11 @@ MAX_FILE_BYTES = 256 << 20  # a photo file larger than this is refused before it
 # Smallest face MTCNN looks for, in pixels. Smaller faces cannot give a useful 112-px crop,
 # and skipping the finest pyramid level makes detection ~1.4x faster (same val top-1).
 MIN_FACE_SIZE = 40
+
+# -- `facesearch classifier fit` (PCA + SVC on the gallery's embeddings); defaults chosen on
+# FACECOM train identities by benchmarks/classifier_compare.py, never on val
+CLASSIFIER_COMPONENTS = 64
+CLASSIFIER_C = 10.0
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -48,3 +54,8 @@ def index_path_for(db_path: str | os.PathLike) -> Path:
     so two databases never share one."""
     path = Path(db_path)
     return path.with_suffix(".faiss") if path.suffix == ".db" else path.with_name(path.name + ".faiss")
+
+
+def classifier_path_for(db_path: str | os.PathLike) -> Path:
+    """The fitted identity classifier of a database, beside its index file (``x.svc``)."""
+    return index_path_for(db_path).with_suffix(".svc")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import QUALITY_GATES
+from ..config import DECIDERS, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, index_type_option, json_option, model_option,
                       no_flip_option, nprobe_option, open_gallery, progress, report_errors, sub_db_option,
@@ -95,8 +95,11 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @ef_search_option
 @click.option("--all-faces", is_flag=True, help="Identify every detected face, left to right (JSON: \"faces\"), "
               "not only the largest, most central one.")
+@click.option("--decider", type=click.Choice(DECIDERS), default="nn", show_default=True,
+              help="Who is named: nn (nearest neighbour) or svc (the classifier of `facesearch classifier fit`; "
+              "adds \"probability\" to each match; unknowns are still decided by the threshold on the score).")
 @json_option
-def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, as_json):
+def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, decider, as_json):
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
@@ -112,7 +115,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     gallery.search_params = {k: v for k, v in (("nprobe", nprobe), ("ef_search", ef_search)) if v}
     failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
-        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces)
+        results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces,
+                                   decider=decider)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
     for r in results:

@@ -17,6 +17,7 @@ from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
 from ..files import sha256_file
 from ..types import FaceMatch, FileError, Match, QueryResult
+from .classifier import svc_search
 from .index import VectorIndex
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
@@ -242,13 +243,16 @@ class Gallery:
         return out
 
     def identify(self, paths: list, k: int = 5, threshold: float | None = None,
-                 progress: Progress = None, all_faces: bool = False) -> list[QueryResult | FileError]:
+                 progress: Progress = None, all_faces: bool = False, decider: str = "nn"
+                 ) -> list[QueryResult | FileError]:
         """Who is in each photo (a path, bytes, or PIL image)? ``accepted`` compares the best
         score with ``threshold`` (default: the calibrated identification threshold; None if
         never calibrated); a face whose quality is unusable is never accepted. The answer is
         for the largest, most central face; ``all_faces``: ``faces`` also answers for every
-        detected face, left to right."""
+        detected face, left to right. ``decider="svc"``: identities ranked by the fitted
+        classifier (``classifier.py``; refused when missing or stale)."""
         self.refresh()
+        search = svc_search(self) if decider == "svc" else self.search
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
         warnings = self._threshold_warnings() if threshold is not None else []
@@ -256,7 +260,7 @@ class Gallery:
         for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
             good = [r for r in results if isinstance(r, Embedded)]
             vectors = [v for r in good for _, v in r.faces] if all_faces else [r.vector for r in good]
-            matches = iter(self.search(np.array(vectors), k) if good else [])
+            matches = iter(search(np.array(vectors), k) if good else [])
             for r in results:
                 if isinstance(r, FileError):
                     out.append(r)
