@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +46,14 @@ def fit_vectors(vectors: np.ndarray, labels: list[str], components: int = CLASSI
     if len(set(labels)) < 2:
         raise GalleryError("the classifier needs at least two identities in the gallery")
     model = make_pipeline(len(vectors), vectors.shape[1], components, c)
-    return model.fit(vectors, np.asarray(labels))
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 deprecates SVC(probability=True) (removal planned for 1.11); its
+        # replacement, CalibratedClassifierCV, needs several photos of every identity, which
+        # galleries of one photo a person do not have. Many classes of few samples is the
+        # normal case here, not a regression problem.
+        warnings.filterwarnings("ignore", message=".*probability.*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        return model.fit(vectors, np.asarray(labels))
 
 
 def fingerprint(ids: np.ndarray, names: list[str], vectors: np.ndarray, checksum: str) -> str:

@@ -4,8 +4,11 @@ overlap enough, so a name holds between detections and a person is counted once.
 Association is greedy by IoU, best pairs first (as in Bochinski et al.'s IOU tracker); a
 track that goes unmatched for more than ``max_misses`` processed frames ends. A track's
 name is a vote: the identity with the highest summed score over its *accepted* sightings
-(so one blurred frame does not rename it); with no accepted sighting it shows the latest
-best guess, not accepted.
+(so one blurred frame does not rename it; without a calibrated threshold every sighting
+votes and nothing is accepted or refused: ``accepted`` None); with no vote it shows the
+latest best guess, not accepted. A sighting accepted as someone other than the person a
+track was accepted as starts a new track, even in the same place (one person replacing
+another in front of the camera).
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ class Track:
     first_time: float
     last_time: float
     last: Sighting
-    votes: dict[str, float] = field(default_factory=dict)  # identity -> summed score when accepted
+    votes: dict[str, float] = field(default_factory=dict)  # identity -> summed score of voting sightings
+    confirmed: bool = False  # some sighting was accepted
     misses: int = 0
 
     @property
@@ -52,7 +56,11 @@ class Track:
 
     @property
     def accepted(self) -> bool | None:
-        return True if self.votes else self.last.accepted
+        return True if self.confirmed else None if self.votes else self.last.accepted
+
+    def conflicts(self, s: Sighting) -> bool:
+        """Whether ``s`` was accepted as someone else than this track was."""
+        return bool(self.confirmed and s.accepted and s.identity != self.identity)
 
     @property
     def score(self) -> float | None:
@@ -61,8 +69,9 @@ class Track:
 
     def see(self, s: Sighting, time: float) -> None:
         self.box, self.last, self.last_time, self.misses = s.box, s, time, 0
-        if s.accepted and s.identity is not None:
+        if s.accepted is not False and s.identity is not None:  # None: no threshold, every sighting votes
             self.votes[s.identity] = self.votes.get(s.identity, 0.0) + float(s.score or 0.0)
+            self.confirmed = self.confirmed or bool(s.accepted)
 
 
 class IoUTracker:
@@ -84,7 +93,7 @@ class IoUTracker:
         for overlap, ti, si in pairs:
             if overlap < self.min_iou:
                 break
-            if ti in taken or si in owner:
+            if ti in taken or si in owner or self.active[ti].conflicts(sightings[si]):
                 continue
             taken.add(ti)
             owner[si] = self.active[ti]
@@ -108,12 +117,13 @@ class IoUTracker:
 
 
 def timeline(tracks: list[Track], gap: float = 1.0) -> list[dict]:
-    """Who was seen when: per accepted identity, its time spans (tracks of one identity less
-    than ``gap`` seconds apart merged), ordered by first appearance."""
+    """Who was seen when: per identity of a track not refused (accepted, or no threshold
+    calibrated), its time spans (tracks of one identity less than ``gap`` seconds apart
+    merged), ordered by first appearance."""
     spans: dict[str, list[list[float]]] = {}
     ids: dict[str, list[int]] = {}
     for t in sorted(tracks, key=lambda t: t.first_time):
-        if not t.accepted or t.identity is None:
+        if t.accepted is False or t.identity is None:
             continue
         runs = spans.setdefault(t.identity, [])
         if runs and t.first_time - runs[-1][1] <= gap:

@@ -129,11 +129,14 @@ class Watch:
         image = Image.fromarray(bgr[:, :, ::-1])  # OpenCV frames are BGR
         [r] = self.gallery.identify([image], k=5, threshold=self.threshold, all_faces=True)
         self.frames_processed += 1
+        # A face without a box is a centre crop where nothing was detected, unless the gallery
+        # takes photos as face crops (--detector none): then the frame is the face.
+        whole = (0.0, 0.0, float(image.width), float(image.height)) if self.gallery.detector == "none" else None
         sightings = [] if isinstance(r, FileError) else [
-            Sighting(tuple(f.box), f.matches[0].identity if f.matches else None,
+            Sighting(tuple(f.box) if f.box is not None else whole, f.matches[0].identity if f.matches else None,
                      f.matches[0].score if f.matches else None, f.accepted,
                      {m.identity: m.score for m in f.matches})
-            for f in r.faces or [] if f.box is not None]  # box None: no face found, only a centre crop
+            for f in r.faces or [] if f.box is not None or whole is not None]
         tracks = self.tracker.update(sightings, at)
         return FrameResult(n, at, list(zip(sightings, tracks)))
 
