@@ -38,6 +38,8 @@ MIN_FACE_SIZE = 40
 # FACECOM train identities by benchmarks/classifier_compare.py, never on val
 CLASSIFIER_COMPONENTS = 64
 CLASSIFIER_C = 10.0
+SVC_KERNELS = ("linear", "rbf")
+CLASSIFIER_KERNEL = "linear"
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent

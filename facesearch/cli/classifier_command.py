@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, classifier_path_for
+from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS, classifier_path_for
 from .options import db_option, json_option, open_gallery
 
 
@@ -28,20 +28,22 @@ def classifier():
               help="PCA dimensions kept (whitened) before the SVC.")
 @click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=CLASSIFIER_C, show_default=True,
               help="SVC regularisation (larger: fits the enrolled photos more closely).")
+@click.option("--kernel", type=click.Choice(SVC_KERNELS), default=CLASSIFIER_KERNEL, show_default=True,
+              help="SVC kernel.")
 @json_option
-def fit(db, components, c, as_json):
-    """Fit PCA + SVC (RBF, probability outputs) on every stored embedding, label = identity."""
+def fit(db, components, c, kernel, as_json):
+    """Fit PCA + SVC (probability outputs) on every stored embedding, label = identity."""
     from ..gallery.classifier import fit_gallery
 
     gallery = open_gallery(db, None, None, None)
-    clf = fit_gallery(gallery, components, c)
+    clf = fit_gallery(gallery, components, c, kernel)
     path = classifier_path_for(gallery.db_path)
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header}))
     else:
         h = clf.header
         click.echo(f"fitted on {h['photos']} photos of {h['identities']} identities (PCA {h['components']}, "
-                   f"C {h['C']:g}); saved to {path}")
+                   f"{h['kernel']} C {h['C']:g}); saved to {path}")
 
 
 @classifier.command()
@@ -60,5 +62,5 @@ def show(db, as_json):
     else:
         h = clf.header
         click.echo(f"{path}: fitted {h['fitted_at']} on {h['photos']} photos of {h['identities']} identities "
-                   f"(PCA {h['components']}, C {h['C']:g}); " + (f"STALE: {why}" if why else "current"))
+                   f"(PCA {h['components']}, {h.get('kernel')} C {h['C']:g}); " + (f"STALE: {why}" if why else "current"))
     raise SystemExit(1 if why else 0)
