@@ -41,7 +41,7 @@ def watch(source, every, threshold, out, db, as_json):
                 click.echo(json.dumps(result.as_dict()))
             elif result.faces:
                 click.echo(f"{result.time:8.2f}s  frame {result.frame}: " + ", ".join(
-                    f"#{t.id} {shown(t.identity) if t.accepted else 'unknown'}"
+                    f"#{t.id} {'unknown' if t.accepted is False else shown(t.identity)}"
                     + (f" {t.score:.3f}" if t.score is not None else "") for _, t in result.faces))
             sys.stdout.flush()
     except KeyboardInterrupt:  # raised while printing, outside the reader: stop it the same way

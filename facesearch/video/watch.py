@@ -151,7 +151,7 @@ class Watch:
         """Who was seen when, and how fast the source was read."""
         tracks = self.tracker.tracks()
         return {"summary": timeline(tracks), "tracks": len(tracks),
-                "unknown_tracks": sum(1 for t in tracks if not t.accepted),
+                "unknown_tracks": sum(1 for t in tracks if t.accepted is False),
                 "frames_read": self.frames_read, "frames_processed": self.frames_processed,
                 "wall_s": round(self.wall_s, 3),
                 "frames_per_s": round(self.frames_read / self.wall_s, 2) if self.wall_s else None,
@@ -159,12 +159,13 @@ class Watch:
 
 
 def draw(cv2, bgr, faces: list[tuple[Sighting, Track]]):
-    """The frame with each tracked face boxed and labelled (green: accepted)."""
+    """The frame with each tracked face boxed and labelled (green: accepted, red: unknown,
+    yellow: no threshold calibrated)."""
     img = bgr.copy()
     for s, t in faces:
         x1, y1, x2, y2 = (int(round(v)) for v in s.box)
-        colour = (0, 200, 0) if t.accepted else (0, 0, 220)
-        name = t.identity if t.accepted else "unknown"
+        colour = {True: (0, 200, 0), False: (0, 0, 220), None: (0, 200, 220)}[t.accepted]  # None: no threshold
+        name = "unknown" if t.accepted is False else t.identity
         cv2.rectangle(img, (x1, y1), (x2, y2), colour, 2)
         cv2.putText(img, f"#{t.id} {name}", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
     return img
