@@ -85,3 +85,8 @@ def test_a_source_that_cannot_be_opened_is_a_clear_error(enrolled, tmp_path, mak
 def test_an_unopenable_webcam_is_a_clear_error():
     with pytest.raises(SourceError, match="cannot open video source 99"):
         open_source("99")
+
+
+def test_an_unreachable_stream_is_a_clear_error():
+    with pytest.raises(SourceError, match="cannot open video source http://127.0.0.1:9/"):
+        open_source("http://127.0.0.1:9/live.mp4")  # nothing listens on the discard port
