@@ -41,9 +41,7 @@ def fit(db, components, c, kernel, as_json):
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header}))
     else:
-        h = clf.header
-        click.echo(f"fitted on {h['photos']} photos of {h['identities']} identities (PCA {h['components']}, "
-                   f"{h['kernel']} C {h['C']:g}); saved to {path}")
+        click.echo(f"fitted on {described(clf.header)}; saved to {path}")
 
 
 @classifier.command()
@@ -60,7 +58,11 @@ def show(db, as_json):
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header, "stale": why is not None, "reason": why}))
     else:
-        h = clf.header
-        click.echo(f"{path}: fitted {h['fitted_at']} on {h['photos']} photos of {h['identities']} identities "
-                   f"(PCA {h['components']}, {h.get('kernel')} C {h['C']:g}); " + (f"STALE: {why}" if why else "current"))
+        click.echo(f"{path}: fitted {clf.header['fitted_at']} on {described(clf.header)}; "
+                   + (f"STALE: {why}" if why else "current"))
     raise SystemExit(1 if why else 0)
+
+
+def described(h: dict) -> str:
+    return (f"{h['photos']} photos of {h['identities']} identities "
+            f"(PCA {h['components']}, {h.get('kernel', 'rbf')} SVC, C {h['C']:g})")
