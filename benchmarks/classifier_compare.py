@@ -45,9 +45,14 @@ def nn_top1(gal, gal_y, queries) -> np.ndarray:
     return gal_y[np.argmax(queries @ gal.T, axis=1)]
 
 
+BY_PROBABILITY = False  # --by-probability: rank by Platt probabilities instead (not what query does)
+
+
 def svc_top1(gal, gal_y, queries, components, c, kernel) -> np.ndarray:
     """What `query --decider svc` names first (the SVC's decision)."""
     model = fit_vectors(gal, list(gal_y), components, c, kernel)
+    if BY_PROBABILITY:
+        return model.classes_[np.argmax(model.predict_proba(queries), axis=1)]
     return np.array([r[0][0] for r in rank(model, queries, 1)])
 
 
@@ -89,7 +94,10 @@ def main() -> None:
     ap.add_argument("--components", default="32,64,128")
     ap.add_argument("--c", default="1,10,100")
     ap.add_argument("--kernels", default="linear,rbf")
+    ap.add_argument("--by-probability", action="store_true", help="rank identities by Platt probability")
     args = ap.parse_args()
+    global BY_PROBABILITY
+    BY_PROBABILITY = args.by_probability
     gallery = Gallery.open(args.db)
     people = sorted(p.name for p in args.train.iterdir() if p.is_dir())
     split = set(random.Random(args.seed).sample(people, min(args.identities, len(people))))

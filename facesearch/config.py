@@ -37,7 +37,7 @@ MIN_FACE_SIZE = 40
 # -- `facesearch classifier fit` (PCA + SVC on the gallery's embeddings); defaults chosen on
 # FACECOM train identities by benchmarks/classifier_compare.py, never on val
 CLASSIFIER_COMPONENTS = 64
-CLASSIFIER_C = 10.0
+CLASSIFIER_C = 100.0
 SVC_KERNELS = ("linear", "rbf")
 CLASSIFIER_KERNEL = "linear"
 
