@@ -31,8 +31,9 @@ MAGIC = b"FACESEARCH-SVC 1\n"
 
 def make_pipeline(n_samples: int, dim: int, components: int = CLASSIFIER_COMPONENTS, c: float = CLASSIFIER_C,
                   kernel: str = CLASSIFIER_KERNEL):
-    """PCA (at most ``components`` dims; not whitened: whitening lost 7-45 points of top-1 on
-    training identities) then an SVC with Platt-scaled probabilities."""
+    """PCA (at most ``components`` dims; not whitened: on 100 training identities, clean
+    gallery, the best whitened setting named 0.893 right against 0.959 unwhitened) then an
+    SVC with Platt-scaled probabilities."""
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
     from sklearn.svm import SVC
