@@ -59,6 +59,7 @@ class Gallery:
         self.meta: GalleryMeta | None = self.store.meta()
         self._encoder = None
         self._embedders: dict[bool, Embedder] = {}  # by require_face; models loaded once
+        self._identities: tuple | None = None  # ((database id, generation), identity count)
         if detector is not None and self.meta is not None and detector != self.meta.detector:
             raise GalleryError(f"{self.db_path} was built with --detector {self.meta.detector}; "
                                "use a new --db to change it")
@@ -275,7 +276,11 @@ class Gallery:
         size = (self.meta.threshold_info or {}).get("gallery_size")
         if not size:
             return []
-        n = self.store.identity_count()
+        # every write that adds or removes an identity advances the generation: count once per generation
+        key = (self.meta.database_id, self.meta.generation)
+        if self._identities is None or self._identities[0] != key:
+            self._identities = (key, self.store.identity_count())
+        n = self._identities[1]
         if n > 2 * size:
             return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
                     "for: strangers are accepted more often; run `facesearch calibrate` again"]
