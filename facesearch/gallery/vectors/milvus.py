@@ -138,6 +138,7 @@ class MilvusVectors(VectorStore):
     def __init__(self, store: Store, uri: str, on_wait: Callable[[str], None] | None = None):
         super().__init__(store, on_wait)
         self.uri = uri
+        self._loaded: set[str] = set()  # collections loaded (searchable) in this process
 
     @property
     def client(self):
@@ -156,6 +157,9 @@ class MilvusVectors(VectorStore):
         name = self.collection(meta)
         if not self.client.has_collection(name):
             return None
+        if name not in self._loaded:  # a collection opened by another process is released here
+            self.client.load_collection(name)
+            self._loaded.add(name)
         info = self.client.describe_index(name, "vector")
         kind = KINDS.get(info.get("index_type"), "flat")
         dim = next(int(f["params"]["dim"]) for f in self.client.describe_collection(name)["fields"]
