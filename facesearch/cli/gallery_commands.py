@@ -80,7 +80,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
                    + (f", {rep.replaced} replaced a changed file" if rep.replaced else "")
                    + (f", {len(scan.ignored)} files ignored" if scan.ignored else "")
                    + (f", {len(rep.unusable)} unusable faces" if rep.unusable else "")
-                   + f"); {summary['identities']} identities, {summary['photos']} photos in {db}")
+                   + f"); {summary['identities']} identities, {summary['photos']} photos in {gallery.store.label}")
     sys.exit(1 if failed else 0)
 
 
