@@ -28,8 +28,9 @@ def free_port() -> int:
 
 
 def _bindir() -> Path:
-    for cand in ([shutil.which("pg_config")] if shutil.which("pg_config") else []):
-        out = subprocess.run([cand, "--bindir"], capture_output=True, text=True)
+    """The server binaries: ``pg_config --bindir``, else Debian's /usr/lib/postgresql/<version>/bin."""
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
         if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
             return Path(out.stdout.strip())
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -74,7 +75,6 @@ def start_postgres() -> Postgres:
     bindir = _bindir()
     folder = Path(tempfile.mkdtemp(prefix="facesearch-pg-"))
     run_as: list[str] = []
-    user = os.environ.get("USER") or "postgres"
     if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
         import pwd
 

@@ -56,8 +56,10 @@ class VectorStore:
         raise NotImplementedError
 
     def stored(self, meta: GalleryMeta):
-        """(problems, stored ids) of the stored vectors, for :meth:`check`."""
+        """(stored index, its generation stamp), or (None, what is wrong), for :meth:`check`."""
         raise NotImplementedError
+
+    name = "index"  # how messages call the stored vectors
 
     @property
     def where(self) -> str:
@@ -115,10 +117,15 @@ class VectorStore:
 
     def check(self, meta: GalleryMeta) -> list[str]:
         """Problems between the database and the stored vectors (empty list = consistent)."""
-        problems, stored_ids = self.stored(meta)
-        if stored_ids is None:
-            return problems
-        db_ids, stored_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(stored_ids)
+        idx, stamp = self.stored(meta)
+        if idx is None:
+            return [stamp]
+        problems = []
+        if idx.dim != meta.card.embedding_dim:
+            problems.append(f"{self.name} dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
+        if stamp != meta.generation:
+            problems.append(f"{self.name} generation {stamp} != database generation {meta.generation}")
+        db_ids, stored_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(idx.ids().tolist())
         if db_ids != stored_ids:
             problems.append(f"{len(db_ids - stored_ids)} photos missing from {self.where}, "
                             f"{len(stored_ids - db_ids)} stale vectors in {self.where}")

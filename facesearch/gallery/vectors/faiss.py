@@ -77,13 +77,8 @@ class FaissVectors(VectorStore):
         try:
             idx = VectorIndex.load(path)
         except IndexFileError as e:
-            return [str(e)], None
+            return None, str(e)
         if not belongs(idx, meta):
-            return [f"index file {path} belongs to another database (id {idx.database_id}, "
-                    f"this one is {meta.database_id})"], None
-        problems = []
-        if idx.dim != meta.card.embedding_dim:
-            problems.append(f"index dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
-        if idx.generation != meta.generation:
-            problems.append(f"index generation {idx.generation} != database generation {meta.generation}")
-        return problems, idx.ids().tolist()
+            return None, (f"index file {path} belongs to another database (id {idx.database_id}, "
+                          f"this one is {meta.database_id})")
+        return idx, idx.generation

@@ -135,6 +135,8 @@ class MilvusIndex:
 class MilvusVectors(VectorStore):
     """The database's vectors in a Milvus collection (``uri``: a Milvus Lite file or a server)."""
 
+    name = "Milvus"
+
     def __init__(self, store: Store, uri: str, on_wait: Callable[[str], None] | None = None):
         super().__init__(store, on_wait)
         self.uri = uri
@@ -212,10 +214,5 @@ class MilvusVectors(VectorStore):
     def stored(self, meta: GalleryMeta):
         idx = self._open(meta)
         if idx is None:
-            return [f"{self.where} does not exist: `facesearch reindex` rebuilds it"], None
-        problems = []
-        if idx.dim != meta.card.embedding_dim:
-            problems.append(f"Milvus dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
-        if meta.vectors_generation != meta.generation:
-            problems.append(f"Milvus generation {meta.vectors_generation} != database generation {meta.generation}")
-        return problems, idx.ids().tolist()
+            return None, f"{self.where} does not exist: `facesearch reindex` rebuilds it"
+        return idx, meta.vectors_generation
