@@ -7,14 +7,14 @@ wall time of a cold `facesearch index` of the first N identities (clean photos),
 `facesearch query --json` of one distorted photo per identity, of `facesearch check`, the
 top-1 accuracy and whether every backend gave the same top-1; then, in one warm process per
 backend, the latency of `Gallery.search` for one query vector (p50 / p99 over the N query
-vectors, 20 rounds). Without --postgres, a throw-away PostgreSQL server is started with
+vectors, 20 rounds), with FAISS's OpenMP threads and with one. Without --postgres, a throw-away PostgreSQL server is started with
 tests/servers.py (and stopped at the end).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,8 +31,10 @@ def cli(*args) -> tuple[float, subprocess.CompletedProcess]:
     return time.perf_counter() - t, r
 
 
-def search_latency(db: str, queries: list[Path], rounds: int) -> tuple[float, float]:
-    """p50 / p99 ms of one warm `Gallery.search` call with one query vector."""
+def search_latency(db: str, queries: list[Path], rounds: int) -> list[float]:
+    """p50 / p99 ms of one warm `Gallery.search` call with one query vector, with FAISS's
+    default OpenMP threads and then with one thread (``faiss.omp_set_num_threads(1)``)."""
+    import faiss
     import numpy as np
 
     from facesearch.gallery import Gallery
@@ -40,13 +42,18 @@ def search_latency(db: str, queries: list[Path], rounds: int) -> tuple[float, fl
     g = Gallery.open(db)
     vectors = [r.vector for r in g.embedder().run(queries) if hasattr(r, "vector")]
     g.search(vectors[0][None], 5)  # warm: index loaded, collection opened
-    times = []
-    for _ in range(rounds):
-        for v in vectors:
-            t = time.perf_counter()
-            g.search(v[None], 5)
-            times.append((time.perf_counter() - t) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+    out, default_threads = [], faiss.omp_get_max_threads()
+    for threads in (default_threads, 1):
+        faiss.omp_set_num_threads(threads)
+        times = []
+        for _ in range(rounds):
+            for v in vectors:
+                t = time.perf_counter()
+                g.search(v[None], 5)
+                times.append((time.perf_counter() - t) * 1000)
+        out += [float(np.percentile(times, 50)), float(np.percentile(times, 99))]
+    faiss.omp_set_num_threads(default_threads)
+    return out
 
 
 def main() -> None:
@@ -81,8 +88,6 @@ def main() -> None:
             c.execute(f'CREATE DATABASE "{name}"')
         return base.rsplit("/", 1)[0] + "/" + name
 
-    import os
-
     os.environ.setdefault("FACESEARCH_INDEX_CACHE", str(work / "index-cache"))
     rows, answers = [], {}
     try:
@@ -98,19 +103,22 @@ def main() -> None:
             answers[name] = top1
             t_check, r = cli("check", "--db", db)
             assert r.returncode == 0, r.stderr
-            p50, p99 = search_latency(db, queries, args.rounds)
+            latency = search_latency(db, queries, args.rounds)
             right = sum(t == q.parent.parent.name for t, q in zip(top1, queries)) / len(queries)
-            rows.append((name, t_index, t_query, t_check, p50, p99, right))
+            rows.append((name, t_index, t_query, t_check, *latency, right))
             print(f"{name}: done", file=sys.stderr)
     finally:
         if server is not None:
             server.stop()
     n_photos = sum(1 for p in people for f in p.glob("*.jpg"))
     print(f"\n{len(people)} identities, {n_photos} photos enrolled, {len(queries)} distorted queries\n")
-    print("| backend | index s | query s (all) | check s | search p50 ms | search p99 ms | top-1 |")
+    print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)\n")
+    print("| backend | index s | query s (all) | check s | search p50 / p99 ms | same, 1 FAISS thread | top-1 |")
     print("|---|---|---|---|---|---|---|")
-    for name, ti, tq, tc, p50, p99, right in rows:
-        print(f"| {name} | {ti:.2f} | {tq:.2f} | {tc:.2f} | {p50:.3f} | {p99:.3f} | {right:.3f} |")
+    for name, ti, tq, tc, p50, p99, p50_1, p99_1, right in rows:
+        print(f"| {name} | {ti:.2f} | {tq:.2f} | {tc:.2f} | {p50:.3f} / {p99:.3f} | {p50_1:.3f} / {p99_1:.3f} "
+              f"| {right:.3f} |")
     same = all(a == answers["sqlite-faiss"] for a in answers.values())
     print(f"\nsame top-1 on every backend: {same}")
 

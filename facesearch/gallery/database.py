@@ -1,6 +1,7 @@
-"""Opening a database: a URL goes to :mod:`.postgres`; a file (SQLite) is opened safely: recognise it as facesearch's before writing a byte,
-read-only where the file or its folder cannot be written, and every SQLite failure
-turned into a :class:`~facesearch.errors.StoreError` that says what happened.
+"""Opening a database: a URL goes to :mod:`.postgres`; a file (SQLite) is opened safely:
+recognised as facesearch's before writing a byte, read-only where the file or its folder
+cannot be written, and every SQLite failure turned into a
+:class:`~facesearch.errors.StoreError` that says what happened.
 
 A facesearch database carries SQLite's ``application_id`` (:data:`APPLICATION_ID`);
 databases of the first release (without it) are recognised by their tables and stamped

@@ -83,10 +83,13 @@ class MilvusIndex:
         self.client, self.name, self.dim, self.kind = client, name, dim, kind
         self.params = {**DEFAULTS[kind], **params}
         self.generation, self.database_id = generation, database_id
+        self._count: int | None = None  # counted once, not on every search (a round trip)
 
     def __len__(self) -> int:
-        rows = self.client.query(self.name, filter="", output_fields=["count(*)"])
-        return int(rows[0]["count(*)"])
+        if self._count is None:
+            rows = self.client.query(self.name, filter="", output_fields=["count(*)"])
+            self._count = int(rows[0]["count(*)"])
+        return self._count
 
     def set_search_params(self, **params) -> None:
         self.params.update(params)
@@ -94,12 +97,13 @@ class MilvusIndex:
     def add(self, ids, vectors) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        self._count = None
         for i in range(0, len(ids), BATCH):
             self.client.upsert(self.name, [{"id": int(pid), "vector": v.tolist()}
                                            for pid, v in zip(ids[i:i + BATCH], vectors[i:i + BATCH])])
 
     def remove(self, ids) -> int:
-        ids = [int(i) for i in ids]
+        ids, self._count = [int(i) for i in ids], None
         if ids:
             self.client.delete(self.name, ids=ids)
         return len(ids)
