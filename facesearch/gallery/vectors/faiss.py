@@ -63,14 +63,15 @@ class FaissVectors(VectorStore):
         return index
 
     def save(self, meta: GalleryMeta, index: VectorIndex, by_reader: bool = False) -> None:
-        if by_reader:
+        if by_reader and not self.store.is_server:
             return  # a reader keeps its rebuild in memory; the next writer saves the file
         path = self.path(meta)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)  # the cache folder of a server database
+        try:  # a server database's cache file is this machine's: a reader saves it too (writes happen elsewhere)
+            path.parent.mkdir(parents=True, exist_ok=True)
             index.save(path)
         except OSError as e:  # the database is already complete: only the derived file is missing
-            raise save_failed(str(path), e) from None
+            if not by_reader:
+                raise save_failed(str(path), e) from None
 
     def stored(self, meta: GalleryMeta):
         path = self.path(meta)
