@@ -1,9 +1,9 @@
 """The facade: one object to enrol, identify, compare and manage people.
 
 :class:`Gallery` composes the :class:`~.store.Store` (the database, system of record: it
-keeps every embedding), the :class:`~.sync.IndexSync` (the FAISS file, a derived cache
-stamped with a generation, rebuilt whenever it does not match the database) and an
-:class:`~facesearch.faces.pipeline.Embedder` (photos -> aligned faces -> vectors).
+keeps every embedding), a :class:`~.vectors.VectorStore` (FAISS file or Milvus collection,
+derived, stamped with a generation, rebuilt whenever it does not match the database) and
+an :class:`~facesearch.faces.pipeline.Embedder` (photos -> aligned faces -> vectors).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..config import EMBED_BATCH, index_path_for
+from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
 from ..files import sha256_file
@@ -20,7 +20,7 @@ from ..types import FaceMatch, FileError, Match, QueryResult
 from .index import VectorIndex
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
-from .sync import IndexSync
+from .vectors import open_vectors, parse_vectors
 from .uploads import UploadReport, embed_all, owners, store_uploads
 
 Progress = Callable[[int], None] | None
@@ -43,25 +43,27 @@ def _create_encoder(model: str | None, weights: str | None, flip: bool):
 
 
 class Gallery:
-    """A face database at ``db_path`` (created and migrated on open).
+    """A face database at ``db_path``: a SQLite file or a server URL (created and migrated on open).
 
     ``encoder``: what embeds photos; if omitted it is rebuilt lazily from the DB's card.
     ``detector``: 'mtcnn' or 'none'; a DB keeps the one it was built with (another is refused).
+    ``vectors``: the vector store of a new database (``faiss`` or ``milvus:<uri>``); an
+    existing database keeps its own unless :meth:`set_vectors` moves it.
     """
 
     def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None,
-                 on_wait: Callable[[str], None] | None = None, create: bool = True):
+                 on_wait: Callable[[str], None] | None = None, create: bool = True, vectors: str | None = None):
         self.search_params: dict = {}  # per-call overrides: nprobe, ef_search
         self.store = Store(db_path, create)
-        self.db_path = self.store.db_path
-        self.index_path = index_path_for(self.db_path)
-        self.sync = IndexSync(self.store, self.index_path, on_wait)
+        self.db_path = self.store.db_path if self.store.db_path is not None else str(db_path)
         self.meta: GalleryMeta | None = self.store.meta()
+        self._vectors = vectors and parse_vectors(vectors)  # for a new database
+        self.sync = open_vectors(self.store, self.meta.vectors if self.meta else self._vectors or "faiss", on_wait)
         self._encoder = None
         self._embedders: dict[bool, Embedder] = {}  # by require_face; models loaded once
         self._identities: tuple | None = None  # ((database id, generation), identity count)
         if detector is not None and self.meta is not None and detector != self.meta.detector:
-            raise GalleryError(f"{self.db_path} was built with --detector {self.meta.detector}; "
+            raise GalleryError(f"{self.store.label} was built with --detector {self.meta.detector}; "
                                "use a new --db to change it")
         self._detector = detector
         if encoder is not None:
@@ -70,13 +72,19 @@ class Gallery:
     @classmethod
     def open(cls, db_path: str | Path, model: str | None = None, weights: str | None = None,
              detector: str | None = None, flip: bool = True, create: bool = False,
-             on_wait: Callable[[str], None] | None = None) -> "Gallery":
+             on_wait: Callable[[str], None] | None = None, vectors: str | None = None) -> "Gallery":
         """The gallery at ``db_path`` with the encoder named by ``model``/``weights`` (default:
-        the DB's own). ``create``: a missing DB is created (with the default model if none)."""
-        if str(db_path).strip() and not create and not Path(db_path).exists():
+        the DB's own). ``create``: a missing DB is created (with the default model if none).
+        ``vectors``: the vector store (``faiss``, ``milvus:<uri>``); a database that has another
+        moves its vectors there (rebuilt from the database)."""
+        if (str(db_path).strip() and not create and not is_database_url(db_path)
+                and not Path(db_path).exists()):
             raise GalleryError(f"no database at {db_path}: run `facesearch index <gallery>` first (or pass --db)")
+        vectors = parse_vectors(vectors) if vectors else None  # refused before a database is made
         encoder = _create_encoder(model, weights, flip) if model else None  # a bad model creates no file
-        gallery = cls(db_path, detector=detector, on_wait=on_wait, create=create)
+        gallery = cls(db_path, detector=detector, on_wait=on_wait, create=create, vectors=vectors)
+        if vectors and gallery.meta is not None and gallery.meta.vectors != vectors:
+            gallery.set_vectors(vectors)
         if not flip and gallery.meta is not None and gallery.meta.card.flip:
             raise GalleryError(f"{db_path} was built with flip-averaged embeddings; --no-flip only applies "
                                "to a new database (--db)")
@@ -97,7 +105,7 @@ class Gallery:
         want, got = self.meta.card, encoder.card
         if not want.same_embeddings(got):
             raise GalleryError(
-                f"{self.db_path} was built with encoder {want}; this is {got}. Query without --model "
+                f"{self.store.label} was built with encoder {want}; this is {got}. Query without --model "
                 "to use the database's encoder, or build a new database (--db) for this one.")
 
     @property
@@ -131,7 +139,7 @@ class Gallery:
         """Another Gallery on this database sharing the encoder and detector, with its own
         index: a server writes through it while readers keep searching this one's index
         (which reloads once the write is saved, as after a write by another process)."""
-        other = Gallery(self.db_path, detector=self._detector, on_wait=self.sync.on_wait)
+        other = Gallery(self.db_path, detector=self._detector, on_wait=self.sync.on_wait, vectors=self._vectors)
         if self._encoder is not None or self.meta is not None:
             other._encoder = self.encoder  # loaded now, once for both
         other._embedders = self._embedders
@@ -139,14 +147,22 @@ class Gallery:
 
     def _require_meta(self) -> GalleryMeta:
         if self.meta is None:
-            raise GalleryError(f"{self.db_path} is empty: run `facesearch index` first")
+            raise GalleryError(f"{self.store.label} is empty: run `facesearch index` first")
         return self.meta
 
     def ensure_meta(self) -> GalleryMeta:
         """Record the encoder card and detector on first use of an empty DB."""
         if self.meta is None:
-            self.meta = self.store.create_meta(self.encoder.card, self.detector)
+            self.meta = self.store.create_meta(self.encoder.card, self.detector, self._vectors or "faiss")
         return self.meta
+
+    def set_vectors(self, spec: str) -> None:
+        """Keep the vectors in another store (``faiss``, ``milvus:<uri>``): recorded in the
+        database and filled from it by the next write (``index``, ``reindex``)."""
+        self._vectors = spec = parse_vectors(spec)
+        self.store.set_vectors(spec)
+        self.refresh()
+        self.sync = open_vectors(self.store, spec, self.sync.on_wait)
 
     # -- index ---------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -172,7 +188,8 @@ class Gallery:
         self.refresh()
 
     def reindex(self) -> int:
-        """Rebuild the index file from stored embeddings; returns the vector count."""
+        """Rebuild the vector store (FAISS file, Milvus collection) from the stored embeddings;
+        returns the vector count."""
         self._require_meta()
         with self._writing(rebuild=True) as (_, index):
             return len(index)
