@@ -15,9 +15,9 @@ import numpy as np
 from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
-from ..files import sha256_file
 from ..types import FaceMatch, FileError, Match, QueryResult
 from .index import VectorIndex
+from .embedding_cache import embed_cached
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
 from .vectors import open_vectors, parse_vectors
@@ -312,30 +312,7 @@ class Gallery:
                        ) -> tuple[dict[Path, tuple[np.ndarray, bool]], list[FileError]]:
         """``path -> (embedding, face usable)`` of labelled photos, cached in the DB by file
         hash and encoder (a damaged or pre-quality cache entry is embedded again)."""
-        checksum, errors, hashes = self.encoder.card.checksum, [], {}
-        for p in paths:
-            try:
-                hashes[p] = sha256_file(p)
-            except OSError as e:
-                errors.append(FileError(str(p), e.strerror or str(e)))
-        dim = self.encoder.embedding_dim
-        cached = {h: (v, bool(q["usable"])) for h, (v, q) in self.store.cached_embeddings(checksum, dim).items()}
-        out = {p: cached[h] for p, h in hashes.items() if h in cached}
-        todo = [p for p in hashes if p not in out]
-        if progress:
-            progress(len(paths) - len(todo))
-        fresh = {}
-        for r in self.embedder().run(todo):
-            if isinstance(r, Embedded):
-                fresh[r.sha256] = (r.vector, r.face.detected, r.face.quality)  # keyed by the bytes embedded
-                out[r.path] = (r.vector, r.face.quality.usable)
-            else:
-                errors.append(r)
-            if progress:
-                progress(1)
-        if fresh:
-            self.store.cache_embeddings(checksum, fresh)
-        return {p: out[p] for p in hashes if p in out}, errors
+        return embed_cached(self.store, self.embedder(), self.encoder.card, paths, progress)
 
     # -- people and thresholds -------------------------------------------------------------
     def people(self) -> list[tuple[str, int]]:
