@@ -14,10 +14,13 @@ DEFAULT_DB = "facesearch.db"
 PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
 PLUGIN_GROUP = "facesearch.encoders"  # package entry points that do the same
 EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
+INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases (see index_cache_dir)
+MILVUS_TOKEN_ENV = "MILVUS_TOKEN"  # token (or user:password) for a Milvus server
 
 # -- enumerations (the CLI's choices come from here) ----------------------------------------
 DETECTORS = ("mtcnn", "none")  # mtcnn: detect + 5-point align; none: photos are face crops
 INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+VECTOR_STORES = ("faiss", "milvus")  # --vectors faiss | milvus:<uri>
 OBJECTIVES = ("far", "fpir", "f1")  # what a calibrated threshold bounds
 MARGIN_KINDS = ("arcface", "cosface", "combined")
 OPTIMIZERS = ("adamw", "sgd")
@@ -48,6 +51,19 @@ SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
 
 def default_db() -> str:
     return os.environ.get(DB_ENV, DEFAULT_DB)
+
+
+def is_database_url(db: str | os.PathLike) -> bool:
+    """Whether ``--db`` names a database server (``postgresql://...``) rather than a file."""
+    return "://" in str(db)
+
+
+def index_cache_dir() -> Path:
+    """Where the FAISS files of server databases live: ``$FACESEARCH_INDEX_CACHE``, else
+    ``$XDG_CACHE_HOME/facesearch/indexes`` (``~/.cache/facesearch/indexes``)."""
+    if os.environ.get(INDEX_CACHE_ENV):
+        return Path(os.environ[INDEX_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facesearch" / "indexes"
 
 
 def index_path_for(db_path: str | os.PathLike) -> Path:
