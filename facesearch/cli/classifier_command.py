@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS, classifier_path_for
+from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS
 from .options import db_option, json_option, open_gallery
 
 
@@ -33,11 +33,11 @@ def classifier():
 @json_option
 def fit(db, components, c, kernel, as_json):
     """Fit PCA + SVC (probability outputs) on every stored embedding, label = identity."""
-    from ..gallery.classifier import fit_gallery
+    from ..gallery.classifier import classifier_path, fit_gallery
 
     gallery = open_gallery(db, None, None, None)
     clf = fit_gallery(gallery, components, c, kernel)
-    path = classifier_path_for(gallery.db_path)
+    path = classifier_path(gallery)
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header}))
     else:
@@ -49,10 +49,10 @@ def fit(db, components, c, kernel, as_json):
 @json_option
 def show(db, as_json):
     """What the classifier was fitted on and whether the gallery changed since (exit 1 if stale)."""
-    from ..gallery.classifier import read, staleness
+    from ..gallery.classifier import classifier_path, read, staleness
 
     gallery = open_gallery(db, None, None, None)
-    path = classifier_path_for(gallery.db_path)
+    path = classifier_path(gallery)
     clf = read(path)
     why = staleness(gallery, clf)
     if as_json:

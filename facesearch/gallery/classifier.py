@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, classifier_path_for
+from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, classifier_path_for, index_cache_dir
 from ..errors import GalleryError
 from ..files import atomic_write
 from ..types import Match
@@ -101,6 +101,15 @@ def rank(model, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
     return [[(str(model.classes_[j]), float(p[j])) for j in idx] for p, idx in zip(proba, order)]
 
 
+def classifier_path(gallery) -> Path:
+    """Beside a database file (``x.db`` -> ``x.svc``); for a server database, in this
+    machine's cache folder by the database's id, like its FAISS file (derived data: any
+    machine can fit it again)."""
+    if gallery.store.is_server:
+        return index_cache_dir() / f"{gallery.meta.database_id}.svc"
+    return classifier_path_for(gallery.db_path)
+
+
 def fit_gallery(gallery, components: int = CLASSIFIER_COMPONENTS, c: float = CLASSIFIER_C,
                 kernel: str = CLASSIFIER_KERNEL) -> Classifier:
     """Fit on every stored embedding (label = identity) and save beside the database."""
@@ -109,7 +118,7 @@ def fit_gallery(gallery, components: int = CLASSIFIER_COMPONENTS, c: float = CLA
     header = {"database_id": gallery.meta.database_id, "fingerprint": stamp, "photos": len(ids),
               "identities": len(set(names)), "components": int(model.named_steps["pca"].n_components_),
               "C": c, "kernel": kernel, "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    with atomic_write(classifier_path_for(gallery.db_path)) as f:
+    with atomic_write(classifier_path(gallery)) as f:
         f.write(MAGIC + json.dumps(header).encode() + b"\n" + pickle.dumps(model))
     return Classifier(model, header)
 
@@ -144,7 +153,7 @@ def staleness(gallery, clf: Classifier) -> str | None:
 
 def load_current(gallery) -> Classifier:
     """The gallery's classifier; refused when missing, damaged or stale (never used silently)."""
-    path = classifier_path_for(gallery.db_path)
+    path = classifier_path(gallery)
     clf = read(path)
     why = staleness(gallery, clf)
     if why:

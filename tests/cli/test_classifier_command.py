@@ -75,3 +75,17 @@ def test_fit_needs_two_identities(run):
     assert run(main, ["people", "remove", "bob"]).exit_code == 0
     r = run(main, ["classifier", "fit"])
     assert r.exit_code == 1 and "at least two identities" in r.stderr
+
+
+def test_a_server_database_keeps_its_classifier_in_the_cache_folder(pg_url, gallery_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACESEARCH_INDEX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    invoke = CliRunner().invoke
+    assert invoke(main, ["index", str(gallery_dir), "--db", pg_url, "--model", "fake", "--detector", "none"]).exit_code == 0
+    r = invoke(main, ["classifier", "fit", "--db", pg_url, "--json"])
+    assert r.exit_code == 0, r.output
+    path = json.loads(r.stdout)["path"]
+    assert path.startswith(str(tmp_path / "cache")) and path.endswith(".svc")
+    r = invoke(main, ["query", str(gallery_dir / "bob" / "bob_0002.png"), "--db", pg_url, "--decider", "svc", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["matches"][0]["identity"] == "bob"
+    assert not (tmp_path / "postgresql:").exists()
