@@ -17,25 +17,16 @@ from pathlib import Path
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
-from facesearch.gallery.index import DEFAULTS, default_nlist
-
-try:
-    from milvus_lite.constants import MAX_SEGMENT_ROWS
-except ImportError:  # another milvus-lite layout: its documented default
-    MAX_SEGMENT_ROWS = 100_000
+from facesearch.gallery.index import DEFAULTS
+from facesearch.gallery.vectors.milvus import TYPES, index_settings
 
 NAME = "bench"
 
 
 def index_spec(kind: str, n: int) -> tuple[str, dict]:
-    """(Milvus index type, build params) for a facesearch kind, with facesearch's defaults."""
-    if kind == "flat":
-        return "FLAT", {}
-    if kind == "ivf":  # nlist per segment: each segment is indexed on its own
-        return "IVF_FLAT", {"nlist": default_nlist(min(n, MAX_SEGMENT_ROWS))}
-    if kind == "hnsw":
-        return "HNSW", {"M": DEFAULTS["hnsw"]["m"], "efConstruction": DEFAULTS["hnsw"]["ef_construction"]}
-    raise ValueError(f"no Milvus index for {kind!r}")
+    """(Milvus index type, build params) for a facesearch kind, as facesearch's Milvus store builds it."""
+    build, _ = index_settings(kind, DEFAULTS[kind], n)
+    return TYPES[kind], build
 
 
 def search_params(kind: str, setting: dict) -> dict:

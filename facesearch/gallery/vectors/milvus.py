@@ -27,6 +27,7 @@ MAX_TOPK = 16384  # Milvus's largest search limit
 BATCH = 4096  # vectors per insert call
 OPEN_WAIT_S = float(os.environ.get("FACESEARCH_MILVUS_WAIT", 120))  # Milvus Lite: one process per file
 TYPES = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
+SEGMENT_ROWS = 100_000  # milvus-lite's MAX_SEGMENT_ROWS (a server's segments hold a few 100k 512-d rows)
 KINDS = {v: k for k, v in TYPES.items()}
 _clients: dict[str, object] = {}  # uri -> MilvusClient: one per process (Milvus Lite allows no second)
 
@@ -65,7 +66,9 @@ def connect(uri: str, on_wait: Callable[[str], None] | None = None):
 def index_settings(kind: str, params: dict, n: int) -> tuple[dict, dict]:
     """(Milvus index params, search params) for a facesearch index kind and its settings."""
     if kind == "ivf":
-        nlist = params.get("nlist") or default_nlist(n)
+        # Milvus indexes each segment on its own (Lite: at most SEGMENT_ROWS rows), so the
+        # lists are sized for a segment, not the collection
+        nlist = params.get("nlist") or default_nlist(min(n, SEGMENT_ROWS))
         return {"nlist": int(nlist)}, {"nprobe": int(params["nprobe"])}
     if kind == "hnsw":
         return {"M": int(params["m"]), "efConstruction": int(params["ef_construction"])}, \
