@@ -1,6 +1,6 @@
 """Search speed and recall: facesearch's FAISS index kinds vs brute-force numpy, side by side.
 
-    python benchmarks/bench_search.py [--sizes 10000,100000,1000000] [--dim 128]
+    python benchmarks/bench_search.py [--sizes 10000,100000,1000000] [--dim 128] [--milvus flat,ivf,hnsw]
 
 Galleries are synthetic: identities are centres with 5 noisy photos each; queries are
 fresh noisy photos of random identities. By default the centres are isotropic random unit
@@ -12,6 +12,10 @@ an argpartition per query. Recall is measured against exact (flat) search, two w
 "recall@10" is the overlap of the returned and the exact top-10 (ann-benchmarks' k-NN
 recall), "1-recall@10" the share of queries whose exact nearest photo is among the 10
 returned (FAISS's R@10). recall@1 is both at once.
+
+``--milvus`` adds Milvus Lite rows (``milvus_lite.py``; pymilvus + milvus-lite) on the same
+vectors and queries: build is insert + flush + index build and load, size is its files on
+disk (rows and index), latency is one query through pymilvus.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import argparse
 import gc
 import os
 import resource
+import tempfile
 import time
 
 import faiss
@@ -97,7 +102,37 @@ def nn_recall(truth, got, k):
     return float(np.mean([t[0] in g[:k] for t, g in zip(truth, got)]))
 
 
-def bench(n, dim, rng, kinds, like=None):
+def rows_for(label, build, size, search, q, truth, singles=500):
+    """A table row: latencies of ``singles`` single queries, then one batch of all."""
+    lat = latencies(lambda qq: search(qq, 10), q[:singles])
+    t = time.perf_counter()
+    _, got = search(q, 10)
+    batch = len(q) / (time.perf_counter() - t)
+    return (label, build, size, np.median(lat), np.percentile(lat, 99), batch, float(np.mean(got[:, 0] == truth[:, 0])),
+            nn_recall(truth, got, 10), recall(truth, got, 10))
+
+
+def milvus_rows(kinds, x, ids, q, truth, folder, singles):
+    """Milvus Lite rows: one collection, each kind's index built on it in turn."""
+    from milvus_lite_bench import LiteCollection, search_params
+
+    col = LiteCollection(folder, x.shape[1])
+    inserted = col.insert(ids, x)
+    print(f"(milvus lite: insert + flush of {len(ids):,} rows {inserted:.1f} s)", flush=True)
+    rows = []
+    for kind in kinds:
+        build, params = col.build(kind, len(ids))
+        size = col.disk_bytes() / 2**20
+        for setting in SWEEP.get(kind, [{}]):
+            sp = search_params(kind, setting)
+            label = "milvus-lite " + " ".join(f"{k}={v}" for k, v in {**params, **sp}.items())
+            rows.append(rows_for(label, inserted + build, size, lambda qq, k: (None, col.search(qq, k, sp)), q, truth,
+                                 singles))
+    col.close()
+    return rows
+
+
+def bench(n, dim, rng, kinds, like=None, milvus=(), milvus_dir=None, milvus_singles=100):
     x, q = gallery(n, dim, rng, like=like)
     ids = np.arange(n, dtype=np.int64)
     rows = []
@@ -122,14 +157,13 @@ def bench(n, dim, rng, kinds, like=None):
         size = len(faiss.serialize_index(idx.faiss)) / 2**20
         for setting in SWEEP.get(kind, [{}]):  # search-time knobs: no rebuild needed
             idx.set_search_params(**setting)
-            lat = latencies(lambda qq: idx.search(qq, 10), q[:500])
-            t = time.perf_counter()
-            _, got = idx.search(q, 10)
-            batch = len(q) / (time.perf_counter() - t)
-            r1 = float(np.mean(got[:, 0] == truth[:, 0]))
             label = f"facesearch {kind} " + " ".join(f"{k}={v}" for k, v in idx.params.items())
-            rows.append((label.strip(), build, size, np.median(lat), np.percentile(lat, 99), batch, r1,
-                         nn_recall(truth, got, 10), recall(truth, got, 10)))
+            rows.append(rows_for(label.strip(), build, size, idx.search, q, truth))
+    if milvus:
+        exact = idx = None  # free FAISS memory before Milvus loads its own copy
+        gc.collect()
+        with tempfile.TemporaryDirectory(dir=milvus_dir) as folder:
+            rows += milvus_rows(milvus, x, ids, q, truth, folder, milvus_singles)
     return rows
 
 
@@ -139,6 +173,13 @@ def main():
     ap.add_argument("--dim", type=int, default=128, help="embedding dim (the shipped model: 128)")
     ap.add_argument("--kinds", default="flat,ivf,hnsw")
     ap.add_argument("--like-db", default=None, help="facesearch DB whose real embeddings shape the synthetic data")
+    ap.add_argument("--milvus", default="", help="also these kinds in Milvus Lite, e.g. flat,ivf,hnsw "
+                    "(needs pymilvus and milvus-lite)")
+    ap.add_argument("--milvus-dir", default=None, help="folder for Milvus Lite's temporary files")
+    ap.add_argument("--milvus-queries", type=int, default=100, help="single queries timed per Milvus row (Lite's "
+                    "search walks every primary key in Python: seconds a query at 1M here)")
+    ap.add_argument("--hnsw-up-to", type=int, default=None, help="leave hnsw (FAISS and Milvus) out above this "
+                    "size (a 1M graph takes ~10 min to build on 2 free cores, each)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     like = real_statistics(args.like_db) if args.like_db else None
@@ -146,8 +187,16 @@ def main():
         args.dim = like[2]
         print(f"centres ~ N(0, covariance of {args.like_db}'s identity means), photo noise std {like[1]:.4f}/dim")
     print(f"faiss {faiss.__version__}, {os.cpu_count()} CPUs, omp threads {faiss.omp_get_max_threads()}")
+    if args.milvus:
+        from importlib.metadata import version
+
+        print(f"pymilvus {version('pymilvus')}, milvus-lite {version('milvus-lite')}")
     for n in map(int, args.sizes.split(",")):
-        rows = bench(n, args.dim, rng, args.kinds.split(","), like)
+        def sized(kinds):
+            return [k for k in kinds.split(",") if k and not (k == "hnsw" and n > (args.hnsw_up_to or n))]
+
+        rows = bench(n, args.dim, rng, sized(args.kinds), like, sized(args.milvus), args.milvus_dir,
+                     args.milvus_queries)
         base = rows[0][3]
         print(f"\n## {n:,} vectors, dim {args.dim}")
         print("| method | build s | size MB | p50 ms | p99 ms | batch q/s | recall@1 | 1-recall@10 | recall@10 "

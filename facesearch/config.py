@@ -14,14 +14,18 @@ DEFAULT_DB = "facesearch.db"
 PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
 PLUGIN_GROUP = "facesearch.encoders"  # package entry points that do the same
 EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
+INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases (see index_cache_dir)
+MILVUS_TOKEN_ENV = "MILVUS_TOKEN"  # token (or user:password) for a Milvus server
 
 # -- enumerations (the CLI's choices come from here) ----------------------------------------
 DETECTORS = ("mtcnn", "none")  # mtcnn: detect + 5-point align; none: photos are face crops
 INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+VECTOR_STORES = ("faiss", "milvus")  # --vectors faiss | milvus:<uri>
 OBJECTIVES = ("far", "fpir", "f1")  # what a calibrated threshold bounds
 MARGIN_KINDS = ("arcface", "cosface", "combined")
 OPTIMIZERS = ("adamw", "sgd")
 QUALITY_GATES = ("warn", "skip")  # what `index` does with a photo whose face is unusable
+DECIDERS = ("nn", "svc")  # who `query` names: nearest neighbour, or the fitted PCA + SVC classifier
 
 # -- photos and faces ------------------------------------------------------------------------
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -32,6 +36,13 @@ MAX_FILE_BYTES = 256 << 20  # a photo file larger than this is refused before it
 # Smallest face MTCNN looks for, in pixels. Smaller faces cannot give a useful 112-px crop,
 # and skipping the finest pyramid level makes detection ~1.4x faster (same val top-1).
 MIN_FACE_SIZE = 40
+
+# -- `facesearch classifier fit` (PCA + SVC on the gallery's embeddings); defaults chosen on
+# FACECOM train identities by benchmarks/classifier_compare.py, never on val
+CLASSIFIER_COMPONENTS = 64
+CLASSIFIER_C = 100.0
+SVC_KERNELS = ("linear", "rbf")
+CLASSIFIER_KERNEL = "linear"
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -44,9 +55,27 @@ def default_db() -> str:
     return os.environ.get(DB_ENV, DEFAULT_DB)
 
 
+def is_database_url(db: str | os.PathLike) -> bool:
+    """Whether ``--db`` names a database server (``postgresql://...``) rather than a file."""
+    return "://" in str(db)
+
+
+def index_cache_dir() -> Path:
+    """Where the FAISS files of server databases live: ``$FACESEARCH_INDEX_CACHE``, else
+    ``$XDG_CACHE_HOME/facesearch/indexes`` (``~/.cache/facesearch/indexes``)."""
+    if os.environ.get(INDEX_CACHE_ENV):
+        return Path(os.environ[INDEX_CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facesearch" / "indexes"
+
+
 def index_path_for(db_path: str | os.PathLike) -> Path:
     """The FAISS index file of a database, beside it: ``x.db`` -> ``x.faiss`` (as the first
     release named it), any other name gets ``.faiss`` appended (``g.v1`` -> ``g.v1.faiss``),
     so two databases never share one."""
     path = Path(db_path)
     return path.with_suffix(".faiss") if path.suffix == ".db" else path.with_name(path.name + ".faiss")
+
+
+def classifier_path_for(db_path: str | os.PathLike) -> Path:
+    """The fitted identity classifier of a database, beside its index file (``x.svc``)."""
+    return index_path_for(db_path).with_suffix(".svc")

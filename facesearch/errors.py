@@ -37,3 +37,7 @@ class NotFoundError(GalleryError):
 
 class ConflictError(GalleryError):
     """The request clashes with what is stored (a name taken, a photo enrolled as someone else)."""
+
+
+class SourceError(FacesearchError):
+    """A video source (file, stream URL, webcam) cannot be opened or read, or an output video written."""

@@ -103,9 +103,13 @@ class Match:
     identity: str
     score: float
     photo: str
+    probability: float | None = None  # the classifier's, with `query --decider svc`
 
     def as_dict(self) -> dict:
-        return {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}
+        out = {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}
+        if self.probability is not None:
+            out["probability"] = round(float(self.probability), 6)
+        return out
 
 
 def _margin(matches: list[Match]) -> float | None:

@@ -10,9 +10,10 @@ target_metadata = Base.metadata
 
 def run() -> None:
     conn = config.attributes.get("connection")
-    if conn is None:  # plain `alembic -x db=path upgrade head`
+    if conn is None:  # plain `alembic -x db=path upgrade head` (or -x db=postgresql://...)
         db = context.get_x_argument(as_dictionary=True).get("db", "facesearch.db")
-        with create_engine(f"sqlite:///{db}").begin() as conn:
+        url = db.replace("postgresql://", "postgresql+psycopg://", 1) if "://" in db else f"sqlite:///{db}"
+        with create_engine(url).begin() as conn:
             _run(conn)
     else:
         _run(conn)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fake deterministic encoder and generated photo folders.
+"""Shared fixtures: a fake deterministic encoder, generated photo folders, and storage
+backends on real servers (a throw-away PostgreSQL, Milvus Lite files).
 
 The fake encoder (tests/fake_encoder.py) is registered as ``--model fake`` so CLI tests
 run the real code paths (registry, Encoder wrapper, store, index) in milliseconds, with no
@@ -12,6 +13,10 @@ from pathlib import Path
 
 # Exported ONNX models go to a throwaway folder, for this process and its subprocesses.
 os.environ.setdefault("FACESEARCH_ONNX_CACHE", tempfile.mkdtemp(prefix="facesearch-onnx-"))
+# FAISS files of PostgreSQL databases too (they live in a cache folder, not beside a file)
+os.environ.setdefault("FACESEARCH_INDEX_CACHE", tempfile.mkdtemp(prefix="facesearch-indexes-"))
+
+import itertools
 
 import numpy as np
 import pytest
@@ -81,3 +86,43 @@ def gender_model(gender_dir, tmp_path_factory) -> Path:
     train_gender(str(gender_dir / "train"), str(gender_dir / "val"), str(out), "fake", folds=3,
                  cache_dir=out / "cache")
     return out / "gender.npz"
+# -- storage backends -------------------------------------------------------------------------
+# (database, vector store) pairs; "sqlite" + "faiss" is the embedded default.
+BACKENDS = ["sqlite-faiss", "postgres-faiss", "sqlite-milvus", "postgres-milvus"]
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL 15 cluster for the session (skipped, saying why, where it cannot run)."""
+    from tests.servers import Unavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except Unavailable as e:
+        pytest.skip(f"PostgreSQL unavailable: {e}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """A new, empty database on the throw-away server."""
+    return postgres_server.create_database(f"fs{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture
+def milvus_spec(tmp_path) -> str:
+    """``--vectors`` for a new Milvus Lite file (skipped where pymilvus / milvus-lite are absent)."""
+    for module in ("pymilvus", "milvus_lite"):
+        pytest.importorskip(module, reason=f"{module} is not installed (pip install 'facesearch[milvus]')")
+    return f"milvus:{tmp_path / 'vectors.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, tmp_path) -> tuple[str, list[str]]:
+    """(``--db``, extra ``index`` arguments) for each backend pair."""
+    database, vectors = request.param.split("-")
+    db = request.getfixturevalue("pg_url") if database == "postgres" else str(tmp_path / "fs.db")
+    extra = ["--vectors", request.getfixturevalue("milvus_spec")] if vectors == "milvus" else []
+    return db, extra

@@ -18,9 +18,11 @@ LAYERS = {
     "facesearch.faces": 2, "facesearch.encoders": 2, "facesearch.attributes": 2,
     "facesearch.gallery": 3,
     "facesearch.evaluation": 4,
+    "facesearch.video": 4,
     "training": 5,
     "facesearch.serve": 6,
     "facesearch.cli": 7,  # `facesearch serve` starts the server
+    "facesearch.training": 8,  # `python -m facesearch.training` (torchrun's entry) runs the train command
 }
 
 

@@ -36,6 +36,7 @@ from facesearch.encoders.base import flip_embed, to_model_input
 from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
 from facesearch.errors import EncoderError
 
+from . import distributed as dist
 from .augment import augment as augment_crop
 from .callbacks import Callback, KeepBest, SaveLast, Validate
 from .data import CropSet, load_crops, split_holdout
@@ -125,7 +126,12 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, callbacks: list[Callback] | None = None):
         self.cfg = cfg
         seed_everything(cfg.seed)
-        self.device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.world = dist.from_env()  # torchrun's processes; one without it
+        self.rank_batch = cfg.batch_size // self.world.size  # --batch-size is the global batch
+        if self.rank_batch < 2:
+            raise EncoderError(f"--batch-size {cfg.batch_size} leaves under 2 photos for each of "
+                               f"{self.world.size} processes")
+        self.device = dist.start(self.world, cfg.device)
         self.net = load_net(cfg.encoder, cfg.weights).to(self.device)
         if self.device.type == "cuda":
             self.net.to(memory_format=torch.channels_last)
@@ -135,14 +141,16 @@ class Trainer:
         size = self.net.preprocess.size
         cache = Path(cfg.cache_dir) if cfg.cache_dir else None
         kw = {"cache_dir": cache} if cache else {}
-        self.train_set = load_crops(cfg.train_dir, size, cfg.detector, **kw)
+        with dist.main_first(self.world):  # rank 0 fills the crop cache, the others read it
+            self.train_set = load_crops(cfg.train_dir, size, cfg.detector, **kw)
+            validates = cfg.val_dir and self.world.main
+            self.val_set = load_crops(cfg.val_dir, size, cfg.detector, **kw) if validates else None
         self.holdout_set: CropSet | None = None  # held-out training identities: they choose the best epoch
         if cfg.holdout:
             self.train_set, self.holdout_set = split_holdout(self.train_set, cfg.holdout, cfg.seed)
             log.info("holdout: %d of %d training identities (%d photos) held out to choose the best epoch",
                      len(self.holdout_set.names), len(self.train_set.names) + len(self.holdout_set.names),
                      len(self.holdout_set.labels))
-        self.val_set = load_crops(cfg.val_dir, size, cfg.detector, **kw) if cfg.val_dir else None
         self.head = MarginHead(self.net.embedding_dim, len(self.train_set.names), cfg.scale, cfg.margin,
                                cfg.margin_kind).to(self.device)
         params = [p for p in self.net.parameters() if p.requires_grad] + list(self.head.parameters())
@@ -158,6 +166,7 @@ class Trainer:
         self.metrics: dict = {}  # the latest scores that choose (holdout, else val; set by Validate)
         self.val_metrics: dict = {}  # with a holdout: the latest val scores, reported only
         self._feats: dict[str, torch.Tensor] = {}
+        self.model, self.train_head = self.upper if self.trunk is not None else self.net, self.head  # DDP in fit
         out = Path(cfg.out)
         self.callbacks = callbacks if callbacks is not None else [
             Validate(), KeepBest(out / "best.pt", cfg.patience), SaveLast(out / "last.pt")]
@@ -172,7 +181,7 @@ class Trainer:
         if key not in self._feats:
             self.trunk.eval()
             outs = [[], []]
-            for i in tqdm(range(0, len(crops), 256), desc=f"trunk {key}", leave=False):
+            for i in tqdm(range(0, len(crops), 256), desc=f"trunk {key}", leave=False, disable=self.quiet):
                 x = self.to_input(crops[i:i + 256])
                 outs[0].append(self.trunk(x).half().cpu())
                 outs[1].append(self.trunk(torch.flip(x, dims=[3])).half().cpu())
@@ -182,9 +191,9 @@ class Trainer:
     def batch_indices(self, rng: np.random.Generator):
         """Shuffled batches of crop indices. With ``pair_weight``, half of each batch is
         distorted crops and the other half a clean photo each was made from."""
-        ts, bs = self.train_set, self.cfg.batch_size
+        ts, bs = self.train_set, self.rank_batch
         if not self.cfg.pair_weight:
-            order = rng.permutation(len(ts.labels))
+            order = self.epoch_order(np.arange(len(ts.labels)), rng)
             yield from (order[i:i + bs] for i in range(0, len(order), bs))
             return
         clean_of: dict[str, list[int]] = {}
@@ -192,16 +201,27 @@ class Trainer:
             if kind == "clean":
                 clean_of.setdefault(ts.source[i], []).append(i)
         distorted = np.array([i for i, k in enumerate(ts.kinds) if k != "clean" and ts.source[i] in clean_of])
-        order = rng.permutation(distorted)
+        order = self.epoch_order(distorted, rng)
         for i in range(0, len(order), bs // 2):
             d = order[i:i + bs // 2]
             yield np.concatenate([d, [rng.choice(clean_of[ts.source[j]]) for j in d]])
 
+    def epoch_order(self, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The epoch's shuffled ``items``; with several processes, this process's share."""
+        if not self.world.active:
+            return rng.permutation(items)
+        return dist.shard(items, self.world, self.cfg.seed, self.epoch)
+
     def steps_in_epoch(self) -> int:
-        n = len(self.train_set.labels)
-        if self.cfg.pair_weight:
-            n = 2 * sum(k != "clean" for k in self.train_set.kinds)
-        return math.ceil(n / self.cfg.batch_size)
+        ts = self.train_set
+        if not self.world.active:
+            n = 2 * sum(k != "clean" for k in ts.kinds) if self.cfg.pair_weight else len(ts.labels)
+            return math.ceil(n / self.cfg.batch_size)
+        if not self.cfg.pair_weight:
+            return math.ceil(dist.share(len(ts.labels), self.world) / self.rank_batch)
+        clean = {s for s, k in zip(ts.source, ts.kinds) if k == "clean"}
+        distorted = sum(k != "clean" and s in clean for s, k in zip(ts.source, ts.kinds))
+        return math.ceil(dist.share(distorted, self.world) / (self.rank_batch // 2))
 
     def batches(self, rng: np.random.Generator):
         for idx in self.batch_indices(rng):
@@ -222,7 +242,8 @@ class Trainer:
     def loss(self, emb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """ArcFace cross-entropy, plus (``pair_weight``) an InfoNCE term pulling each
         distorted crop to its clean source against the other clean crops of the batch."""
-        loss = F.cross_entropy(self.head(emb, y).float(), y, label_smoothing=self.cfg.label_smoothing)
+        logits = self.train_head(emb, y).float()
+        loss = F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing)
         if self.cfg.pair_weight:
             h = len(y) // 2
             z = F.normalize(emb, dim=1)
@@ -269,35 +290,49 @@ class Trainer:
         return warmup_cosine(self.opt, self.cfg.lr, int(self.cfg.warmup_epochs * self.steps_per_epoch),
                              self.cfg.epochs * self.steps_per_epoch, start_step)
 
+    @property
+    def quiet(self) -> bool | None:
+        """tqdm's ``disable``: bars on a terminal, and only on rank 0."""
+        return None if self.world.main else True
+
     def fit(self) -> dict:
-        """Train until ``epochs`` or until a callback asks to stop; returns best and history."""
-        Path(self.cfg.out).mkdir(parents=True, exist_ok=True)
+        """Train until ``epochs`` or until a callback asks to stop; returns best and history.
+        With several processes only rank 0 runs the callbacks; the others get its decisions."""
+        callbacks = self.callbacks if self.world.main else []
+        if self.world.main:
+            Path(self.cfg.out).mkdir(parents=True, exist_ok=True)
         if self.epoch == 0 and self.best is None:
-            self.init_head_from_prototypes()
-            for cb in self.callbacks:
+            if self.world.main:  # DDP copies rank 0's head to the others below
+                self.init_head_from_prototypes()
+            for cb in callbacks:
                 cb.on_start(self)
+        self.model = dist.wrap(self.upper if self.trunk is not None else self.net, self.world, self.device)
+        self.train_head = dist.wrap(self.head, self.world, self.device)
         while self.epoch < self.cfg.epochs and not self.should_stop:
             record = {"epoch": self.epoch + 1, **self.train_epoch()}
             self.epoch += 1
             self.history.append(record)
-            for cb in self.callbacks:
+            for cb in callbacks:
                 cb.on_epoch_end(self, record)
-        for cb in self.callbacks:
+            self.best, self.bad_epochs, self.should_stop = dist.from_main(
+                self.world, self.best, self.bad_epochs, self.should_stop)
+        for cb in callbacks:
             cb.on_end(self)
         return {"best": self.best, "history": self.history}
 
     def train_epoch(self) -> dict:
         cfg = self.cfg
-        rng = np.random.default_rng(cfg.seed + self.epoch)
+        # flips and distortions: each process its own stream (one process: as before)
+        rng = np.random.default_rng([cfg.seed + self.epoch, self.world.rank] if self.world.active
+                                    else cfg.seed + self.epoch)
         amp = self.device.type == "cuda"
-        model = self.upper if self.trunk is not None else self.net
         self.train_mode()
         bar = tqdm(self.batches(rng), total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                   unit="batch", disable=None)
+                   unit="batch", disable=self.quiet)
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         for x, y in bar:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-                emb = model(x).float()
+                emb = self.model(x).float()
             loss = self.loss(emb, y)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -308,6 +343,7 @@ class Trainer:
             seen += len(y)
             loss_sum += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        seen, loss_sum = dist.total(self.world, seen, loss_sum)  # over all processes
         return {"loss": loss_sum / max(seen, 1), "images_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
 
     @property

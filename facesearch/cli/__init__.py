@@ -9,9 +9,11 @@ import click
 
 from ..errors import FacesearchError
 from .analyze_command import analyze
+from .classifier_command import classifier
 from .gallery_commands import check, compare, index, people, query, reindex
 from .model_commands import calibrate, evaluate, train
 from .serve_command import serve
+from .watch_command import watch
 
 
 class Main(click.Group):
@@ -37,10 +39,11 @@ def main():
       facesearch analyze photo.jpg          gender of every face
       facesearch people                     enrolled identities and photo counts
       facesearch serve                      REST API + web page on http://127.0.0.1:8000
+      facesearch watch video.mp4 --every 5  who appears in a video, stream or webcam, and when
     """
 
 
-for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve):
+for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve, classifier, watch):
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 

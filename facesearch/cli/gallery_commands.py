@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..config import QUALITY_GATES
+from ..config import DECIDERS, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
                       json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
-                      progress, report_errors, sub_db_option, unusable_note, weights_option)
+                      progress, report_errors, sub_db_option, unusable_note, vectors_option, weights_option)
 
 
 @click.command()
@@ -31,9 +31,10 @@ from .options import (db_option, detector_option, ef_search_option, face_place, 
 @index_type_option
 @nprobe_option
 @ef_search_option
+@vectors_option
 @json_option
 def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted, prune, require_face,
-          quality_gate, index_type, nprobe, ef_search, as_json):
+          quality_gate, index_type, nprobe, ef_search, vectors, as_json):
     """Enrol every person folder of GALLERY_DIR (identity = folder name).
 
     Incremental: photos already enrolled (same person, same bytes) are not embedded again;
@@ -51,7 +52,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     if scan.distorted_skipped:
         click.echo(f"note: {scan.distorted_skipped} photos in distortion/ folders left out "
                    "(--include-distorted enrols them)", err=True)
-    gallery = open_gallery(db, model, weights, detector, no_flip, create=True)
+    gallery = open_gallery(db, model, weights, detector, no_flip, create=True, vectors=vectors)
     if index_type or nprobe or ef_search:
         gallery.set_index_type(index_type, nprobe=nprobe, ef_search=ef_search)
     rep = EnrollReport()
@@ -79,7 +80,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
                    + (f", {rep.replaced} replaced a changed file" if rep.replaced else "")
                    + (f", {len(scan.ignored)} files ignored" if scan.ignored else "")
                    + (f", {len(rep.unusable)} unusable faces" if rep.unusable else "")
-                   + f"); {summary['identities']} identities, {summary['photos']} photos in {db}")
+                   + f"); {summary['identities']} identities, {summary['photos']} photos in {gallery.store.label}")
     sys.exit(1 if failed else 0)
 
 
@@ -95,10 +96,13 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @ef_search_option
 @click.option("--all-faces", is_flag=True, help="Identify every detected face, left to right (JSON: \"faces\"), "
               "not only the largest, most central one.")
+@click.option("--decider", type=click.Choice(DECIDERS), default="nn", show_default=True,
+              help="Who is named: nn (nearest neighbour) or svc (the classifier of `facesearch classifier fit`; "
+              "adds \"probability\" to each match; unknowns are still decided by the threshold on the score).")
 @click.option("--attributes", is_flag=True, help="Also the gender of each face (JSON: \"gender\": {\"label\", "
               "\"score\"}), by the shipped gender model, as `facesearch analyze`.")
 @json_option
-def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, attributes, as_json):
+def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces, decider, attributes, as_json):
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
@@ -116,7 +120,7 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     failed = report_errors(missing)
     with progress(len(paths), "query") as bar:
         results = gallery.identify(paths, k=k, threshold=threshold, progress=bar.update, all_faces=all_faces,
-                                   attributes=attributes)
+                                   decider=decider, attributes=attributes)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
     failed += sum(print_result(r, as_json, "query", format_result) for r in results)
@@ -241,8 +245,8 @@ def people_remove(parent, name, sub_db, as_json):
 @click.command()
 @db_option
 def reindex(db):
-    """Rebuild the FAISS index file from the embeddings stored in the database
-    (damaged embeddings, which `check` lists, are left out)."""
+    """Rebuild the vectors (FAISS file or Milvus collection) from the embeddings stored in
+    the database (damaged embeddings, which `check` lists, are left out)."""
     n = open_gallery(db, None, None, None).reindex()
     click.echo(f"index rebuilt: {n} vectors")
 
@@ -250,9 +254,10 @@ def reindex(db):
 @click.command()
 @db_option
 def check(db):
-    """Verify the database file (SQLite's integrity check), every stored embedding (size,
-    finite, unit norm) and the index file (this database's, current, same photos); exit 1
-    on any problem."""
+    """Verify the database (SQLite's integrity check of a file), every stored embedding (size,
+    finite, unit norm) and the vectors, FAISS file or Milvus collection (this database's,
+    current, same photos); exit 1 on any problem."""
+    from ..config import is_database_url
     from ..errors import StoreError
 
     try:
@@ -261,7 +266,7 @@ def check(db):
         problems = [f"database: {e}"]
     for p in problems:
         click.echo(f"inconsistent: {shown(p)}", err=True)
-    if any(p.startswith("database:") for p in problems):
+    if any(p.startswith("database:") for p in problems) and not is_database_url(db):
         click.echo("the database file is damaged: restore a backup, or index the gallery into a new --db", err=True)
     elif any("stored embedding is damaged" in p for p in problems):
         click.echo("damaged embeddings are never searched; re-index their photos into a new --db to "

@@ -30,7 +30,8 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
               help="Folder for best.pt, last.pt and history.json.")
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2),
+              help="Photos per step (under torchrun: in all processes together).")
 @click.option("--lr", default=1e-3, show_default=True, type=float)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw", show_default=True)
 @click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
@@ -54,24 +55,35 @@ def train(train_dir, val_dir, resume, task, **options):
       facesearch train ../shared/data/facecom/train --val ../shared/data/facecom/val \\
           --encoder mobilefacenet --weights mobilefacenet_ms1m.pt --epochs 20 --out runs/facecom
       facesearch train --resume runs/facecom/last.pt
-      facesearch train --task gender ../shared/data/facecom_gender/train \
+      facesearch train --task gender ../shared/data/facecom_gender/train \\
           --val ../shared/data/facecom_gender/val --out runs/gender
+
+    Several processes (DistributedDataParallel; gloo on CPU, NCCL with one GPU each); the
+    same arguments, --batch-size is then split between the processes:
+
+    \b
+      torchrun --nproc-per-node 2 -m facesearch.training ../shared/data/facecom/train ...
     """
-    from training import log_to_stderr
+    from training import distributed, log_to_stderr
 
     if task == "gender":
         return _train_gender(train_dir, val_dir, options)
     from training.trainer import TrainConfig, Trainer
 
     log_to_stderr()
-    if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
-        trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
-    elif not train_dir:
+    if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
-    else:
-        options = {k: v for k, v in options.items() if v is not None}
-        trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
-    result = trainer.fit()
+    try:
+        if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
+            trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
+        else:
+            options = {k: v for k, v in options.items() if v is not None}
+            trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
+        result = trainer.fit()
+    finally:
+        distributed.stop()
+    if not trainer.world.main:  # under torchrun, rank 0 reports
+        return
     best = result["best"]
     click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
     click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")

@@ -9,10 +9,11 @@ import click
 from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
 
 db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
-                         type=click.Path(dir_okay=False), help="SQLite database; the FAISS index lives beside it.")
+                         type=click.Path(dir_okay=False), help="SQLite database file (the FAISS index lives "
+                         "beside it) or a PostgreSQL URL, postgresql://user@host:port/dbname.")
 # on `people` subcommands: None means "the --db given to `people`, or the default"
 sub_db_option = click.option("--db", "sub_db", default=None, type=click.Path(dir_okay=False),
-                             help="SQLite database (also accepted before the subcommand).")
+                             help="SQLite file or PostgreSQL URL (also accepted before the subcommand).")
 model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
                             "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
                             "Queries default to the encoder the index was built with.")
@@ -23,6 +24,11 @@ detector_option = click.option("--detector", type=click.Choice(DETECTORS), defau
 index_type_option = click.option("--index-type", type=click.Choice(INDEX_KINDS), default=None,
                                  help="FAISS index: flat (exact), ivf, hnsw; auto = flat up to 20,000 photos, "
                                  "hnsw above. Stored in the DB.  [default: auto]")
+vectors_option = click.option("--vectors", default=None, metavar="faiss|milvus:URI",
+                              help="Where the vectors are searched: faiss (default: a file beside the database, "
+                              "or in the cache folder for a PostgreSQL --db) or milvus:URI, a Milvus Lite file "
+                              "(milvus:./vectors.db) or server (milvus:http://host:19530, token in $MILVUS_TOKEN). "
+                              "Stored in the DB; a DB given another moves its vectors there.")
 nprobe_option = click.option("--nprobe", type=click.IntRange(min=1), default=None,
                              help="IVF lists visited per query (recall vs speed).")
 ef_search_option = click.option("--ef-search", type=click.IntRange(min=1), default=None,
@@ -88,9 +94,9 @@ def progress(total: int, desc: str):
 
 
 def open_gallery(db: str, model: str | None, weights: str | None, detector: str | None,
-                 no_flip: bool = False, create: bool = False):
+                 no_flip: bool = False, create: bool = False, vectors: str | None = None):
     """The Gallery facade for ``db``; waits are reported on stderr."""
     from ..gallery import Gallery
 
     return Gallery.open(db, model, weights, detector, flip=not no_flip, create=create,
-                        on_wait=lambda msg: click.echo(f"note: {msg}", err=True))
+                        on_wait=lambda msg: click.echo(f"note: {msg}", err=True), vectors=vectors)

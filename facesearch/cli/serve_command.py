@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 
 import click
 
@@ -43,15 +42,14 @@ def serve(db, host, port, token, max_upload_mb, model, weights, detector, log_le
 
     from ..serve import create_app
 
-    new = not Path(db).exists() or Path(db).stat().st_size == 0
     gallery = open_gallery(db, model, weights, detector, create=True)
-    if new:
-        click.echo(f"note: {db} is a new, empty gallery: enrol people with POST /v1/people/<name>/photos "
+    if gallery.meta is None:
+        click.echo(f"note: {gallery.store.label} is a new, empty gallery: enrol people with POST /v1/people/<name>/photos "
                    "or `facesearch index`", err=True)
     app = create_app(gallery, token=token, max_upload_mb=max_upload_mb)
     logging = copy.deepcopy(LOGGING_CONFIG)
     logging["loggers"]["facesearch"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
-    click.echo(f"facesearch: serving {db} on http://{host}:{port} "
+    click.echo(f"facesearch: serving {gallery.store.label} on http://{host}:{port} "
                f"({'token required' if token else 'no token: anyone who can connect may read and write'})",
                err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging, access_log=False)

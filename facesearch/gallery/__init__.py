@@ -1,5 +1,5 @@
-"""A gallery: the facade (:class:`Gallery`) over the store (all SQL), the FAISS index and
-the index sync (file lock + generation protocol)."""
+"""A gallery: the facade (:class:`Gallery`) over the store (all SQL, SQLite or PostgreSQL)
+and a vector store (FAISS or Milvus, behind the writer lock + generation protocol)."""
 from __future__ import annotations
 
 from ..errors import GalleryError

@@ -1,6 +1,7 @@
-"""Opening a database file safely: recognise it as facesearch's before writing a byte,
-read-only where the file or its folder cannot be written, and every SQLite failure
-turned into a :class:`~facesearch.errors.StoreError` that says what happened.
+"""Opening a database: a URL goes to :mod:`.postgres`; a file (SQLite) is opened safely:
+recognised as facesearch's before writing a byte, read-only where the file or its folder
+cannot be written, and every SQLite failure turned into a
+:class:`~facesearch.errors.StoreError` that says what happened.
 
 A facesearch database carries SQLite's ``application_id`` (:data:`APPLICATION_ID`);
 databases of the first release (without it) are recognised by their tables and stamped
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from sqlalchemy import create_engine, event
 from sqlalchemy.pool import QueuePool
 
+from ..config import is_database_url
 from ..errors import GalleryError, StoreError
 from .schema import SCHEMA_HEAD, current_revision, upgrade
 
@@ -85,9 +87,13 @@ def inspect_file(path: Path) -> str:
 
 def open_engine(db_path: str | Path, create: bool = True):
     """An engine for a facesearch database at Alembic's head. ``create``: a missing or
-    empty file becomes a new database; otherwise it is refused as empty."""
+    empty file (or server database) becomes a new database; otherwise it is refused as empty."""
     if not str(db_path).strip():
         raise StoreError("no database given: --db is empty (or $FACESEARCH_DB is set but empty)")
+    if is_database_url(db_path):
+        from .postgres import open_server_engine
+
+        return open_server_engine(str(db_path), create)
     path = Path(db_path)
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a database file")

@@ -16,7 +16,7 @@ from ..files import sha256_file
 from ..photos.scan import person_folder
 from ..types import FileError, identity_name, shown
 from .store import GalleryMeta, NewPhoto, Store
-from .sync import IndexSync
+from .vectors import VectorStore
 
 Progress = Callable[[int], None] | None
 
@@ -52,7 +52,7 @@ def new_photo(name: str, folder: str | None, path: str, result) -> NewPhoto:
                     face.n_faces, face.quality, result.vector)
 
 
-def save_photos(store: Store, sync: IndexSync, meta: GalleryMeta, photos: list[NewPhoto]) -> tuple[list[int], list[int]]:
+def save_photos(store: Store, sync: VectorStore, meta: GalleryMeta, photos: list[NewPhoto]) -> tuple[list[int], list[int]]:
     """Inside the writer section: rows first, then vectors (a replaced photo's vector goes).
     Returns (new ids, replaced ids)."""
     ids, replaced = store.add_photos(photos)
@@ -77,7 +77,7 @@ def walked(path: Path) -> str:
 class Enrolment:
     """Adds ``(identity, photo)`` pairs to the store and the index; fills ``report``."""
 
-    def __init__(self, store: Store, sync: IndexSync, meta: GalleryMeta, report: EnrollReport,
+    def __init__(self, store: Store, sync: VectorStore, meta: GalleryMeta, report: EnrollReport,
                  progress: Progress = None, quality_gate: str = "warn"):
         check_quality_gate(quality_gate)
         self.store, self.sync, self.meta, self.report = store, sync, meta, report

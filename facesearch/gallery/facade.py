@@ -1,9 +1,9 @@
 """The facade: one object to enrol, identify, compare and manage people.
 
 :class:`Gallery` composes the :class:`~.store.Store` (the database, system of record: it
-keeps every embedding), the :class:`~.sync.IndexSync` (the FAISS file, a derived cache
-stamped with a generation, rebuilt whenever it does not match the database) and an
-:class:`~facesearch.faces.pipeline.Embedder` (photos -> aligned faces -> vectors).
+keeps every embedding), a :class:`~.vectors.VectorStore` (FAISS file or Milvus collection,
+derived, stamped with a generation, rebuilt whenever it does not match the database) and
+an :class:`~facesearch.faces.pipeline.Embedder` (photos -> aligned faces -> vectors).
 """
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..config import EMBED_BATCH, index_path_for
+from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
-from ..files import sha256_file
 from ..types import FaceMatch, FileError, Match, QueryResult
 from .attributes import Attributes
+from .classifier import svc_search
 from .index import VectorIndex
+from .embedding_cache import embed_cached
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
-from .sync import IndexSync
+from .vectors import open_vectors, parse_vectors
 from .uploads import UploadReport, embed_all, owners, store_uploads
 
 Progress = Callable[[int], None] | None
@@ -44,25 +45,28 @@ def _create_encoder(model: str | None, weights: str | None, flip: bool):
 
 
 class Gallery:
-    """A face database at ``db_path`` (created and migrated on open).
+    """A face database at ``db_path``: a SQLite file or a server URL (created and migrated on open).
 
     ``encoder``: what embeds photos; if omitted it is rebuilt lazily from the DB's card.
     ``detector``: 'mtcnn' or 'none'; a DB keeps the one it was built with (another is refused).
+    ``vectors``: the vector store of a new database (``faiss`` or ``milvus:<uri>``); an
+    existing database keeps its own unless :meth:`set_vectors` moves it.
     """
 
     def __init__(self, db_path: str | Path, encoder=None, detector: str | None = None,
-                 on_wait: Callable[[str], None] | None = None, create: bool = True):
+                 on_wait: Callable[[str], None] | None = None, create: bool = True, vectors: str | None = None):
         self.search_params: dict = {}  # per-call overrides: nprobe, ef_search
         self.store = Store(db_path, create)
-        self.db_path = self.store.db_path
-        self.index_path = index_path_for(self.db_path)
-        self.sync = IndexSync(self.store, self.index_path, on_wait)
+        self.db_path = self.store.db_path if self.store.db_path is not None else str(db_path)
         self.meta: GalleryMeta | None = self.store.meta()
+        self._vectors = vectors and parse_vectors(vectors)  # for a new database
+        self.sync = open_vectors(self.store, self.meta.vectors if self.meta else self._vectors or "faiss", on_wait)
         self._encoder = None
         self._attributes: Attributes | None = None
         self._embedders: dict[bool, Embedder] = {}  # by require_face; models loaded once
+        self._identities: tuple | None = None  # ((database id, generation), identity count)
         if detector is not None and self.meta is not None and detector != self.meta.detector:
-            raise GalleryError(f"{self.db_path} was built with --detector {self.meta.detector}; "
+            raise GalleryError(f"{self.store.label} was built with --detector {self.meta.detector}; "
                                "use a new --db to change it")
         self._detector = detector
         if encoder is not None:
@@ -71,13 +75,19 @@ class Gallery:
     @classmethod
     def open(cls, db_path: str | Path, model: str | None = None, weights: str | None = None,
              detector: str | None = None, flip: bool = True, create: bool = False,
-             on_wait: Callable[[str], None] | None = None) -> "Gallery":
+             on_wait: Callable[[str], None] | None = None, vectors: str | None = None) -> "Gallery":
         """The gallery at ``db_path`` with the encoder named by ``model``/``weights`` (default:
-        the DB's own). ``create``: a missing DB is created (with the default model if none)."""
-        if str(db_path).strip() and not create and not Path(db_path).exists():
+        the DB's own). ``create``: a missing DB is created (with the default model if none).
+        ``vectors``: the vector store (``faiss``, ``milvus:<uri>``); a database that has another
+        moves its vectors there (rebuilt from the database)."""
+        if (str(db_path).strip() and not create and not is_database_url(db_path)
+                and not Path(db_path).exists()):
             raise GalleryError(f"no database at {db_path}: run `facesearch index <gallery>` first (or pass --db)")
+        vectors = parse_vectors(vectors) if vectors else None  # refused before a database is made
         encoder = _create_encoder(model, weights, flip) if model else None  # a bad model creates no file
-        gallery = cls(db_path, detector=detector, on_wait=on_wait, create=create)
+        gallery = cls(db_path, detector=detector, on_wait=on_wait, create=create, vectors=vectors)
+        if vectors and gallery.meta is not None and gallery.meta.vectors != vectors:
+            gallery.set_vectors(vectors)
         if not flip and gallery.meta is not None and gallery.meta.card.flip:
             raise GalleryError(f"{db_path} was built with flip-averaged embeddings; --no-flip only applies "
                                "to a new database (--db)")
@@ -98,7 +108,7 @@ class Gallery:
         want, got = self.meta.card, encoder.card
         if not want.same_embeddings(got):
             raise GalleryError(
-                f"{self.db_path} was built with encoder {want}; this is {got}. Query without --model "
+                f"{self.store.label} was built with encoder {want}; this is {got}. Query without --model "
                 "to use the database's encoder, or build a new database (--db) for this one.")
 
     @property
@@ -132,7 +142,7 @@ class Gallery:
         """Another Gallery on this database sharing the encoder and detector, with its own
         index: a server writes through it while readers keep searching this one's index
         (which reloads once the write is saved, as after a write by another process)."""
-        other = Gallery(self.db_path, detector=self._detector, on_wait=self.sync.on_wait)
+        other = Gallery(self.db_path, detector=self._detector, on_wait=self.sync.on_wait, vectors=self._vectors)
         if self._encoder is not None or self.meta is not None:
             other._encoder = self.encoder  # loaded now, once for both
         other._embedders = self._embedders
@@ -140,14 +150,22 @@ class Gallery:
 
     def _require_meta(self) -> GalleryMeta:
         if self.meta is None:
-            raise GalleryError(f"{self.db_path} is empty: run `facesearch index` first")
+            raise GalleryError(f"{self.store.label} is empty: run `facesearch index` first")
         return self.meta
 
     def ensure_meta(self) -> GalleryMeta:
         """Record the encoder card and detector on first use of an empty DB."""
         if self.meta is None:
-            self.meta = self.store.create_meta(self.encoder.card, self.detector)
+            self.meta = self.store.create_meta(self.encoder.card, self.detector, self._vectors or "faiss")
         return self.meta
+
+    def set_vectors(self, spec: str) -> None:
+        """Keep the vectors in another store (``faiss``, ``milvus:<uri>``): recorded in the
+        database and filled from it by the next write (``index``, ``reindex``)."""
+        self._vectors = spec = parse_vectors(spec)
+        self.store.set_vectors(spec)
+        self.refresh()
+        self.sync = open_vectors(self.store, spec, self.sync.on_wait)
 
     # -- index ---------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -173,7 +191,8 @@ class Gallery:
         self.refresh()
 
     def reindex(self) -> int:
-        """Rebuild the index file from stored embeddings; returns the vector count."""
+        """Rebuild the vector store (FAISS file, Milvus collection) from the stored embeddings;
+        returns the vector count."""
         self._require_meta()
         with self._writing(rebuild=True) as (_, index):
             return len(index)
@@ -244,13 +263,17 @@ class Gallery:
         return out
 
     def identify(self, paths: list, k: int = 5, threshold: float | None = None, progress: Progress = None,
-                 all_faces: bool = False, attributes: bool = False) -> list[QueryResult | FileError]:
+                 all_faces: bool = False, decider: str = "nn", attributes: bool = False
+                 ) -> list[QueryResult | FileError]:
         """Who is in each photo (a path, bytes, or PIL image)? ``accepted`` compares the best
         score with ``threshold`` (default: the calibrated identification threshold; None if
         never calibrated); a face whose quality is unusable is never accepted. The answer is
         for the largest, most central face; ``all_faces``: ``faces`` also answers for every
-        detected face, left to right. ``attributes``: each face also gets its gender."""
+        detected face, left to right. ``decider="svc"``: identities ranked by the fitted
+        classifier (``classifier.py``; refused when missing or stale). ``attributes``: each
+        face also gets its gender."""
         self.refresh()
+        search = svc_search(self) if decider == "svc" else self.search
         if threshold is None and self.meta is not None:
             threshold = self.meta.threshold
         warnings = self._threshold_warnings() if threshold is not None else []
@@ -258,7 +281,7 @@ class Gallery:
         for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
             good = [r for r in results if isinstance(r, Embedded)]
             vectors = [v for r in good for _, v in r.faces] if all_faces else [r.vector for r in good]
-            matches = iter(self.search(np.array(vectors), k) if good else [])
+            matches = iter(search(np.array(vectors), k) if good else [])
             for r in results:
                 if isinstance(r, FileError):
                     out.append(r)
@@ -282,7 +305,11 @@ class Gallery:
         size = (self.meta.threshold_info or {}).get("gallery_size")
         if not size:
             return []
-        n = self.store.identity_count()
+        # every write that adds or removes an identity advances the generation: count once per generation
+        key = (self.meta.database_id, self.meta.generation)
+        if self._identities is None or self._identities[0] != key:
+            self._identities = (key, self.store.identity_count())
+        n = self._identities[1]
         if n > 2 * size:
             return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
                     "for: strangers are accepted more often; run `facesearch calibrate` again"]
@@ -304,30 +331,7 @@ class Gallery:
                        ) -> tuple[dict[Path, tuple[np.ndarray, bool]], list[FileError]]:
         """``path -> (embedding, face usable)`` of labelled photos, cached in the DB by file
         hash and encoder (a damaged or pre-quality cache entry is embedded again)."""
-        checksum, errors, hashes = self.encoder.card.checksum, [], {}
-        for p in paths:
-            try:
-                hashes[p] = sha256_file(p)
-            except OSError as e:
-                errors.append(FileError(str(p), e.strerror or str(e)))
-        dim = self.encoder.embedding_dim
-        cached = {h: (v, bool(q["usable"])) for h, (v, q) in self.store.cached_embeddings(checksum, dim).items()}
-        out = {p: cached[h] for p, h in hashes.items() if h in cached}
-        todo = [p for p in hashes if p not in out]
-        if progress:
-            progress(len(paths) - len(todo))
-        fresh = {}
-        for r in self.embedder().run(todo):
-            if isinstance(r, Embedded):
-                fresh[r.sha256] = (r.vector, r.face.detected, r.face.quality)  # keyed by the bytes embedded
-                out[r.path] = (r.vector, r.face.quality.usable)
-            else:
-                errors.append(r)
-            if progress:
-                progress(1)
-        if fresh:
-            self.store.cache_embeddings(checksum, fresh)
-        return {p: out[p] for p in hashes if p in out}, errors
+        return embed_cached(self.store, self.embedder(), self.encoder.card, paths, progress)
 
     # -- people and thresholds -------------------------------------------------------------
     def people(self) -> list[tuple[str, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Engine, JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..errors import StoreError
@@ -72,6 +72,8 @@ class IndexMeta(Base):
     database_id: Mapped[str | None] = mapped_column(String, nullable=True)  # stamped into the index file
     verify_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # `compare` (per comparison)
     verify_info: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    vectors: Mapped[str] = mapped_column(String, default="faiss")  # faiss | milvus:<uri>
+    vectors_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)  # a Milvus collection's stamp
 
 
 class PersonFolder(Base):
@@ -105,15 +107,20 @@ def migrations_dir() -> Path:
 
 # The newest migration in migrations/versions (a test keeps the two in step). A DB already
 # at this revision is opened without loading Alembic, which keeps cold queries fast.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 
-def current_revision(engine) -> str | None:
-    with engine.connect() as conn:
-        if not conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").first():
-            return None
-        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+MIGRATION_LOCK = 0x46534D47  # "FSMG": PostgreSQL advisory lock key held while migrating
+
+
+def current_revision(engine_or_conn) -> str | None:
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return current_revision(conn)
+    conn = engine_or_conn
+    if not conn.dialect.has_table(conn, "alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def upgrade(engine) -> None:
@@ -131,6 +138,10 @@ def upgrade(engine) -> None:
     if current is not None and not _known(script, current):
         raise StoreError(f"database schema {current} is newer than this facesearch; upgrade facesearch")
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # two processes opening a new database: one migrates
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            if current_revision(conn) == SCHEMA_HEAD:
+                return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

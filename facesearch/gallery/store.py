@@ -14,9 +14,11 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..config import is_database_url
 from ..errors import ConflictError, NotFoundError
 from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
+from .postgres import shown
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
 
 META_ID = 1  # index_meta holds one row
@@ -36,6 +38,8 @@ class GalleryMeta:
     database_id: str | None = None
     verify_threshold: float | None = None  # for `compare`; `threshold` is for `query`
     verify_info: dict | None = None
+    vectors: str = "faiss"  # the vector store: faiss | milvus:<uri>
+    vectors_generation: int | None = None  # generation a Milvus collection was last saved at
 
 
 @dataclass
@@ -92,31 +96,37 @@ def _meta(m: IndexMeta | None) -> GalleryMeta | None:
     if m is None:
         return None
     return GalleryMeta(_card(m), m.detector, m.generation, m.index_type, m.index_params, m.threshold,
-                       m.threshold_info, m.database_id, m.verify_threshold, m.verify_info)
+                       m.threshold_info, m.database_id, m.verify_threshold, m.verify_info, m.vectors or "faiss",
+                       m.vectors_generation)
 
 
 class Store:
-    """One database (migrated to Alembic's head on open; ``create``: a new file may be made)."""
+    """One database (migrated to Alembic's head on open; ``create``: a new file may be made):
+    a SQLite file path, or a server URL (``postgresql://...``)."""
 
     def __init__(self, db_path: str | Path, create: bool = True):
         self.engine = open_engine(db_path, create)  # first: it refuses an empty path
-        self.db_path = Path(db_path)
+        self.is_server = is_database_url(db_path)
+        self.db_path = None if self.is_server else Path(db_path)  # the file; None for a server
+        self.label = shown(self.engine.url) if self.is_server else str(db_path)  # for messages: no password
 
     def session(self) -> Session:
         return Session(self.engine)
 
     # -- settings ------------------------------------------------------------------------
     def meta(self) -> GalleryMeta | None:
-        with self.session() as s:
-            return _meta(_row(s))
+        # Core, not an ORM session: read on every search (a server notices the CLI's writes
+        # this way), where a session costs 2-3x as much as the query itself
+        with self.engine.connect() as c:
+            return _meta(c.execute(select(IndexMeta.__table__).where(IndexMeta.id == META_ID)).first())
 
-    def create_meta(self, card: EncoderCard, detector: str) -> GalleryMeta:
+    def create_meta(self, card: EncoderCard, detector: str, vectors: str = "faiss") -> GalleryMeta:
         with self.session() as s, s.begin():
             if _row(s) is None:
                 s.add(IndexMeta(id=META_ID, encoder=card.arch, embedding_dim=card.embedding_dim,
                                 preprocess=card.preprocess.as_dict(), model_checksum=card.checksum,
                                 model_ref={"model": card.model, "weights": card.weights}, detector=detector,
-                                flip=card.flip, generation=0, database_id=uuid.uuid4().hex))
+                                flip=card.flip, generation=0, database_id=uuid.uuid4().hex, vectors=vectors))
         return self.meta()
 
     def _update(self, **values) -> None:
@@ -135,6 +145,14 @@ class Store:
     def set_index_type(self, kind: str | None, params: dict) -> None:
         meta = self.meta()
         self._update(index_type=kind or meta.index_type, index_params={**(meta.index_params or {}), **params} or None)
+
+    def set_vectors(self, spec: str) -> None:
+        """Move the vectors to another store (rebuilt there from the rows on the next write)."""
+        self._update(vectors=spec, vectors_generation=None)
+
+    def set_vectors_generation(self, generation: int | None) -> None:
+        """Stamp a Milvus collection as saved at ``generation`` (the last step of a write)."""
+        self._update(vectors_generation=generation)
 
     def set_threshold(self, value: float, info: dict) -> None:
         """The identification threshold (``query``)."""
@@ -157,7 +175,9 @@ class Store:
         return ids[ok], vectors[ok]
 
     def integrity_problems(self) -> list[str]:
-        """SQLite's own integrity check of the file (empty list = ok)."""
+        """SQLite's own integrity check of the file (empty list = ok); a server checks its own."""
+        if self.engine.dialect.name != "sqlite":
+            return []
         with self.engine.connect() as conn:
             rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check(20)")]
         return [] if rows == ["ok"] else [f"database: {r}" for r in rows]
@@ -217,8 +237,8 @@ class Store:
 
     def photo_info(self, ids) -> dict[int, tuple[str, str]]:
         """photo id -> (identity, path)."""
-        with self.session() as s:
-            return {pid: (name, path) for pid, name, path in s.execute(
+        with self.engine.connect() as c:  # Core: on every search, as meta()
+            return {pid: (name, path) for pid, name, path in c.execute(
                 select(Photo.id, Identity.name, Photo.path).join(Identity).where(Photo.id.in_(ids)))}
 
     # -- people --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ..faces.pipeline import Embedded, label
 from ..types import FileError, shown
 from .enrolment import new_photo, save_photos
 from .store import GalleryMeta, Store
-from .sync import IndexSync
+from .vectors import VectorStore
 
 UPLOAD_PREFIX = "upload:"
 
@@ -54,7 +54,7 @@ def owners(store: Store, name: str, results: list[Embedded]) -> dict[str, int]:
     return {h: pid for h, (pid, _) in found.items()}
 
 
-def store_uploads(store: Store, sync: IndexSync, meta: GalleryMeta, name: str, results: list[Embedded],
+def store_uploads(store: Store, sync: VectorStore, meta: GalleryMeta, name: str, results: list[Embedded],
                   quality_gate: str) -> UploadReport:
     """Inside the writer section: add the new photos to the store and the index."""
     existing = owners(store, name, results)  # again, under the lock: another writer may have added them

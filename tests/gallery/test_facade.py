@@ -58,9 +58,9 @@ def test_one_result_per_identity(db_path, gallery_dir):
 
 def test_stale_or_missing_index_file_is_rebuilt(db_path, gallery_dir):
     g, _ = enrol(db_path, gallery_dir)
-    g.index_path.unlink()
+    g.sync.path().unlink()
     assert len(Gallery(db_path).index) == 6
-    VectorIndex(16, generation=0).save(g.index_path)  # empty, old generation
+    VectorIndex(16, generation=0).save(g.sync.path())  # empty, old generation
     fresh = Gallery(db_path)
     assert fresh.check() and len(fresh.index) == 6
     assert fresh.reindex() == 6 and fresh.check() == []

@@ -1,0 +1,173 @@
+"""The generation protocol every vector store follows, whatever holds the vectors.
+
+Protocol of a write (:meth:`VectorStore.writing`): take the database's writer lock, bump
+the database's generation *first*, change rows and vectors, save the vectors stamped with
+that generation *last*. A crash anywhere in between leaves the store's stamp behind the
+database's, so the next reader rebuilds the vectors from the stored embeddings instead of
+trusting a stale copy. Readers take no lock. The SQL database stays the system of record:
+every embedding is in it, and any vector store can be rebuilt from it.
+
+A store keeps an *index*: an object with ``add(ids, vectors)``, ``remove(ids)``,
+``search(queries, k)``, ``ids()``, ``len()``, ``set_search_params(**p)``, ``kind``,
+``generation``, ``database_id`` and ``supports_remove`` (:class:`~..index.VectorIndex`
+for FAISS, :class:`.milvus.MilvusIndex` for Milvus).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable
+
+from ...errors import IndexFileError
+from ..index import resolve_kind
+from ..locks import writer_lock
+from ..store import GalleryMeta, Store
+
+
+def wanted_kind(meta: GalleryMeta, n: int) -> str:
+    return resolve_kind(meta.index_type, n) if n else "flat"
+
+
+class VectorStore:
+    """Owns the index of one database; subclasses say where it is kept (hooks below)."""
+
+    def __init__(self, store: Store, on_wait: Callable[[str], None] | None = None):
+        self.store = store
+        self.lock = writer_lock(store)
+        self.on_wait = on_wait  # told when another writer holds the lock
+        self.index = None
+        self.settled = False  # whether ``index`` is final for its generation (see current)
+
+    # -- hooks ---------------------------------------------------------------------------
+    def load_current(self, meta: GalleryMeta):
+        """The stored index if it is this database's at ``meta``'s generation, else None."""
+        raise NotImplementedError
+
+    def rebuild(self, meta: GalleryMeta):
+        """An index of every stored embedding, in the kind ``meta`` asks for."""
+        raise NotImplementedError
+
+    def interim(self, meta: GalleryMeta):
+        """What a reader with no index searches while a writer is at work."""
+        return self.rebuild(meta)
+
+    def save(self, meta: GalleryMeta, index, by_reader: bool = False) -> None:
+        """Make ``index`` the stored one, stamped with ``meta.generation`` (``by_reader``: a
+        reader rebuilt it after a writer died)."""
+        raise NotImplementedError
+
+    def stored(self, meta: GalleryMeta):
+        """(stored index, its generation stamp), or (None, what is wrong), for :meth:`check`."""
+        raise NotImplementedError
+
+    name = "index"  # how messages call the stored vectors
+
+    @property
+    def where(self) -> str:
+        """Where the vectors are kept, for messages."""
+        raise NotImplementedError
+
+    # -- the protocol --------------------------------------------------------------------
+    def current(self, meta: GalleryMeta):
+        """The index matching ``meta``: the stored one if it is current, else rebuilt.
+
+        A store behind the database means a writer is at work (or died). A long-lived reader
+        (the server) must not keep an index rebuilt from half a write as if it were final:
+        with the writer's lock free, the rebuild is final (``settled``); while a writer holds
+        it, the last index this process had keeps serving (or an interim one) and the store
+        is looked at again on the next call."""
+        idx = self.index
+        if idx is not None and idx.generation == meta.generation and self.settled:
+            return idx
+        fresh = self.load_current(meta)
+        if fresh is not None:
+            self.index, self.settled = fresh, True
+            return fresh
+        with self._try_lock() as free:
+            if free:
+                self.index, self.settled = self.rebuild(meta), True
+                self.save(meta, self.index, by_reader=True)
+            elif idx is None:
+                self.index, self.settled = self.interim(meta), False
+            else:
+                self.settled = False
+        return self.index
+
+    @contextmanager
+    def _try_lock(self):
+        """Yields whether no writer holds the lock (held meanwhile, so none starts)."""
+        if not self.lock.possible:
+            yield True
+            return
+        if not self.lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.lock.release()
+
+    def remove(self, meta: GalleryMeta, ids: list[int]) -> None:
+        """Drop vectors inside :meth:`writing` (HNSW graphs cannot: they are rebuilt)."""
+        if not ids:
+            return
+        if self.index.supports_remove:
+            self.index.remove(ids)
+        else:
+            self.index = self.rebuild(meta)
+
+    def check(self, meta: GalleryMeta) -> list[str]:
+        """Problems between the database and the stored vectors (empty list = consistent)."""
+        idx, stamp = self.stored(meta)
+        if idx is None:
+            return [stamp]
+        problems = []
+        if idx.dim != meta.card.embedding_dim:
+            problems.append(f"{self.name} dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
+        if stamp != meta.generation:
+            problems.append(f"{self.name} generation {stamp} != database generation {meta.generation}")
+        db_ids, stored_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(idx.ids().tolist())
+        if db_ids != stored_ids:
+            problems.append(f"{len(db_ids - stored_ids)} photos missing from {self.where}, "
+                            f"{len(stored_ids - db_ids)} stale vectors in {self.where}")
+        return problems
+
+    @contextmanager
+    def _lock(self):
+        if not self.lock.acquire(blocking=False):
+            if self.on_wait:
+                self.on_wait(f"another facesearch command is writing to {self.store.label}; waiting for it")
+            self.lock.acquire()
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    @contextmanager
+    def writing(self, prepare: Callable[[], GalleryMeta], rebuild: bool = False):
+        """Exclusive writer section yielding ``(meta, index)``. ``prepare`` runs under the
+        lock and returns the settings as they are now (another writer may have just
+        finished); ``rebuild`` starts from the stored embeddings instead of the store."""
+        with self._lock():
+            meta = prepare()
+            self.index = None
+            index = self.index = self.rebuild(meta) if rebuild else self.current_locked(meta)
+            meta.generation = index.generation = self.store.bump_generation()
+            self.settled = False
+            yield meta, index
+            index = self.index  # replaced inside by a rebuild (a removal on hnsw)
+            if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
+                index = self.index = self.rebuild(meta)
+            index.database_id = meta.database_id
+            self.save(meta, index)
+            self.settled = True
+
+    def current_locked(self, meta: GalleryMeta):
+        """:meth:`current` for the lock holder: a stale store is rebuilt."""
+        return self.load_current(meta) or self.rebuild(meta)
+
+
+def save_failed(where: str, err: OSError) -> IndexFileError:
+    """The error for vectors that could not be saved while the database is complete."""
+    return IndexFileError(
+        f"could not write the index file {where} ({err.strerror or err}); the database is intact and the "
+        "index is rebuilt from it when needed: run `facesearch reindex` once this is fixed")

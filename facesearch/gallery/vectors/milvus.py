@@ -1,0 +1,225 @@
+"""Milvus vectors (``pymilvus``): a local file (Milvus Lite) or a Milvus server.
+
+One collection per database, ``facesearch_<database id>``: primary key = photo id, one float
+vector, inner product. The SQL database stays the system of record; the generation the
+collection was last saved at is stamped in the database (``index_meta.vectors_generation``),
+so a write that died half-way leaves the stamp behind and the next command rebuilds the
+collection from the stored embeddings. Index kinds map onto Milvus index types:
+``flat`` -> FLAT, ``ivf`` -> IVF_FLAT (nlist; nprobe per search), ``hnsw`` -> HNSW (M,
+efConstruction; ef per search); Milvus Lite (milvus-lite >= 3) builds all three with FAISS.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Callable
+
+import numpy as np
+
+from ...config import MILVUS_TOKEN_ENV
+from ...errors import StoreError
+from ..index import DEFAULTS, VectorIndex, default_nlist
+from ..store import GalleryMeta, Store
+from .base import VectorStore, wanted_kind
+
+MAX_TOPK = 16384  # Milvus's largest search limit
+BATCH = 4096  # vectors per insert call
+OPEN_WAIT_S = float(os.environ.get("FACESEARCH_MILVUS_WAIT", 120))  # Milvus Lite: one process per file
+TYPES = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
+SEGMENT_ROWS = 100_000  # milvus-lite's MAX_SEGMENT_ROWS (a server's segments hold a few 100k 512-d rows)
+KINDS = {v: k for k, v in TYPES.items()}
+_clients: dict[str, object] = {}  # uri -> MilvusClient: one per process (Milvus Lite allows no second)
+
+
+def is_local(uri: str) -> bool:
+    return not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+
+
+def connect(uri: str, on_wait: Callable[[str], None] | None = None):
+    """The process's client for ``uri``; a Milvus Lite file held by another process is waited
+    for (``$FACESEARCH_MILVUS_WAIT`` seconds), since Milvus Lite serves one process at a time."""
+    if uri in _clients:
+        return _clients[uri]
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its failed opens log tracebacks
+    deadline, told = time.monotonic() + OPEN_WAIT_S, False
+    while True:
+        try:
+            client = MilvusClient(uri, token="" if is_local(uri) else os.environ.get(MILVUS_TOKEN_ENV, ""))
+            break
+        except MilvusException as e:
+            if not is_local(uri) or time.monotonic() > deadline:
+                busy = (" (Milvus Lite serves one process at a time: another facesearch command has it open; "
+                        "use a Milvus server for concurrent access)") if is_local(uri) else ""
+                raise StoreError(f"cannot open Milvus at {uri}: {e.message}{busy}") from None
+            if on_wait and not told:
+                on_wait(f"the Milvus Lite file {uri} is open in another process; waiting for it")
+                told = True
+            time.sleep(0.5)
+    _clients[uri] = client
+    return client
+
+
+def index_settings(kind: str, params: dict, n: int) -> tuple[dict, dict]:
+    """(Milvus index params, search params) for a facesearch index kind and its settings."""
+    if kind == "ivf":
+        # Milvus indexes each segment on its own (Lite: at most SEGMENT_ROWS rows), so the
+        # lists are sized for a segment, not the collection
+        nlist = params.get("nlist") or default_nlist(min(n, SEGMENT_ROWS))
+        return {"nlist": int(nlist)}, {"nprobe": int(params["nprobe"])}
+    if kind == "hnsw":
+        return {"M": int(params["m"]), "efConstruction": int(params["ef_construction"])}, \
+            {"ef": int(params["ef_search"])}
+    return {}, {}
+
+
+class MilvusIndex:
+    """A collection seen as an index (the interface of :class:`~..index.VectorIndex`)."""
+
+    supports_remove = True
+
+    def __init__(self, client, name: str, dim: int, kind: str, params: dict, generation: int,
+                 database_id: str | None):
+        self.client, self.name, self.dim, self.kind = client, name, dim, kind
+        self.params = {**DEFAULTS[kind], **params}
+        self.generation, self.database_id = generation, database_id
+        self._count: int | None = None  # counted once, not on every search (a round trip)
+
+    def __len__(self) -> int:
+        if self._count is None:
+            rows = self.client.query(self.name, filter="", output_fields=["count(*)"])
+            self._count = int(rows[0]["count(*)"])
+        return self._count
+
+    def set_search_params(self, **params) -> None:
+        self.params.update(params)
+
+    def add(self, ids, vectors) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        self._count = None
+        for i in range(0, len(ids), BATCH):
+            self.client.upsert(self.name, [{"id": int(pid), "vector": v.tolist()}
+                                           for pid, v in zip(ids[i:i + BATCH], vectors[i:i + BATCH])])
+
+    def remove(self, ids) -> int:
+        ids, self._count = [int(i) for i in ids], None
+        if ids:
+            self.client.delete(self.name, ids=ids)
+        return len(ids)
+
+    def ids(self) -> np.ndarray:
+        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns about client timestamps
+        it = self.client.query_iterator(self.name, batch_size=BATCH, filter="", output_fields=["id"])
+        out = []
+        try:
+            while batch := it.next():
+                out.extend(r["id"] for r in batch)
+        finally:
+            it.close()
+        return np.array(sorted(out), np.int64)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids, each (n_queries, k'); missing slots have id -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        k = max(1, min(k, MAX_TOPK))
+        _, search = index_settings(self.kind, self.params, 0)
+        if "ef" in search:
+            search["ef"] = max(search["ef"], k)  # Milvus needs ef >= limit
+        hits = self.client.search(self.name, data=queries.tolist(), limit=k,
+                                  search_params={"metric_type": "IP", "params": search}, output_fields=[])
+        width = max((len(h) for h in hits), default=0)
+        scores, ids = np.zeros((len(queries), width), np.float32), np.full((len(queries), width), -1, np.int64)
+        for row, found in enumerate(hits):
+            for col, hit in enumerate(found):
+                scores[row, col], ids[row, col] = hit["distance"], hit["id"]
+        return scores, ids
+
+
+class MilvusVectors(VectorStore):
+    """The database's vectors in a Milvus collection (``uri``: a Milvus Lite file or a server)."""
+
+    name = "Milvus"
+
+    def __init__(self, store: Store, uri: str, on_wait: Callable[[str], None] | None = None):
+        super().__init__(store, on_wait)
+        self.uri = uri
+        self._loaded: set[str] = set()  # collections loaded (searchable) in this process
+
+    @property
+    def client(self):
+        return connect(self.uri, self.on_wait)
+
+    @staticmethod
+    def collection(meta: GalleryMeta) -> str:
+        return f"facesearch_{meta.database_id}"
+
+    @property
+    def where(self) -> str:
+        meta = self.store.meta()
+        return f"Milvus collection {self.collection(meta) if meta else '?'} at {self.uri}"
+
+    def _open(self, meta: GalleryMeta) -> MilvusIndex | None:
+        name = self.collection(meta)
+        if not self.client.has_collection(name):
+            return None
+        if name not in self._loaded:  # a collection opened by another process is released here
+            self.client.load_collection(name)
+            self._loaded.add(name)
+        info = self.client.describe_index(name, "vector")
+        kind = KINDS.get(info.get("index_type"), "flat")
+        dim = next(int(f["params"]["dim"]) for f in self.client.describe_collection(name)["fields"]
+                   if f["name"] == "vector")
+        return MilvusIndex(self.client, name, dim, kind, meta.index_params or {}, meta.vectors_generation or 0,
+                           meta.database_id)
+
+    def load_current(self, meta: GalleryMeta) -> MilvusIndex | None:
+        if meta.vectors_generation != meta.generation:
+            return None
+        idx = self._open(meta)
+        if idx is None or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind:
+            return None
+        return idx
+
+    def rebuild(self, meta: GalleryMeta) -> MilvusIndex:
+        """A new collection holding every stored embedding (the old one is dropped)."""
+        from pymilvus import DataType, MilvusClient
+
+        ids, vectors = self.store.embeddings(meta.card.embedding_dim)
+        kind, name, client = wanted_kind(meta, len(ids)), self.collection(meta), self.client
+        params = {**DEFAULTS[kind], **(meta.index_params or {})}
+        if client.has_collection(name):
+            client.drop_collection(name)
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=meta.card.embedding_dim)
+        build, _ = index_settings(kind, params, len(ids))
+        index_params = client.prepare_index_params()
+        index_params.add_index(field_name="vector", index_name="vector", index_type=TYPES[kind], metric_type="IP",
+                               params=build)
+        client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+        index = MilvusIndex(client, name, meta.card.embedding_dim, kind, params, meta.generation, meta.database_id)
+        index.add(ids, vectors)
+        return index
+
+    def interim(self, meta: GalleryMeta):
+        """The collection as the writer has it so far (an empty index if it has none yet)."""
+        return self._open(meta) or VectorIndex(meta.card.embedding_dim, meta.generation)
+
+    def save(self, meta: GalleryMeta, index: MilvusIndex, by_reader: bool = False) -> None:
+        self.client.flush(index.name)
+        try:
+            self.store.set_vectors_generation(meta.generation)
+        except StoreError:
+            if not by_reader:  # a reader on a read-only database rebuilds again next time
+                raise
+        meta.vectors_generation = meta.generation
+
+    def stored(self, meta: GalleryMeta):
+        idx = self._open(meta)
+        if idx is None:
+            return None, f"{self.where} does not exist: `facesearch reindex` rebuilds it"
+        return idx, meta.vectors_generation

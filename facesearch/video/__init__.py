@@ -1,0 +1,1 @@
+"""`facesearch watch`: faces in video files, streams and webcams, identified and tracked."""
