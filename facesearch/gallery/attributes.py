@@ -44,6 +44,12 @@ class Attributes:
         """Whether vectors of an encoder with ``card`` are what the head reads."""
         return card.checksum == self.head.card.encoder_checksum and card.flip == self.head.card.flip
 
+    def label(self, matches: list, pairs: list, card: EncoderCard) -> None:
+        """Set each FaceMatch's ``attributes`` from its (aligned face, vector) pair."""
+        labels = self.of_faces([f for f, _ in pairs], np.stack([v for _, v in pairs]), card)
+        for match, found in zip(matches, labels):
+            match.attributes = found
+
     def of_faces(self, faces: list[AlignedFace], vectors: np.ndarray | None,
                  card: EncoderCard | None) -> list[dict[str, AttributeLabel]]:
         """``{task: label}`` per face; ``vectors`` (from the encoder with ``card``) are used

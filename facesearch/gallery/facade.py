@@ -289,10 +289,7 @@ class Gallery:
                 pairs = r.faces or [(r.face, r.vector)]
                 faces = [FaceMatch(f, m, _accepted(m, f, threshold)) for (f, _), m in zip(pairs, matches)]
                 if attributes:
-                    labels = self.attributes.of_faces([f for f, _ in pairs], np.stack([v for _, v in pairs]),
-                                                      self.encoder.card)
-                    for f, a in zip(faces, labels):
-                        f.attributes = a
+                    self.attributes.label(faces, pairs, self.encoder.card)
                 main = faces[r.main if all_faces else 0]
                 out.append(QueryResult(label(r.path), main.matches, main.accepted, r.face, warnings,
                                        faces if all_faces else None, main.attributes))
