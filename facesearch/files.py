@@ -1,7 +1,9 @@
-"""File helpers used by every layer: content hashes and crash-safe writes."""
+"""File helpers used by every layer: content hashes, crash-safe writes, and the one framing
+of facesearch's own files (a magic line, a one-line JSON header, then the payload)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,3 +32,25 @@ def atomic_write(path: str | Path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class NotFramed(ValueError):
+    """The file does not start with the expected magic line."""
+
+
+def write_framed(path: str | Path, magic: bytes, header: dict, payload: bytes) -> None:
+    """Write ``magic``, ``header`` as one JSON line, then ``payload``, atomically."""
+    with atomic_write(path) as f:
+        f.write(magic + json.dumps(header).encode() + b"\n")
+        f.write(payload)
+
+
+def read_framed(path: str | Path, magic: bytes, payload: bool = True) -> tuple[object, bytes | None]:
+    """(header, payload) of a file written by :func:`write_framed`; ``payload=False`` reads
+    the header alone (a large file is not read whole). :class:`NotFramed` for another
+    file, ``ValueError`` for a damaged header, ``OSError`` as raised."""
+    with open(path, "rb") as f:
+        if f.readline() != magic:
+            raise NotFramed(f"{path} does not start with {magic!r}")
+        header = json.loads(f.readline())
+        return header, f.read() if payload else None

@@ -12,7 +12,6 @@ as much as the database beside it (pickle runs code when loaded).
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 
 from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, classifier_path_for, index_cache_dir
 from ..errors import GalleryError
-from ..files import atomic_write
+from ..files import NotFramed, read_framed, write_framed
 from ..types import Match
 
 MAGIC = b"FACESEARCH-SVC 1\n"
@@ -118,24 +117,22 @@ def fit_gallery(gallery, components: int = CLASSIFIER_COMPONENTS, c: float = CLA
     header = {"database_id": gallery.meta.database_id, "fingerprint": stamp, "photos": len(ids),
               "identities": len(set(names)), "components": int(model.named_steps["pca"].n_components_),
               "C": c, "kernel": kernel, "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    with atomic_write(classifier_path(gallery)) as f:
-        f.write(MAGIC + json.dumps(header).encode() + b"\n" + pickle.dumps(model))
+    write_framed(classifier_path(gallery), MAGIC, header, pickle.dumps(model))
     return Classifier(model, header)
 
 
 def read(path: Path) -> Classifier:
     try:
-        raw = Path(path).read_bytes()
+        header, body = read_framed(path, MAGIC)
+        return Classifier(pickle.loads(body), header)
     except FileNotFoundError:
         raise GalleryError(f"no classifier fitted for this database ({path} is missing): run "
                            "`facesearch classifier fit` first") from None
     except OSError as e:
         raise GalleryError(f"cannot read the classifier {path}: {e.strerror or e}") from None
-    try:
-        if not raw.startswith(MAGIC):
-            raise ValueError("not a facesearch classifier file")
-        head, _, body = raw[len(MAGIC):].partition(b"\n")
-        return Classifier(pickle.loads(body), json.loads(head))
+    except NotFramed:
+        raise GalleryError(f"the classifier {path} is damaged (not a facesearch classifier file): run "
+                           "`facesearch classifier fit` again") from None
     except Exception as e:  # a damaged file: any unpickling error means the same thing here
         raise GalleryError(f"the classifier {path} is damaged ({e}): run `facesearch classifier fit` again") from None
 
@@ -163,7 +160,7 @@ def load_current(gallery) -> Classifier:
 
 def svc_search(gallery):
     """A drop-in for :meth:`Gallery.search` that ranks identities by the classifier's
-    probability; each match keeps its cosine score (its best photo), which the calibrated
+    decision (see :func:`rank`); each match keeps its cosine score (its best photo), which the calibrated
     threshold judges as with nearest neighbour."""
     clf = load_current(gallery)
     n = len(clf.model.classes_)

@@ -17,7 +17,6 @@ that produced it; a stale or missing file is rebuilt from the embeddings stored 
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..config import INDEX_KINDS
 from ..errors import IndexFileError
-from ..files import atomic_write
+from ..files import NotFramed, read_framed, write_framed
 
 MAGIC = b"FACESEARCH-FAISS 1\n"
 AUTO_FLAT_MAX = 20_000  # exact single queries stay near 1 ms up to here (benchmarks/bench_search.py)
@@ -161,40 +160,36 @@ class VectorIndex:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: temp file, fsync, rename."""
-        header = json.dumps({"generation": self.generation, "database_id": self.database_id, "dim": self.dim,
-                             "count": len(self),
-                             "kind": self.kind, "params": self.params,
-                             "factory": factory_string(self.kind, self.params)}).encode()
-        with atomic_write(path) as f:
-            f.write(MAGIC + header + b"\n")
-            f.write(faiss.serialize_index(self.faiss).tobytes())
+        header = {"generation": self.generation, "database_id": self.database_id, "dim": self.dim,
+                  "count": len(self), "kind": self.kind, "params": self.params,
+                  "factory": factory_string(self.kind, self.params)}
+        write_framed(path, MAGIC, header, faiss.serialize_index(self.faiss).tobytes())
 
     @staticmethod
     def peek(path: str | Path) -> dict:
         """The header of an index file (generation, database id, ...) without its vectors."""
-        try:
-            with open(path, "rb") as f:
-                if f.readline() != MAGIC:
-                    raise IndexFileError(f"{path} is not a facesearch index file")
-                header = json.loads(f.readline())
-        except (OSError, ValueError) as e:
-            raise IndexFileError(f"cannot read index {path}: {e}") from None
+        header, _ = _read(path, payload=False)
         if not isinstance(header, dict):
             raise IndexFileError(f"{path} has no valid header")
         return header
 
     @classmethod
     def load(cls, path: str | Path) -> "VectorIndex":
+        header, data = _read(path)
         try:
-            with open(path, "rb") as f:
-                if f.readline() != MAGIC:
-                    raise IndexFileError(f"{path} is not a facesearch index file")
-                header = json.loads(f.readline())
-                data = np.frombuffer(f.read(), dtype=np.uint8)
-            index = faiss.deserialize_index(data)
-        except (OSError, ValueError, RuntimeError) as e:
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except RuntimeError as e:
             raise IndexFileError(f"cannot read index {path}: {e}") from None
         kind, params = header.get("kind", "flat"), header.get("params") or {}
         if kind == "hnsw":
             params.setdefault("storage", "flat")  # written before sq8 storage existed
         return cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))
+
+
+def _read(path: str | Path, payload: bool = True) -> tuple[object, bytes | None]:
+    try:
+        return read_framed(path, MAGIC, payload)
+    except NotFramed:
+        raise IndexFileError(f"{path} is not a facesearch index file") from None
+    except (OSError, ValueError) as e:
+        raise IndexFileError(f"cannot read index {path}: {e}") from None
