@@ -10,7 +10,6 @@ identities that train lacks, and by the same recipe refitted without val's ident
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -71,14 +70,12 @@ def embed_photos(encoder, paths: list[Path], detector: str = "mtcnn", cache_dir:
                  progress=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(embeddings, face usable, errors) of ``paths`` through facesearch's pipeline; rows of
     photos that failed are NaN. Cached in ``cache_dir`` (default: the training cache) by
-    encoder, detector and the files' identity."""
+    encoder, detector and the files' contents."""
     from facesearch.faces.pipeline import Embedded, Embedder
 
-    h = hashlib.sha256(f"gender-v1 {encoder.card.checksum} {encoder.card.flip} {detector}".encode())
-    for p in paths:
-        st = p.stat()
-        h.update(f"{p.resolve()}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
-    cache = Path(cache_dir or data.DEFAULT_CACHE) / f"embeddings-{h.hexdigest()[:16]}.npz"
+    key = data.content_key(f"gender-v2 {encoder.card.checksum} {encoder.card.flip} {detector}",
+                           [(p.parent.name, p) for p in paths])
+    cache = Path(cache_dir or data.DEFAULT_CACHE) / f"embeddings-{key}.npz"
     if cache.exists():
         with np.load(cache) as z:
             return z["emb"], z["usable"], [str(e) for e in z["errors"]]
