@@ -112,6 +112,31 @@ class Match:
         return out
 
 
+@dataclass(frozen=True)
+class AcceptRule:
+    """When a best match is accepted: its score reaches ``score`` and, with ``margin`` set,
+    it beats the runner-up identity by at least ``margin`` (no runner-up: the score alone
+    decides). ``calibrate`` chooses both (``evaluation/thresholds.py``); a threshold given
+    by hand is a score alone. A face whose quality is unusable is never accepted."""
+
+    score: float
+    margin: float | None = None
+
+    @classmethod
+    def stored(cls, threshold: float | None, info: dict | None) -> "AcceptRule | None":
+        """The calibrated rule of a database (None: never calibrated). Databases calibrated
+        before the margin existed keep their score-only rule."""
+        if threshold is None:
+            return None
+        return cls(float(threshold), (info or {}).get("margin"))
+
+    def accepts(self, matches: list[Match], face: AlignedFace | None) -> bool:
+        unusable = face is not None and face.quality is not None and not face.quality.usable
+        if not matches or matches[0].score < self.score or unusable:
+            return False
+        return self.margin is None or len(matches) < 2 or matches[0].score - matches[1].score >= self.margin
+
+
 def _margin(matches: list[Match]) -> float | None:
     """The best identity's score minus the runner-up's (None with fewer than two)."""
     return matches[0].score - matches[1].score if len(matches) > 1 else None

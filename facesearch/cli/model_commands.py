@@ -161,12 +161,15 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
                     out / "histogram.png")
         far, tar, _ = metrics.roc(genuine, impostor)
         P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
-        P.det_curve(*det, out / "det.png", {"identification": info["threshold"], "verification": verify["threshold"]})
+        fpir, fnir, ts, margin_curve = det
+        P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
+                                                       "verification": verify["threshold"]}, margin_curve)
     if as_json:
         click.echo(json.dumps(info))
     else:
         goal = "max F1" if verify["objective"] == "f1" else f"FAR {target_far:g} per comparison"
-        click.echo(f"identification threshold {info['threshold']:.4f} (query; FPIR {info['target']:g} in a gallery of "
+        margin = "" if info.get("margin") is None else f", margin over the runner-up {info['margin']:.4f}"
+        click.echo(f"identification threshold {info['threshold']:.4f}{margin} (query; FPIR {info['target']:g} in a gallery of "
                    f"{info['gallery_size']:,} identities): strangers accepted {info['fpir']:.4f}, enrolled people "
                    f"accepted with the right name {info['tpir']:.4f}\n"
                    f"  method: {info['method']}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..types import FileError
+from ..types import AcceptRule, FileError, Match
 from . import metrics
 from .labelled import Labelled, embed_folder, pair_scores
 from .protocols import protocols
@@ -43,7 +43,7 @@ def calibrate(gallery, root, objective: str | None = None, target_far: float = 0
     except DataError as e:
         problems.append(str(e))
     try:
-        ti, ident = identification_threshold(data, target_fpir, size, force)
+        rule, ident = identification_threshold(data, target_fpir, size, force)
     except DataError as e:
         problems.append(str(e))
     if problems:  # both at once: the user fixes the data once
@@ -52,6 +52,7 @@ def calibrate(gallery, root, objective: str | None = None, target_far: float = 0
     common = {"data": str(Path(root).resolve()), "model_checksum": gallery.encoder.card.checksum, "date": _now()}
     v_info = {"threshold": tv, "objective": "f1" if objective == "f1" else "far",
               "target": None if objective == "f1" else target_far, **verify, **common}
+    ti = rule.score  # the stored threshold; the margin is stored in the info beside it
     info = {"threshold": ti, "objective": "fpir", "target": target_fpir, **metrics.prf(genuine, impostor, ti),
             **ident, "genuine_pairs": v_info["genuine_pairs"], "impostor_pairs": v_info["impostor_pairs"], **common}
     meta = gallery.meta
@@ -60,7 +61,7 @@ def calibrate(gallery, root, objective: str | None = None, target_far: float = 0
         replaced = {**(meta.threshold_info or {}), "threshold": meta.threshold}
     gallery.set_threshold(ti, info)
     gallery.set_verify_threshold(tv, v_info)
-    det = det_curve(data, size)
+    det = det_curve(data, size, rule=rule)
     return {**info, "verification": v_info, "replaced": replaced, "_genuine": genuine, "_impostor": impostor,
             "_det": det}, errors
 
@@ -69,10 +70,11 @@ def _rate(hits: np.ndarray) -> float | None:
     return float(hits.mean()) if len(hits) else None
 
 
-def open_set(data: Labelled, threshold: float) -> dict:
+def open_set(data: Labelled, rule: AcceptRule) -> dict:
     """Enrol every other identity: its clean photos, or, in plain person folders (no
     distorted photos), its first photo. Query the distorted photos of all, or every photo
-    not enrolled. A rate with no query to measure it is None."""
+    not enrolled, accepted by ``rule`` as `query` does. A rate with no query to measure it
+    is None."""
     kinds = np.array(data.kinds)
     clean = kinds == "clean"
     enrolled = np.arange(len(data.names)) % 2 == 0
@@ -87,8 +89,13 @@ def open_set(data: Labelled, threshold: float) -> dict:
            "wrong_accept_rate": None, "unusable_queries": int((~usable).sum())}
     if g.any() and q.any():
         sims = data.emb[q] @ data.emb[g].T
-        top_label = data.labels[g][sims.argmax(axis=1)]
-        accepted = (sims.max(axis=1) >= threshold) & usable  # an unusable face is never accepted
+        per_identity = np.full((len(sims), len(data.names)), -np.inf, np.float32)
+        for c in np.unique(data.labels[g]):
+            per_identity[:, c] = sims[:, data.labels[g] == c].max(axis=1)
+        order = np.argsort(-per_identity, axis=1)[:, :2]
+        top_label = order[:, 0]
+        accepted = np.array([ok and rule.accepts([Match("", float(row[i]), "") for i in top if np.isfinite(row[i])], None)
+                             for row, top, ok in zip(per_identity, order, usable)], bool)
         right = top_label == data.labels[q]
         out["false_accept_rate"] = _rate(accepted[~known])
         out["correct_accept_rate"] = _rate((accepted & right)[known])
@@ -105,11 +112,12 @@ def evaluate(gallery, root, progress=None) -> tuple[dict, list[FileError], Label
     report["protocols"] = protocols(data.emb, data)
     report["roc_auc"] = metrics.roc_auc(genuine, impostor)
     report["tar_at_far"] = {str(f): metrics.tar_at_far(genuine, impostor, f) for f in FAR_POINTS}
-    t = gallery.meta.threshold
-    report["threshold"] = t
-    if t is not None:
-        report["at_threshold"] = metrics.prf(genuine, impostor, t)
-        report["open_set"] = open_set(data, t)
+    rule = gallery.accept_rule()
+    report["threshold"] = None if rule is None else rule.score
+    if rule is not None:
+        report["margin"] = rule.margin
+        report["at_threshold"] = metrics.prf(genuine, impostor, rule.score)
+        report["open_set"] = open_set(data, rule)
     report["_genuine"], report["_impostor"] = genuine, impostor
     return report, errors, data
 

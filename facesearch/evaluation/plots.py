@@ -53,13 +53,22 @@ def roc_curve(far, tar, path: Path, threshold_point: tuple[float, float] | None 
     return path
 
 
-def det_curve(fpir, fnir, thresholds, path: Path, marks: dict[str, float] | None = None) -> Path:
+def det_curve(fpir, fnir, thresholds, path: Path, marks: dict[str, float] | None = None,
+              margin_curve: dict | None = None) -> Path:
     """Identification DET: FNIR (enrolled, not accepted with the right name) against FPIR
-    (strangers accepted), both on log axes; ``marks``: named thresholds shown on the curve."""
+    (strangers accepted), both on log axes, by the best score alone; ``marks``: named
+    score thresholds shown on that curve; ``margin_curve``: the calibrated rule's curve
+    (score floor + margin over the runner-up) with its operating point."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ok = (fpir > 0) & (fnir > 0)
-    ax.plot(fpir[ok], fnir[ok])
+    ax.plot(fpir[ok], fnir[ok], label="best score alone")
+    if margin_curve is not None:
+        mf, mn = margin_curve["fpir"], margin_curve["fnir"]
+        keep = (mf > 0) & (mn > 0)
+        ax.plot(mf[keep], mn[keep], label="floor + margin (the rule `query` uses)")
+        pf, pn = margin_curve["point"]
+        ax.plot(max(pf, 1e-5), max(pn, 1e-5), "^", color="k", label=f"identification rule: FPIR {pf:.3f}, FNIR {pn:.3f}")
     for (name, t), marker in zip((marks or {}).items(), ("o", "s")):
         i = int(np.argmin(np.abs(np.asarray(thresholds) - t)))
         ax.plot(max(fpir[i], 1e-5), max(fnir[i], 1e-5), marker, color="k",
@@ -69,7 +78,7 @@ def det_curve(fpir, fnir, thresholds, path: Path, marks: dict[str, float] | None
     ax.set_xlabel("FPIR (strangers accepted)")
     ax.set_ylabel("FNIR (enrolled, not accepted correctly)")
     ax.grid(True, which="both", alpha=0.3)
-    if marks:
+    if marks or margin_curve is not None:
         ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -35,7 +35,9 @@ def markdown(rep: dict) -> str:
         lines += ["", "## Open set", "",
                   f"Enrolled {o['enrolled_identities']} identities, left out {o['unenrolled_identities']}; "
                   f"{o['queries']} photos not enrolled (the distorted ones, where there are any) queried "
-                  "at the stored identification threshold; faces the quality gate finds unusable are never "
+                  f"by the stored identification rule (best score >= {rep['threshold']:.4f}"
+                  + ("" if rep.get("margin") is None else f" and >= the runner-up's + {rep['margin']:.4f}")
+                  + "); faces the quality gate finds unusable are never "
                   f"accepted ({o.get('unusable_queries', 0)} of the queries):", "",
                   f"- false-accept rate of people not enrolled: {_num(o['false_accept_rate'], 4)}",
                   f"- correct-accept rate of enrolled people: {_num(o['correct_accept_rate'], 4)}",

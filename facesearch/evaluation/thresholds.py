@@ -4,9 +4,17 @@
   best pair F1 (``f1``).
 - **identification** (``query``): FPIR, the share of queries of people *not enrolled*
   whose best match in a gallery of N identities is accepted. FPIR grows with N, so the
-  threshold is chosen for the gallery's size: by simulating galleries of N identities drawn
-  from the labelled data when it has more than N identities, else by extrapolating from the
-  per-identity false-match rate p: FPIR(N) = 1 - (1 - p)^N (identities independent).
+  rule is chosen for the gallery's size, by simulating galleries of N identities drawn
+  from the labelled data. The rule (:class:`~facesearch.types.AcceptRule`) accepts a best
+  match that scores at least a floor *and* beats the runner-up identity by a margin: a
+  stranger's best match is one of many look-alikes, close to the next, while a known
+  face stands out (chosen over the best score alone on training identities: at FPIR 1%
+  it accepted more enrolled people and fewer strangers, README "Open set"). The floor is
+  the score one identity's impostors pass at the target rate (alone it is the rule for a
+  gallery of one); the margin is the smallest that holds the simulated FPIR to the target.
+  When the DB holds more identities than the labelled data, the rule is the best score
+  alone, extrapolated from the per-identity false-match rate p: FPIR(N) = 1 - (1 - p)^N
+  (identities independent).
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import math
 import numpy as np
 
 from ..errors import DataError
+from ..types import AcceptRule
 from . import metrics
 from .labelled import Labelled, identification_scores, pair_scores, query_gallery
 
@@ -66,55 +75,89 @@ def identity_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     return scores, ql
 
 
-def stranger_scores(data: Labelled, size: int, seed: int = 0) -> np.ndarray | None:
-    """Best scores of queries searched as strangers in galleries of ``size`` other
-    identities, drawn at random (:data:`SIMULATED_GALLERIES` per query); None when the
-    data has too few identities to draw them."""
+def stranger_scores(data: Labelled, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Best and runner-up scores of queries searched as strangers in galleries of ``size``
+    other identities, drawn at random (:data:`SIMULATED_GALLERIES` per query; runner-up
+    -inf in a gallery of one); None when the data has too few identities to draw them."""
     scores, _ = identity_scores(data)
     if np.isfinite(scores).any(axis=0).sum() < size:  # identities a stranger can be searched among
         return None
     rng = np.random.default_rng(seed)
-    out = []
+    best, second = [], []
     for _ in range(SIMULATED_GALLERIES):
         keys = rng.random(scores.shape)
         keys[~np.isfinite(scores)] = np.inf  # never draw the query's own identity
         kth = np.partition(keys, size - 1, axis=1)[:, size - 1:size]
-        out.append(np.where(keys <= kth, scores, -np.inf).max(axis=1))
-    return np.concatenate(out)
+        drawn = np.where(keys <= kth, scores, -np.inf)
+        top2 = -np.partition(-drawn, 1, axis=1)[:, :2] if drawn.shape[1] > 1 else np.c_[drawn, np.full(len(drawn), -np.inf)]
+        best.append(top2[:, 0])
+        second.append(top2[:, 1])
+    return np.concatenate(best), np.concatenate(second)
+
+
+def _margins(best: np.ndarray, second: np.ndarray, floor: float) -> np.ndarray:
+    """What the margin condition sees: best - runner-up where the floor is met (+inf with no
+    runner-up: the floor decides alone), -inf where it is not (never accepted)."""
+    with np.errstate(invalid="ignore"):
+        m = np.where(np.isfinite(second), best - second, np.inf)
+    return np.where(best >= floor, m, -np.inf)
 
 
 def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1,
-                             force: bool = False) -> tuple[float, dict]:
-    """The threshold for FPIR ``target`` in a gallery of ``size`` identities, the rates it
+                             force: bool = False) -> tuple[AcceptRule, dict]:
+    """The accept rule for FPIR ``target`` in a gallery of ``size`` identities, the rates it
     gives and the method used (see the module doc)."""
     if len(set(data.labels.tolist())) < 2:
         raise DataError("calibration needs at least two identities with photos")
     hit, _ = identification_scores(data)
     if not force:
         check_enough("fpir", target, 0, 0, len(hit))
+    scores, _ = identity_scores(data)
+    per_identity = scores[np.isfinite(scores)]
     strangers = stranger_scores(data, size)
     if strangers is not None:
-        t = metrics.threshold_at_far(strangers, target)
-        fpir = float(np.mean(strangers >= t))
-        method = f"simulated: {SIMULATED_GALLERIES} galleries of {size} labelled identities per query"
+        floor = metrics.threshold_at_far(per_identity, target)
+        margins = _margins(*strangers, floor)
+        # a gallery of one has no runner-up: the floor alone holds FPIR there
+        margin = 0.0 if size == 1 else max(0.0, metrics.threshold_at_far(margins, target))
+        rule = AcceptRule(floor, margin)
+        fpir = float(np.mean(margins >= margin))
+        method = (f"simulated: {SIMULATED_GALLERIES} galleries of {size} labelled identities per query; "
+                  "best score >= floor and best - runner-up >= margin")
     else:
-        scores, _ = identity_scores(data)
-        per_identity = scores[np.isfinite(scores)]
         p = 1 - (1 - target) ** (1 / size)
         if not force and len(per_identity) < needed(p):
             raise DataError(f"{len(per_identity):,} query-identity comparisons cannot support FPIR {target:g} "
                             f"in a gallery of {size:,}: at least {needed(p):,} are needed {MORE_DATA}")
-        t = metrics.threshold_at_far(per_identity, p)
-        fpir = float(1 - (1 - np.mean(per_identity >= t)) ** size)
+        rule = AcceptRule(metrics.threshold_at_far(per_identity, p))
+        fpir = float(1 - (1 - np.mean(per_identity >= rule.score)) ** size)
         method = (f"extrapolated from {len(data.names)} labelled identities: FPIR(N) = 1 - (1 - p)^N, "
-                  "p the per-identity false-match rate")
-    return t, {"fpir": fpir, "tpir": float(np.mean(hit >= t)), "gallery_size": int(size), "method": method,
-               "queries": int(len(hit))}
+                  "p the per-identity false-match rate; best score alone")
+    return rule, {"fpir": fpir, "tpir": genuine_accept_rate(data, rule, size), "gallery_size": int(size),
+                  "method": method, "queries": int(len(hit)), "margin": rule.margin}
 
 
-def det_curve(data: Labelled, size: int, points: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(FPIR, FNIR, thresholds) of identification in galleries of ``size`` identities;
-    FNIR = enrolled queries not accepted with the right name."""
+def genuine_accept_rate(data: Labelled, rule: AcceptRule, size: int, seed: int = 1) -> float:
+    """TPIR: the share of enrolled people's queries accepted with the right name, the
+    runner-up drawn from ``size - 1`` other identities (all of them when fewer)."""
+    hit, _ = identification_scores(data)
+    if rule.margin is None:
+        return float(np.mean(hit >= rule.score))
+    others = stranger_scores(data, min(max(size - 1, 1), _identities_per_query(data)), seed)
+    runner_up = others[0][:len(hit)] if size > 1 and others is not None else np.full(len(hit), -np.inf)
+    return float(np.mean(_margins(hit, runner_up, rule.score) >= rule.margin))
+
+
+def _identities_per_query(data: Labelled) -> int:
+    scores, _ = identity_scores(data)
+    return int(np.isfinite(scores).sum(axis=1).min())
+
+
+def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | None = None):
+    """(FPIR, FNIR, score thresholds) of identification by the best score alone in galleries
+    of ``size`` identities (FNIR = enrolled queries not accepted with the right name), and,
+    for a ``rule`` with a margin, its own curve at its floor: {"fpir", "fnir", "point"}
+    (``point``: the rule's operating point); else None."""
     hit, _ = identification_scores(data)
     strangers = stranger_scores(data, size)
     scores, _ = identity_scores(data)
@@ -122,8 +165,17 @@ def det_curve(data: Labelled, size: int, points: int = 200) -> tuple[np.ndarray,
     lo, hi = float(finite.min()), float(max(finite.max(), hit[np.isfinite(hit)].max(initial=0)))
     ts = np.linspace(lo, hi, points)
     if strangers is not None:
-        fpir = np.array([np.mean(strangers >= t) for t in ts])
+        fpir = np.array([np.mean(strangers[0] >= t) for t in ts])
     else:
         fpir = 1 - (1 - np.array([np.mean(finite >= t) for t in ts])) ** size
     fnir = np.array([np.mean(~(hit >= t)) for t in ts])
-    return fpir, fnir, ts
+    margin_curve = None
+    if rule is not None and rule.margin is not None and strangers is not None and size > 1:
+        others = stranger_scores(data, min(size - 1, _identities_per_query(data)), 1)
+        s_m = _margins(*strangers, rule.score)
+        g_m = _margins(hit, others[0][:len(hit)], rule.score)
+        ms = np.linspace(0, 1, points)
+        margin_curve = {"fpir": np.array([np.mean(s_m >= m) for m in ms]),
+                        "fnir": np.array([np.mean(~(g_m >= m)) for m in ms]),
+                        "point": (float(np.mean(s_m >= rule.margin)), float(np.mean(~(g_m >= rule.margin))))}
+    return fpir, fnir, ts, margin_curve

@@ -15,7 +15,7 @@ import numpy as np
 from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, Embedder, as_source, label
-from ..types import FaceMatch, FileError, Match, QueryResult
+from ..types import AcceptRule, FaceMatch, FileError, Match, QueryResult
 from .attributes import Attributes
 from .classifier import svc_search
 from .index import VectorIndex
@@ -274,20 +274,21 @@ class Gallery:
         face also gets its gender."""
         self.refresh()
         search = svc_search(self) if decider == "svc" else self.search
-        if threshold is None and self.meta is not None:
-            threshold = self.meta.threshold
-        warnings = self._threshold_warnings() if threshold is not None else []
+        rule = self.accept_rule(threshold, decider)
+        warnings = self._threshold_warnings() if rule is not None else []
+        fetch = max(k, 2) if rule is not None and rule.margin is not None else k  # the margin needs a runner-up
         out: list[QueryResult | FileError] = []
         for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
             good = [r for r in results if isinstance(r, Embedded)]
             vectors = [v for r in good for _, v in r.faces] if all_faces else [r.vector for r in good]
-            matches = iter(search(np.array(vectors), k) if good else [])
+            matches = iter(search(np.array(vectors), fetch) if good else [])
             for r in results:
                 if isinstance(r, FileError):
                     out.append(r)
                     continue
                 pairs = r.faces or [(r.face, r.vector)]
-                faces = [FaceMatch(f, m, _accepted(m, f, threshold)) for (f, _), m in zip(pairs, matches)]
+                faces = [FaceMatch(f, m[:k], None if rule is None else rule.accepts(m, f))
+                         for (f, _), m in zip(pairs, matches)]
                 if attributes:
                     self.attributes.label(faces, pairs, self.encoder.card)
                 main = faces[r.main if all_faces else 0]
@@ -296,6 +297,14 @@ class Gallery:
             if progress:
                 progress(len(results))
         return out
+
+    def accept_rule(self, threshold: float | None = None, decider: str = "nn") -> AcceptRule | None:
+        """``threshold`` as a score-only rule, else the calibrated one (None: never calibrated;
+        the margin is the nearest neighbour's: the classifier ranks by another score)."""
+        if threshold is not None:
+            return AcceptRule(threshold)
+        rule = AcceptRule.stored(self.meta.threshold, self.meta.threshold_info) if self.meta is not None else None
+        return AcceptRule(rule.score) if rule is not None and decider != "nn" else rule
 
     def _threshold_warnings(self) -> list[str]:
         """FPIR grows with the gallery: say when it outgrew the size the threshold was set for."""
@@ -388,10 +397,3 @@ class Gallery:
         if self.meta is None:
             return None
         return self.meta.verify_threshold if self.meta.verify_threshold is not None else self.meta.threshold
-
-
-def _accepted(matches: list[Match], face, threshold: float | None) -> bool | None:
-    """Accepted: the best score reaches ``threshold`` and the face is usable (None: no threshold)."""
-    if threshold is None:
-        return None
-    return bool(matches and matches[0].score >= threshold and face.quality.usable)

@@ -29,7 +29,11 @@ def test_calibrate_then_query_and_eval(tmp_path, labelled, monkeypatch):
     r = run(main, ["calibrate", str(labelled), "--target-fpir", "0.25", "--target-far", "0.05", "--plots", "plots", "--json"])
     assert r.exit_code == 0, r.output
     info = json.loads(r.stdout)
-    assert info["far"] <= 0.05 and info["genuine_pairs"] == 10 * 4 * 2 and info["impostor_pairs"] == 9 * 40 * 2
+    assert info["verification"]["far"] <= 0.05 and info["genuine_pairs"] == 10 * 4 * 2
+    assert info["impostor_pairs"] == 9 * 40 * 2
+    # the identification floor lets one identity's impostors through at the FPIR target at most;
+    # the margin over the runner-up holds the gallery's FPIR
+    assert info["far"] <= 0.25 and info["margin"] >= 0 and info["fpir"] <= 0.25
     assert (tmp_path / "plots" / "histogram.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "roc.png").exists()
     q = run(main, ["query", str(labelled / "id03" / "distortion" / "id03_0001_noisy.png"), "--json"])
@@ -184,12 +188,13 @@ def test_rates_without_data_are_null_not_nan(tmp_path, monkeypatch):
     from facesearch.evaluation.calibrate import open_set
     from facesearch.evaluation.labelled import Labelled
     from facesearch.evaluation.report import markdown
+    from facesearch.types import AcceptRule
 
     one = Labelled(["a", "b"], np.array([0, 0]), ["x"], ["clean", "clean"], ["x/a", "x/b"],
                    np.eye(2, dtype=np.float32))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        o = open_set(one, 0.5)
+        o = open_set(one, AcceptRule(0.5))
         p = metrics.prf(np.array([0.9]), np.array([]), 0.5)
         auc = metrics.roc_auc(np.array([0.9]), np.array([]))
     assert o["false_accept_rate"] is None and o["correct_accept_rate"] == 0.0

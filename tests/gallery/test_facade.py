@@ -109,6 +109,19 @@ def test_threshold_sets_accepted(db_path, gallery_dir):
     assert Gallery(db_path).identify(q)[0].accepted is True
 
 
+def test_calibrated_margin_needs_a_runner_up_far_enough_behind(db_path, gallery_dir):
+    g, _ = enrol(db_path, gallery_dir)
+    q = [gallery_dir / "alice" / "alice_0001.jpg"]
+    g.set_threshold(-1.0, {"objective": "test", "margin": 0.0})
+    [r] = Gallery(db_path).identify(q, k=1)
+    assert r.accepted is True and len(r.matches) == 1  # k=1 shown, the runner-up still searched
+    [r2] = Gallery(db_path).identify(q, k=2)
+    gap = r2.matches[0].score - r2.matches[1].score
+    g.set_threshold(-1.0, {"objective": "test", "margin": gap + 1e-3})
+    assert Gallery(db_path).identify(q, k=1)[0].accepted is False
+    assert Gallery(db_path).identify(q, k=1, threshold=-1)[0].accepted is True  # by hand: the score alone
+
+
 def test_compare(db_path, gallery_dir):
     g, _ = enrol(db_path, gallery_dir)
     same = g.compare(gallery_dir / "alice" / "alice_0001.jpg", gallery_dir / "alice" / "alice_0002.png")
