@@ -88,7 +88,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @click.argument("photos", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
 @click.option("--threshold", type=float, default=None, callback=lambda c, p, v: _finite(v),
-              help="Accept threshold (cosine) for this call (default: the calibrated one).")
+              help="Accept by this cosine score alone for this call (default: the calibrated rule, score floor + margin over the runner-up).")
 @db_option
 @model_option
 @weights_option

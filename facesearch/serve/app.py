@@ -102,8 +102,9 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     def search(image: UploadFile = File(..., description="the photo"),
                k: int = Query(5, ge=1, le=100, description="identities per face"),
                all_faces: bool = Query(False, description="every detected face, left to right"),
-               threshold: float | None = Query(None, ge=-1, le=1, description="accept threshold for this "
-                                               "request (default: the calibrated one)"),
+               threshold: float | None = Query(None, ge=-1, le=1, description="accept by this cosine score "
+                                               "alone (default: the calibrated rule, score floor + margin "
+                                               "over the runner-up)"),
                attributes: bool = Query(False, description="also each face's gender")):
         """Who is in the photo: top-k identities of its face (or of every face)."""
         start = time.perf_counter()
