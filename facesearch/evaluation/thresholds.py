@@ -12,9 +12,10 @@
   it accepted more enrolled people and fewer strangers, README "Open set"). The floor is
   the score one identity's impostors pass at the target rate (alone it is the rule for a
   gallery of one); the margin is the smallest that holds the simulated FPIR to the target.
-  When the DB holds more identities than the labelled data, the rule is the best score
-  alone, extrapolated from the per-identity false-match rate p: FPIR(N) = 1 - (1 - p)^N
-  (identities independent).
+  When the DB holds more identities than the labelled data can simulate (M, one fewer than
+  it has), the rule is chosen in galleries of M for the target FPIR(M) that extrapolates to
+  the wanted FPIR(N) = 1 - (1 - FPIR(M))^(N / M) (a gallery of N as N / M independent
+  blocks); with M = 1 that is the best score alone at the per-identity false-match rate.
 """
 from __future__ import annotations
 
@@ -114,25 +115,27 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
         check_enough("fpir", target, 0, 0, len(hit))
     scores, _ = identity_scores(data)
     per_identity = scores[np.isfinite(scores)]
-    strangers = stranger_scores(data, size)
-    if strangers is not None:
-        floor = metrics.threshold_at_far(per_identity, target)
-        margins = _margins(*strangers, floor)
-        # a gallery of one has no runner-up: the floor alone holds FPIR there
-        margin = 0.0 if size == 1 else max(0.0, metrics.threshold_at_far(margins, target))
-        rule = AcceptRule(floor, margin)
-        fpir = float(np.mean(margins >= margin))
-        method = (f"simulated: {SIMULATED_GALLERIES} galleries of {size} labelled identities per query; "
-                  "best score >= floor and best - runner-up >= margin")
+    sim = min(size, _identities_per_query(data))  # the largest gallery the data can simulate
+    # beyond it: FPIR(N) = 1 - (1 - FPIR(M))^(N / M), galleries as independent blocks of M
+    sim_target = target if sim == size else 1 - (1 - target) ** (sim / size)
+    if not force and sim < size and len(hit) * SIMULATED_GALLERIES < needed(sim_target):
+        raise DataError(f"{len(hit):,} queries cannot support FPIR {target:g} in a gallery of {size:,} "
+                        f"(extrapolated from galleries of {sim}: at least {needed(sim_target):,} stranger "
+                        f"searches are needed) {MORE_DATA}")
+    if sim == 1:  # no runner-up to simulate: the best score alone, per identity
+        rule = AcceptRule(metrics.threshold_at_far(per_identity, sim_target))
+        fpir_sim = float(np.mean(per_identity >= rule.score))
     else:
-        p = 1 - (1 - target) ** (1 / size)
-        if not force and len(per_identity) < needed(p):
-            raise DataError(f"{len(per_identity):,} query-identity comparisons cannot support FPIR {target:g} "
-                            f"in a gallery of {size:,}: at least {needed(p):,} are needed {MORE_DATA}")
-        rule = AcceptRule(metrics.threshold_at_far(per_identity, p))
-        fpir = float(1 - (1 - np.mean(per_identity >= rule.score)) ** size)
-        method = (f"extrapolated from {len(data.names)} labelled identities: FPIR(N) = 1 - (1 - p)^N, "
-                  "p the per-identity false-match rate; best score alone")
+        floor = metrics.threshold_at_far(per_identity, target)  # alone, it holds a gallery of one
+        margins = _margins(*stranger_scores(data, sim), floor)
+        rule = AcceptRule(floor, max(0.0, metrics.threshold_at_far(margins, sim_target)))
+        fpir_sim = float(np.mean(margins >= rule.margin))
+    fpir = fpir_sim if sim == size else float(1 - (1 - fpir_sim) ** (size / sim))
+    how = ("best score alone" if rule.margin is None else "best score >= floor and best - runner-up >= margin")
+    method = (f"simulated: {SIMULATED_GALLERIES} galleries of {size} labelled identities per query; {how}"
+              if sim == size else
+              f"simulated in galleries of {sim} labelled identities ({SIMULATED_GALLERIES} per query) for FPIR "
+              f"{sim_target:.3g}, extrapolated to {size}: FPIR(N) = 1 - (1 - FPIR({sim}))^(N / {sim}); {how}")
     return rule, {"fpir": fpir, "tpir": genuine_accept_rate(data, rule, size), "gallery_size": int(size),
                   "method": method, "queries": int(len(hit)), "margin": rule.margin}
 
