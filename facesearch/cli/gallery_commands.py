@@ -98,7 +98,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
               "not only the largest, most central one.")
 @click.option("--decider", type=click.Choice(DECIDERS), default="nn", show_default=True,
               help="Who is named: nn (nearest neighbour) or svc (the classifier of `facesearch classifier fit`; "
-              "adds \"probability\" to each match; unknowns are still decided by the threshold on the score).")
+              "adds \"probability\" to each match; unknowns are decided by the calibrated score floor alone).")
 @click.option("--attributes", is_flag=True, help="Also the gender of each face (JSON: \"gender\": {\"label\", "
               "\"score\"}), by the shipped gender model, as `facesearch analyze`.")
 @json_option
@@ -123,7 +123,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
                                    decider=decider, attributes=attributes)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
-    failed += sum(print_result(r, as_json, "query", format_result) for r in results)
+    rule = gallery.accept_rule(threshold, decider)
+    failed += sum(print_result(r, as_json, "query", lambda r: format_result(r, rule)) for r in results)
     sys.exit(1 if failed else 0)
 
 
@@ -133,7 +134,21 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def format_result(r) -> str:
+def unknown_reason(r, rule) -> str:
+    """Why the best match was not accepted, by the rule that decided."""
+    if rule is None or not r.matches:
+        return ""
+    best = r.matches[0].score
+    if best < rule.score:
+        return f": best score {best:.3f} is below the threshold {rule.score:.3f}"
+    if rule.margin is None:
+        return ""
+    if r.margin is None:  # k=1: the runner-up was searched, not shown
+        return f": not {rule.margin:.3f} ahead of the next identity"
+    return f": only {r.margin:.3f} ahead of the next identity (needs {rule.margin:.3f})"
+
+
+def format_result(r, rule=None) -> str:
     lines = [shown(r.query) + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
     for i, m in enumerate(r.matches, 1):
         lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
@@ -150,7 +165,7 @@ def format_result(r) -> str:
         margin = f", {r.margin:.3f} ahead of the next" if r.margin is not None else ""
         lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f}{margin})")
     else:
-        lines.append("  -> UNKNOWN")
+        lines.append(f"  -> UNKNOWN{unknown_reason(r, rule)}")
     for i, f in enumerate(r.faces or [], 1):
         best = f"{shown(f.matches[0].identity)} {f.matches[0].score:.4f}" if f.matches else "(gallery is empty)"
         verdict = {None: "", True: "  ACCEPTED", False: "  UNKNOWN"}[f.accepted]

@@ -94,7 +94,18 @@ def test_table_output_and_threshold_override(cli, gallery_dir):
     q = gallery_dir / "carol" / "carol_0001.jpg"
     assert "no threshold calibrated" in cli("query", q).output
     assert "ACCEPTED carol" in cli("query", q, "--threshold", "0.9").output
-    assert "UNKNOWN" in cli("query", q, "--threshold", "1.01").output
+    assert "UNKNOWN: best score 1.000 is below the threshold 1.010" in cli("query", q, "--threshold", "1.01").output
+
+
+def test_unknown_says_the_margin_was_too_small(cli, gallery_dir, tmp_path):
+    from facesearch.gallery import Gallery
+
+    cli(*index_args(gallery_dir))
+    Gallery(tmp_path / "facesearch.db").set_threshold(-1.0, {"objective": "test", "margin": 1.5})
+    q = gallery_dir / "carol" / "carol_0001.jpg"
+    out = cli("query", q, "--k", "2").output
+    assert "UNKNOWN: only" in out and "ahead of the next identity (needs 1.500)" in out
+    assert "UNKNOWN: not 1.500 ahead of the next identity" in cli("query", q, "--k", "1").output
 
 
 def test_compare_people_check_reindex(cli, gallery_dir, tmp_path):
