@@ -118,10 +118,11 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
     sim = min(size, _identities_per_query(data))  # the largest gallery the data can simulate
     # beyond it: FPIR(N) = 1 - (1 - FPIR(M))^(N / M), galleries as independent blocks of M
     sim_target = target if sim == size else 1 - (1 - target) ** (sim / size)
-    if not force and sim < size and len(hit) * SIMULATED_GALLERIES < needed(sim_target):
-        raise DataError(f"{len(hit):,} queries cannot support FPIR {target:g} in a gallery of {size:,} "
-                        f"(extrapolated from galleries of {sim}: at least {needed(sim_target):,} stranger "
-                        f"searches are needed) {MORE_DATA}")
+    trials = len(per_identity) if sim == 1 else len(hit) * SIMULATED_GALLERIES  # stranger searches simulated
+    if not force and sim < size and trials < needed(sim_target):
+        raise DataError(f"{trials:,} simulated stranger searches cannot support FPIR {target:g} in a gallery of "
+                        f"{size:,} (extrapolated from galleries of {sim}): at least {needed(sim_target):,} are "
+                        f"needed {MORE_DATA}")
     if sim == 1:  # no runner-up to simulate: the best score alone, per identity
         rule = AcceptRule(metrics.threshold_at_far(per_identity, sim_target))
         fpir_sim = float(np.mean(per_identity >= rule.score))

@@ -57,6 +57,8 @@ def test_extrapolation_beyond_the_labelled_identities_holds_the_smaller_target()
     data = synthetic(identities=120)
     rule, info = identification_threshold(data, target=0.1, size=238, force=True)
     assert "extrapolated to 238" in info["method"] and "galleries of 119" in info["method"]
+    with pytest.raises(DataError, match="3,600 simulated stranger searches cannot support FPIR 0.1 in a gallery of 10,000"):
+        identification_threshold(data, target=0.1, size=10_000)
     assert rule.margin is not None and info["fpir"] <= 0.1
     # in galleries of 119 it holds 1 - (1 - 0.1)^(119 / 238), about 0.05
     best, second = stranger_scores(data, 119, seed=3)
@@ -65,6 +67,8 @@ def test_extrapolation_beyond_the_labelled_identities_holds_the_smaller_target()
 
 def test_extrapolation_from_single_identities_is_the_best_score_alone():
     data = synthetic(identities=2)
+    with pytest.raises(DataError, match="cannot support"):
+        identification_threshold(data, target=0.1, size=50)
     rule, info = identification_threshold(data, target=0.1, size=50, force=True)
     assert rule.margin is None and "best score alone" in info["method"]
     from facesearch.evaluation import thresholds
