@@ -23,7 +23,7 @@ from facesearch.attributes import AttributeCard, AttributeHead
 from facesearch.config import IMAGE_EXTENSIONS
 from facesearch.errors import DataError
 from facesearch.evaluation.metrics import classification
-from facesearch.files import sha256_file
+from facesearch.files import atomic_write, sha256_file
 
 from . import data
 
@@ -66,32 +66,49 @@ def class_photos(root: str | Path) -> ClassPhotos:
     return ClassPhotos(paths, np.array(labels), classes, [identity_of(p) for p in paths])
 
 
+class EmbeddingFile:
+    """The store :func:`facesearch.gallery.embedding_cache.embed_cached` caches in, as one
+    .npz file (the trainer has no gallery database): embeddings and face usability by file
+    hash. One file per encoder, flip and detector, so the hash alone is the key."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def cached_embeddings(self, checksum: str, dim: int) -> dict[str, tuple[np.ndarray, dict]]:
+        if not self.path.exists():
+            return {}
+        with np.load(self.path) as z:
+            return {str(h): (v, {"usable": bool(u)}) for h, v, u in zip(z["sha256"], z["emb"], z["usable"])
+                    if v.shape == (dim,)}
+
+    def cache_embeddings(self, checksum: str, items: dict) -> None:
+        known = self.cached_embeddings(checksum, next(iter(items.values()))[0].shape[0])
+        known.update({h: (v, {"usable": bool(q.usable) if q is not None else False})
+                      for h, (v, _, q) in items.items()})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.path) as f:
+            np.savez(f, sha256=np.array(list(known), dtype=str), emb=np.stack([v for v, _ in known.values()]),
+                     usable=np.array([q["usable"] for _, q in known.values()], bool))
+
+
 def embed_photos(encoder, paths: list[Path], detector: str = "mtcnn", cache_dir: Path | None = None,
                  progress=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(embeddings, face usable, errors) of ``paths`` through facesearch's pipeline; rows of
-    photos that failed are NaN. Cached in ``cache_dir`` (default: the training cache) by
-    encoder, detector and the files' contents."""
-    from facesearch.faces.pipeline import Embedded, Embedder
+    photos that failed are NaN. Each photo is cached by its contents in ``cache_dir``
+    (default: the training cache), as `calibrate` caches labelled photos in a gallery."""
+    from facesearch.faces.pipeline import Embedder
+    from facesearch.gallery.embedding_cache import embed_cached
 
-    key = data.content_key(f"gender-v2 {encoder.card.checksum} {encoder.card.flip} {detector}",
-                           [(p.parent.name, p) for p in paths])
-    cache = Path(cache_dir or data.DEFAULT_CACHE) / f"embeddings-{key}.npz"
-    if cache.exists():
-        with np.load(cache) as z:
-            return z["emb"], z["usable"], [str(e) for e in z["errors"]]
+    card = encoder.card
+    name = f"embeddings-{card.checksum.replace(':', '_')[:40]}-flip{int(card.flip)}-{detector}.npz"
+    found, failed = embed_cached(EmbeddingFile(Path(cache_dir or data.DEFAULT_CACHE) / name),
+                                 Embedder(encoder, detector), card, list(paths), progress)
     emb = np.full((len(paths), encoder.embedding_dim), np.nan, np.float32)
-    usable, errors = np.zeros(len(paths), bool), []
-    for i, r in enumerate(Embedder(encoder, detector).run(paths)):
-        if isinstance(r, Embedded):
-            emb[i], usable[i] = r.vector, r.face.quality.usable
-        else:
-            errors.append(str(r))
-        if progress:
-            progress(1)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache, "wb") as f:
-        np.savez(f, emb=emb, usable=usable, errors=np.array(errors, dtype=str))
-    return emb, usable, errors
+    usable = np.zeros(len(paths), bool)
+    for i, p in enumerate(paths):
+        if p in found:
+            emb[i], usable[i] = found[p]
+    return emb, usable, [str(e) for e in failed]
 
 
 def _fit(kind: str, param: float, x: np.ndarray, y: np.ndarray, seed: int):

@@ -54,3 +54,21 @@ def test_too_few_photos_is_a_clear_error(tmp_path, gender_dir):
         shutil.copy(next((gender_dir / "train" / cls).iterdir()), tmp_path / "t" / cls)
     with pytest.raises(DataError, match="too few"):
         train_gender(str(tmp_path / "t"), None, str(tmp_path / "out"), "fake", cache_dir=tmp_path / "c")
+
+
+def test_embeddings_are_cached_per_photo_by_contents(tmp_path, gender_dir, monkeypatch):
+    import shutil
+
+    from facesearch.encoders import create_encoder
+    from facesearch.faces.pipeline import Embedder
+    from training.gender import embed_photos
+
+    encoder = create_encoder("fake")
+    paths = sorted((gender_dir / "train" / "male").iterdir())[:4]
+    emb, usable, errors = embed_photos(encoder, paths, "none", tmp_path / "c")
+    assert emb.shape == (4, 16) and not np.isnan(emb).any() and not errors
+    copies = [shutil.copy(p, tmp_path / p.name) for p in paths]  # same bytes elsewhere: no embedding runs
+    calls = []
+    monkeypatch.setattr(Embedder, "_batch", lambda self, todo, decoded: calls.append(todo) or [])
+    again, usable_again, _ = embed_photos(encoder, [type(paths[0])(c) for c in copies], "none", tmp_path / "c")
+    assert calls == [] and np.array_equal(again, emb) and np.array_equal(usable_again, usable)
