@@ -142,10 +142,11 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     """Choose and store the accept thresholds from genuine vs impostor similarities on DATA_DIR.
 
     DATA_DIR is labelled (person folders or FACECOM); queries are its distorted photos
-    against its clean ones. Two thresholds are stored with the index's encoder: the
-    identification threshold, used by `query` (strangers accepted at most --target-fpir of
-    the time in a gallery of this database's size), and the verification threshold, used by
-    `compare`. The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
+    against its clean ones. Two rules are stored with the index's encoder: identification,
+    used by `query` (a score floor and a margin the best identity must have over the
+    runner-up, so that strangers are accepted at most --target-fpir of the time in a
+    gallery of this database's size), and the verification threshold, used by `compare`.
+    The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
     """
     from ..evaluation import calibrate as C, metrics, plots as P
 
