@@ -11,7 +11,7 @@ from ..errors import DataError
 from ..types import AcceptRule, FileError, Match
 from . import metrics
 from .labelled import Labelled, embed_folder, pair_scores
-from .protocols import protocols
+from .protocols import best_per_identity, protocols
 from .thresholds import det_curve, identification_threshold, verification_threshold
 
 FAR_POINTS = (1e-3, 1e-2, 1e-1)
@@ -89,9 +89,7 @@ def open_set(data: Labelled, rule: AcceptRule) -> dict:
            "wrong_accept_rate": None, "unusable_queries": int((~usable).sum())}
     if g.any() and q.any():
         sims = data.emb[q] @ data.emb[g].T
-        per_identity = np.full((len(sims), len(data.names)), -np.inf, np.float32)
-        for c in np.unique(data.labels[g]):
-            per_identity[:, c] = sims[:, data.labels[g] == c].max(axis=1)
+        per_identity = best_per_identity(sims, data.labels[g], len(data.names))
         order = np.argsort(-per_identity, axis=1)[:, :2]
         top_label = order[:, 0]
         accepted = np.array([ok and rule.accepts([Match("", float(row[i]), "") for i in top if np.isfinite(row[i])], None)

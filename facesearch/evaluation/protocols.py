@@ -11,13 +11,18 @@ from collections import defaultdict
 import numpy as np
 
 
+def best_per_identity(sims: np.ndarray, gallery_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Queries x identities: each identity scored by its best photo (-inf: no photo)."""
+    best = np.full((len(sims), n_classes), -np.inf, np.float32)
+    for c in np.unique(gallery_labels):
+        best[:, c] = sims[:, gallery_labels == c].max(axis=1)
+    return best
+
+
 def identity_topk(queries: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
                   n_classes: int, k: int = 5) -> np.ndarray:
     """Top-k identity labels per query, scoring each identity by its best photo."""
-    sims = queries @ gallery.T
-    best = np.full((len(queries), n_classes), -np.inf, np.float32)
-    for c in np.unique(gallery_labels):
-        best[:, c] = sims[:, gallery_labels == c].max(axis=1)
+    best = best_per_identity(queries @ gallery.T, gallery_labels, n_classes)
     return np.argsort(-best, axis=1)[:, :k]
 
 

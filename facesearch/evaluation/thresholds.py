@@ -27,6 +27,7 @@ from ..errors import DataError
 from ..types import AcceptRule
 from . import metrics
 from .labelled import Labelled, identification_scores, pair_scores, query_gallery
+from .protocols import best_per_identity
 
 # A rate of r is measured from at least 10 / r trials: about ten events at the target.
 EVENTS_AT_TARGET = 10
@@ -69,9 +70,7 @@ def identity_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     """Per query, its best score against each identity (Q x I; its own identity -inf), and
     the query labels."""
     s, ql, gl = query_gallery(data)
-    scores = np.full((len(ql), len(data.names)), -np.inf, np.float32)
-    for c in np.unique(gl):
-        scores[:, c] = s[:, gl == c].max(axis=1)
+    scores = best_per_identity(s, gl, len(data.names))
     scores[np.arange(len(ql)), ql] = -np.inf
     return scores, ql
 
@@ -81,8 +80,15 @@ def stranger_scores(data: Labelled, size: int, seed: int = 0) -> tuple[np.ndarra
     other identities, drawn at random (:data:`SIMULATED_GALLERIES` per query; runner-up
     -inf in a gallery of one); None when the data has too few identities to draw them."""
     scores, _ = identity_scores(data)
-    if np.isfinite(scores).any(axis=0).sum() < size:  # identities a stranger can be searched among
-        return None
+    return _strangers(scores, size, seed) if _can_draw(scores, size) else None
+
+
+def _can_draw(scores: np.ndarray, size: int) -> bool:
+    return np.isfinite(scores).any(axis=0).sum() >= size  # identities a stranger can be searched among
+
+
+def _strangers(scores: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stranger_scores` on :func:`identity_scores`' matrix, computed once by the caller."""
     rng = np.random.default_rng(seed)
     best, second = [], []
     for _ in range(SIMULATED_GALLERIES):
@@ -115,7 +121,7 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
         check_enough("fpir", target, 0, 0, len(hit))
     scores, _ = identity_scores(data)
     per_identity = scores[np.isfinite(scores)]
-    sim = min(size, _identities_per_query(data))  # the largest gallery the data can simulate
+    sim = min(size, _others_per_query(scores))  # the largest gallery the data can simulate
     # beyond it: FPIR(N) = 1 - (1 - FPIR(M))^(N / M), galleries as independent blocks of M
     sim_target = target if sim == size else 1 - (1 - target) ** (sim / size)
     trials = len(per_identity) if sim == 1 else len(hit) * SIMULATED_GALLERIES  # stranger searches simulated
@@ -128,7 +134,7 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
         fpir_sim = float(np.mean(per_identity >= rule.score))
     else:
         floor = metrics.threshold_at_far(per_identity, target)  # alone, it holds a gallery of one
-        margins = _margins(*stranger_scores(data, sim), floor)
+        margins = _margins(*_strangers(scores, sim, 0), floor)
         rule = AcceptRule(floor, max(0.0, metrics.threshold_at_far(margins, sim_target)))
         fpir_sim = float(np.mean(margins >= rule.margin))
     fpir = fpir_sim if sim == size else float(1 - (1 - fpir_sim) ** (size / sim))
@@ -137,7 +143,7 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
               if sim == size else
               f"simulated in galleries of {sim} labelled identities ({SIMULATED_GALLERIES} per query) for FPIR "
               f"{sim_target:.3g}, extrapolated to {size}: FPIR(N) = 1 - (1 - FPIR({sim}))^(N / {sim}); {how}")
-    return rule, {"fpir": fpir, "tpir": genuine_accept_rate(data, rule, size), "gallery_size": int(size),
+    return rule, {"fpir": fpir, "tpir": _genuine_rate(hit, scores, rule, size), "gallery_size": int(size),
                   "method": method, "queries": int(len(hit)), "margin": rule.margin}
 
 
@@ -145,15 +151,27 @@ def genuine_accept_rate(data: Labelled, rule: AcceptRule, size: int, seed: int =
     """TPIR: the share of enrolled people's queries accepted with the right name, the
     runner-up drawn from ``size - 1`` other identities (all of them when fewer)."""
     hit, _ = identification_scores(data)
+    scores, _ = identity_scores(data)
+    return _genuine_rate(hit, scores, rule, size, seed)
+
+
+def _genuine_rate(hit: np.ndarray, scores: np.ndarray, rule: AcceptRule, size: int, seed: int = 1) -> float:
     if rule.margin is None:
         return float(np.mean(hit >= rule.score))
-    others = stranger_scores(data, min(max(size - 1, 1), _identities_per_query(data)), seed)
-    runner_up = others[0][:len(hit)] if size > 1 and others is not None else np.full(len(hit), -np.inf)
-    return float(np.mean(_margins(hit, runner_up, rule.score) >= rule.margin))
+    return float(np.mean(_genuine_margins(hit, scores, rule.score, size, seed) >= rule.margin))
 
 
-def _identities_per_query(data: Labelled) -> int:
-    scores, _ = identity_scores(data)
+def _genuine_margins(hit: np.ndarray, scores: np.ndarray, floor: float, size: int, seed: int) -> np.ndarray:
+    """:func:`_margins` of enrolled people's queries, the runner-up drawn from ``size - 1``
+    other identities (all of them when fewer; none in a gallery of one)."""
+    if size == 1:
+        return _margins(hit, np.full(len(hit), -np.inf), floor)
+    runner_up, _ = _strangers(scores, min(size - 1, _others_per_query(scores)), seed)
+    return _margins(hit, runner_up[:len(hit)], floor)
+
+
+def _others_per_query(scores: np.ndarray) -> int:
+    """Identities every query can meet as a stranger (its own excluded)."""
     return int(np.isfinite(scores).sum(axis=1).min())
 
 
@@ -163,8 +181,8 @@ def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | N
     for a ``rule`` with a margin, its own curve at its floor: {"fpir", "fnir", "point"}
     (``point``: the rule's operating point); else None."""
     hit, _ = identification_scores(data)
-    strangers = stranger_scores(data, size)
     scores, _ = identity_scores(data)
+    strangers = _strangers(scores, size, 0) if _can_draw(scores, size) else None
     finite = scores[np.isfinite(scores)]
     lo, hi = float(finite.min()), float(max(finite.max(), hit[np.isfinite(hit)].max(initial=0)))
     ts = np.linspace(lo, hi, points)
@@ -175,9 +193,8 @@ def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | N
     fnir = np.array([np.mean(~(hit >= t)) for t in ts])
     margin_curve = None
     if rule is not None and rule.margin is not None and strangers is not None and size > 1:
-        others = stranger_scores(data, min(size - 1, _identities_per_query(data)), 1)
         s_m = _margins(*strangers, rule.score)
-        g_m = _margins(hit, others[0][:len(hit)], rule.score)
+        g_m = _genuine_margins(hit, scores, rule.score, size, 1)
         ms = np.linspace(0, 1, points)
         margin_curve = {"fpir": np.array([np.mean(s_m >= m) for m in ms]),
                         "fnir": np.array([np.mean(~(g_m >= m)) for m in ms]),
