@@ -75,19 +75,15 @@ def split_holdout(cs: CropSet, fraction: float, seed: int) -> tuple[CropSet, Cro
     return cs.identities([n for n in cs.names if n not in held]), cs.identities(held)
 
 
-def content_key(header: str, items) -> str:
-    """A cache key from ``header`` and the (label, file) pairs' labels and bytes. By content,
-    not path and modification time: the data set is often a fresh copy (a new session, another
-    mount), and a key that changed with it re-aligned the whole training set for nothing."""
-    h = hashlib.sha256(header.encode())
+def _cache_key(items, size: int, detector: str) -> str:
+    """The crop cache's key: alignment settings (changing them re-aligns) and the (identity,
+    photo) pairs' labels and bytes. By content, not path and modification time: the data set
+    is often a fresh copy (a new session, another mount), and a key that changed with it
+    re-aligned the whole training set for nothing."""
+    h = hashlib.sha256(f"v2 {size} {detector} {CENTER_CROP_FRACTION} {CENTER_CROP_Y} {MIN_FACE_SIZE}".encode())
     for name, p in items:
         h.update(f"{name}\0{Path(p).name}\0{sha256_file(p)}\n".encode())
     return h.hexdigest()[:16]
-
-
-def _cache_key(items, size: int, detector: str) -> str:
-    # alignment settings are part of the key: changing them re-aligns
-    return content_key(f"v2 {size} {detector} {CENTER_CROP_FRACTION} {CENTER_CROP_Y} {MIN_FACE_SIZE}", items)
 
 
 def load_crops(root: str | Path, size: int = 112, detector: str = "mtcnn",
