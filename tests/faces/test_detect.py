@@ -129,3 +129,23 @@ def test_align_all_without_a_face_gives_the_fallback_alone():
     assert main == 0 and len(faces) == 1 and not faces[0].detected
     (faces, main), = Aligner(32, detector="none").align_all([im])
     assert main == 0 and len(faces) == 1 and faces[0].box is None
+
+
+def test_mtcnn_crops_equal_area_interpolation():
+    """The numpy crops (separable pooling matrices) give interpolate(mode='area')'s pixels,
+    for boxes of any size, clipped at the image's edges."""
+    import torch
+    from torch.nn.functional import interpolate
+
+    from facesearch.faces.mtcnn import _crops
+
+    imgs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 3, 90, 120)).astype(np.float32))
+    boxes = torch.tensor([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
+                          [20.0, 20.0, 31.0, 25.0]])
+    inds = torch.tensor([0, 1, 1, 0])
+    ours = _crops(imgs, boxes, inds, 24)
+    b = boxes.trunc().int().numpy()
+    for k, (x1, y1, x2, y2) in enumerate(b):
+        x, y, ex, ey = max(x1, 1), max(y1, 1), min(x2, 120), min(y2, 90)
+        ref = interpolate(imgs[inds[k], :, y - 1:ey, x - 1:ex].unsqueeze(0), size=(24, 24), mode="area")
+        np.testing.assert_allclose(ours[k].numpy(), ((ref[0] - 127.5) * 0.0078125).numpy(), atol=1e-5)
