@@ -10,6 +10,7 @@ Only rank 0 validates and writes checkpoints, the history and log lines; its dec
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from contextlib import contextmanager
@@ -60,9 +61,18 @@ def start(world: World, device: str | None) -> torch.device:
     return dev
 
 
-def stop() -> None:
+def stop(finished: bool = True) -> None:
+    """Leave the process group and end its threads while Python is still up. Gloo's worker
+    thread frees each finished collective's tensors, which needs the GIL; when that happened
+    during interpreter shutdown the process aborted (``terminate called``, SIGABRT, about one
+    run in ten under load). So: wait for every rank (``finished``: all got to the end),
+    destroy the group, and collect it (the caller drops its DDP model first), which joins
+    those threads now. After a failure there is no barrier: other ranks may never reach it."""
     if td.is_available() and td.is_initialized():
+        if finished:
+            td.barrier()
         td.destroy_process_group()
+        gc.collect()
 
 
 @contextmanager

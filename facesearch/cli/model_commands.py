@@ -73,6 +73,7 @@ def train(train_dir, val_dir, resume, task, **options):
     log_to_stderr()
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
+    finished = False
     try:
         if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
             trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
@@ -80,13 +81,16 @@ def train(train_dir, val_dir, resume, task, **options):
             options = {k: v for k, v in options.items() if v is not None}
             trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
         result = trainer.fit()
+        main, out = trainer.world.main, trainer.cfg.out
+        del trainer  # its DDP model holds the process group, which stop() must be able to end
+        finished = True
     finally:
-        distributed.stop()
-    if not trainer.world.main:  # under torchrun, rank 0 reports
+        distributed.stop(finished)  # after a failure, no barrier: the other ranks may never reach it
+    if not main:  # under torchrun, rank 0 reports
         return
     best = result["best"]
     click.echo(f"best epoch {best['epoch']}: {json.dumps(best['metrics'])}")
-    click.echo(f"use it: facesearch index <gallery> --model {Path(trainer.cfg.out) / 'best.pt'}")
+    click.echo(f"use it: facesearch index <gallery> --model {Path(out) / 'best.pt'}")
 
 
 def _train_gender(train_dir, val_dir, options):
