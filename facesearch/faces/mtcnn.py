@@ -203,22 +203,27 @@ def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def _crops(imgs, boxes, image_inds, size):
+    """(crops of the boxes that overlap their image, those boxes' indices). facenet-pytorch
+    skipped the others but kept their boxes, misaligning the two; none in practice."""
     b = boxes.trunc().int().cpu().numpy()
     h, w = imgs.shape[2:4]
     x, y = np.maximum(b[:, 0], 1), np.maximum(b[:, 1], 1)
     ex, ey = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
     keep = [k for k in range(len(b)) if ey[k] > y[k] - 1 and ex[k] > x[k] - 1]
     inds = image_inds.cpu().numpy()
-    if imgs.device.type == "cpu":
+    if not keep:
+        out = torch.zeros((0, imgs.shape[1], size, size), device=imgs.device)
+    elif imgs.device.type == "cpu":
         # Area pooling is separable: P_h @ crop @ P_w^T, the same numbers as interpolate(mode="area")
         # (to float rounding) at a third of its per-crop cost on these small crops.
         im = imgs.numpy()
-        out = np.stack([_pool_matrix(int(ey[k] - y[k] + 1), size) @ im[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]]
-                        @ _pool_matrix(int(ex[k] - x[k] + 1), size).T for k in keep])
-        return (torch.from_numpy(out) - 127.5) * 0.0078125
-    out = [interpolate(imgs[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]].unsqueeze(0), size=(size, size),
-                       mode="area") for k in keep]
-    return (torch.cat(out) - 127.5) * 0.0078125
+        out = torch.from_numpy(np.stack([
+            _pool_matrix(int(ey[k] - y[k] + 1), size) @ im[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]]
+            @ _pool_matrix(int(ex[k] - x[k] + 1), size).T for k in keep]))
+    else:
+        out = torch.cat([interpolate(imgs[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]].unsqueeze(0),
+                                     size=(size, size), mode="area") for k in keep])
+    return (out - 127.5) * 0.0078125, torch.as_tensor(keep, dtype=torch.long, device=boxes.device)
 
 
 def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
@@ -245,8 +250,11 @@ def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
                          boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh,
                          boxes[:, 4]]).permute(1, 0)
     boxes = _square(boxes)
+    if len(boxes):
+        crops, keep = _crops(imgs, boxes, image_inds, 24)
+        boxes, image_inds = boxes[keep], image_inds[keep]
     if len(boxes):  # stage 2: refine
-        reg, probs = rnet(_crops(imgs, boxes, image_inds, 24))
+        reg, probs = rnet(crops)
         ok = probs[:, 1] > threshold[1]
         boxes = torch.cat((boxes[ok, :4], probs[ok, 1].unsqueeze(1)), dim=1)
         image_inds, reg = image_inds[ok], reg[ok]
@@ -254,8 +262,11 @@ def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
         boxes = _square(_bbreg(boxes[pick], reg[pick]))
         image_inds = image_inds[pick]
     points = torch.zeros(0, 5, 2)
+    if len(boxes):
+        crops, keep = _crops(imgs, boxes, image_inds, 48)
+        boxes, image_inds = boxes[keep], image_inds[keep]
     if len(boxes):  # stage 3: output net with landmarks
-        reg, lm, probs = onet(_crops(imgs, boxes, image_inds, 48))
+        reg, lm, probs = onet(crops)
         ok = probs[:, 1] > threshold[2]
         boxes = torch.cat((boxes[ok, :4], probs[ok, 1].unsqueeze(1)), dim=1)
         image_inds, reg, lm = image_inds[ok], reg[ok], lm[ok]

@@ -143,9 +143,23 @@ def test_mtcnn_crops_equal_area_interpolation():
     boxes = torch.tensor([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
                           [20.0, 20.0, 31.0, 25.0]])
     inds = torch.tensor([0, 1, 1, 0])
-    ours = _crops(imgs, boxes, inds, 24)
+    ours, keep = _crops(imgs, boxes, inds, 24)
+    assert keep.tolist() == [0, 1, 2, 3]
     b = boxes.trunc().int().numpy()
     for k, (x1, y1, x2, y2) in enumerate(b):
         x, y, ex, ey = max(x1, 1), max(y1, 1), min(x2, 120), min(y2, 90)
         ref = interpolate(imgs[inds[k], :, y - 1:ey, x - 1:ex].unsqueeze(0), size=(24, 24), mode="area")
         np.testing.assert_allclose(ours[k].numpy(), ((ref[0] - 127.5) * 0.0078125).numpy(), atol=1e-5)
+
+
+def test_mtcnn_crops_leave_out_boxes_outside_the_image():
+    import torch
+
+    from facesearch.faces.mtcnn import _crops
+
+    imgs = torch.zeros((1, 3, 40, 40))
+    boxes = torch.tensor([[50.0, 50.0, 70.0, 70.0], [5.0, 5.0, 30.0, 30.0]])
+    crops, keep = _crops(imgs, boxes, torch.tensor([0, 0]), 24)
+    assert crops.shape == (1, 3, 24, 24) and keep.tolist() == [1]
+    crops, keep = _crops(imgs, boxes[:1], torch.tensor([0]), 24)
+    assert crops.shape == (0, 3, 24, 24) and keep.tolist() == []
