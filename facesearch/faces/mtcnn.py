@@ -203,7 +203,7 @@ def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def _crops(imgs, boxes, image_inds, size):
-    """(crops of the boxes that overlap their image, those boxes' indices). facenet-pytorch
+    """(crops, boxes, image indices) of the boxes that overlap their image. facenet-pytorch
     skipped the others but kept their boxes, misaligning the two; none in practice."""
     b = boxes.trunc().int().cpu().numpy()
     h, w = imgs.shape[2:4]
@@ -223,7 +223,8 @@ def _crops(imgs, boxes, image_inds, size):
     else:
         out = torch.cat([interpolate(imgs[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]].unsqueeze(0),
                                      size=(size, size), mode="area") for k in keep])
-    return (out - 127.5) * 0.0078125, torch.as_tensor(keep, dtype=torch.long, device=boxes.device)
+    keep = torch.as_tensor(keep, dtype=torch.long, device=boxes.device)
+    return (out - 127.5) * 0.0078125, boxes[keep], image_inds[keep]
 
 
 def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
@@ -250,9 +251,7 @@ def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
                          boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh,
                          boxes[:, 4]]).permute(1, 0)
     boxes = _square(boxes)
-    if len(boxes):
-        crops, keep = _crops(imgs, boxes, image_inds, 24)
-        boxes, image_inds = boxes[keep], image_inds[keep]
+    crops, boxes, image_inds = _crops(imgs, boxes, image_inds, 24)
     if len(boxes):  # stage 2: refine
         reg, probs = rnet(crops)
         ok = probs[:, 1] > threshold[1]
@@ -262,9 +261,7 @@ def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
         boxes = _square(_bbreg(boxes[pick], reg[pick]))
         image_inds = image_inds[pick]
     points = torch.zeros(0, 5, 2)
-    if len(boxes):
-        crops, keep = _crops(imgs, boxes, image_inds, 48)
-        boxes, image_inds = boxes[keep], image_inds[keep]
+    crops, boxes, image_inds = _crops(imgs, boxes, image_inds, 48)
     if len(boxes):  # stage 3: output net with landmarks
         reg, lm, probs = onet(crops)
         ok = probs[:, 1] > threshold[2]

@@ -143,8 +143,8 @@ def test_mtcnn_crops_equal_area_interpolation():
     boxes = torch.tensor([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
                           [20.0, 20.0, 31.0, 25.0]])
     inds = torch.tensor([0, 1, 1, 0])
-    ours, keep = _crops(imgs, boxes, inds, 24)
-    assert keep.tolist() == [0, 1, 2, 3]
+    ours, kept, kept_inds = _crops(imgs, boxes, inds, 24)
+    assert torch.equal(kept, boxes) and torch.equal(kept_inds, inds)
     b = boxes.trunc().int().numpy()
     for k, (x1, y1, x2, y2) in enumerate(b):
         x, y, ex, ey = max(x1, 1), max(y1, 1), min(x2, 120), min(y2, 90)
@@ -157,9 +157,9 @@ def test_mtcnn_crops_leave_out_boxes_outside_the_image():
 
     from facesearch.faces.mtcnn import _crops
 
-    imgs = torch.zeros((1, 3, 40, 40))
+    imgs = torch.zeros((2, 3, 40, 40))
     boxes = torch.tensor([[50.0, 50.0, 70.0, 70.0], [5.0, 5.0, 30.0, 30.0]])
-    crops, keep = _crops(imgs, boxes, torch.tensor([0, 0]), 24)
-    assert crops.shape == (1, 3, 24, 24) and keep.tolist() == [1]
-    crops, keep = _crops(imgs, boxes[:1], torch.tensor([0]), 24)
-    assert crops.shape == (0, 3, 24, 24) and keep.tolist() == []
+    crops, kept, inds = _crops(imgs, boxes, torch.tensor([0, 1]), 24)
+    assert crops.shape == (1, 3, 24, 24) and torch.equal(kept, boxes[1:]) and inds.tolist() == [1]
+    crops, kept, inds = _crops(imgs, boxes[:1], torch.tensor([0]), 24)
+    assert crops.shape == (0, 3, 24, 24) and len(kept) == 0 and len(inds) == 0
