@@ -2,6 +2,11 @@
 Esler; the licence text ships beside this file as LICENSE-mtcnn), without its torchvision dependency: importing torchvision costs about a second of
 every cold `facesearch query`. The P/R/O-net weights are read from the installed
 facenet-pytorch wheel (facenet_pytorch/data/*.pt) without importing that package.
+
+Only the three nets run in torch (or ONNX Runtime); the work between them (pyramid, box
+decoding, NMS, crops) is numpy on the CPU: on arrays of a few dozen boxes a torch call costs
+several times a numpy one, and that glue was a third of detection (one 224 px photo:
+15.3 -> 12.6 ms, the same detections).
 """
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.functional import interpolate
 
 from ..runtime import SWITCH_AFTER, Accelerated, accelerate
 
@@ -115,9 +119,9 @@ class MTCNN:
             for net in self.nets:
                 if isinstance(net, Accelerated):
                     net.switch_now()
-        imgs = torch.as_tensor(np.stack([np.asarray(im, dtype=np.uint8) for im in images]), device=self.device)
-        boxes, points, inds = _detect(imgs.permute(0, 3, 1, 2).float().contiguous(), self.min_face_size, *self.nets,
-                                      self.thresholds, self.factor)
+        imgs = np.stack([np.asarray(im, dtype=np.uint8) for im in images]).transpose(0, 3, 1, 2).astype(np.float32)
+        nets = [lambda x, net=net: _numpy_out(net(torch.from_numpy(x).to(self.device))) for net in self.nets]
+        boxes, points, inds = _detect(imgs, self.min_face_size, *nets, self.thresholds, self.factor)
         out = []
         for b in range(len(images)):
             sel = inds == b
@@ -126,6 +130,10 @@ class MTCNN:
             else:
                 out.append((boxes[sel, :4], boxes[sel, 4], points[sel]))
         return out
+
+
+def _numpy_out(out) -> tuple[np.ndarray, ...]:
+    return tuple(o.cpu().numpy() for o in out)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:
@@ -150,44 +158,45 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "
     return order[keep]
 
 
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, threshold: float,
-                method: str = "union") -> torch.Tensor:
+def batched_nms(boxes: np.ndarray, scores: np.ndarray, idxs: np.ndarray, threshold: float,
+                method: str = "union") -> np.ndarray:
     """NMS within each image; kept indices sorted by decreasing score, like torchvision's."""
-    if boxes.numel() == 0:
-        return torch.empty((0,), dtype=torch.int64)
-    b, s, ind = boxes.cpu().double().numpy(), scores.cpu().double().numpy(), idxs.cpu().numpy()
-    keep = np.concatenate([np.flatnonzero(ind == i)[nms(b[ind == i], s[ind == i], threshold, method)]
-                           for i in np.unique(ind)])
-    return torch.as_tensor(keep[np.argsort(-s[keep], kind="stable")])
+    if len(boxes) == 0:
+        return np.empty((0,), dtype=np.int64)
+    b, s = boxes.astype(np.float64), scores.astype(np.float64)
+    images = np.unique(idxs)
+    if len(images) == 1:  # the usual case (one photo): no per-image selection
+        keep = nms(b, s, threshold, method)
+    else:
+        keep = np.concatenate([np.flatnonzero(idxs == i)[nms(b[idxs == i], s[idxs == i], threshold, method)]
+                               for i in images])
+    return keep[np.argsort(-s[keep], kind="stable")]
 
 
 def _generate_boxes(reg, probs, scale, thresh):
-    """P-net cells scoring >= ``thresh`` as boxes (x1, y1, x2, y2, score, 4 offsets), and their images.
-    In numpy: a dozen small torch ops here cost ~0.2 ms per pyramid level (per-op overhead)."""
+    """P-net cells scoring >= ``thresh`` as boxes (x1, y1, x2, y2, score, 4 offsets), and their images."""
     stride, cellsize = 2, 12
-    device, reg, probs = reg.device, reg.cpu().numpy(), probs.cpu().numpy()
     image_inds, yy, xx = np.nonzero(probs >= thresh)
     bb = np.stack([xx, yy], axis=1).astype(reg.dtype)
     q1 = np.floor((stride * bb + 1) / np.float32(scale))
     q2 = np.floor((stride * bb + cellsize - 1 + 1) / np.float32(scale))
-    boxes = np.concatenate([q1, q2, probs[image_inds, yy, xx][:, None], reg[image_inds, :, yy, xx]], axis=1)
-    return torch.from_numpy(boxes).to(device), torch.from_numpy(image_inds).to(device)
+    return np.concatenate([q1, q2, probs[image_inds, yy, xx][:, None], reg[image_inds, :, yy, xx]], axis=1), image_inds
 
 
 def _bbreg(box, reg):
     w = box[:, 2] - box[:, 0] + 1
     h = box[:, 3] - box[:, 1] + 1
-    box[:, :4] = torch.stack([box[:, 0] + reg[:, 0] * w, box[:, 1] + reg[:, 1] * h,
-                              box[:, 2] + reg[:, 2] * w, box[:, 3] + reg[:, 3] * h]).permute(1, 0)
+    box[:, :4] = np.stack([box[:, 0] + reg[:, 0] * w, box[:, 1] + reg[:, 1] * h,
+                           box[:, 2] + reg[:, 2] * w, box[:, 3] + reg[:, 3] * h], axis=1)
     return box
 
 
 def _square(box):
     h, w = box[:, 3] - box[:, 1], box[:, 2] - box[:, 0]
-    side = torch.max(w, h)
+    side = np.maximum(w, h)
     box[:, 0] = box[:, 0] + w * 0.5 - side * 0.5
     box[:, 1] = box[:, 1] + h * 0.5 - side * 0.5
-    box[:, 2:4] = box[:, :2] + side.repeat(2, 1).permute(1, 0)
+    box[:, 2:4] = box[:, :2] + side[:, None]
     return box
 
 
@@ -202,76 +211,82 @@ def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m / (end - start)[:, None].astype(np.float32)
 
 
+def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
+    """``imgs`` (N x C x H x W) area-resized to each (height, width) of ``sizes``, scaled to [-1, 1].
+    Area pooling is separable: the rows of every level are pooled in one matrix product (the bins
+    of ``interpolate(mode="area")``), then each level's columns: a third of the cost of one
+    ``interpolate`` call per level."""
+    n, c, h, w = imgs.shape
+    pool_rows = np.concatenate([_pool_matrix(h, sh) for sh, _ in sizes])
+    rows = (pool_rows @ imgs.transpose(2, 0, 1, 3).reshape(h, -1)).reshape(-1, n, c, w).transpose(1, 2, 0, 3)
+    levels, start = [], 0
+    for sh, sw in sizes:
+        level = rows[:, :, start:start + sh].reshape(-1, w) @ _pool_matrix(w, sw).T
+        levels.append((level.reshape(n, c, sh, sw) - 127.5) * 0.0078125)
+        start += sh
+    return levels
+
+
 def _crops(imgs, boxes, image_inds, size):
-    """(crops, boxes, image indices) of the boxes that overlap their image. facenet-pytorch
-    skipped the others but kept their boxes, misaligning the two; none in practice."""
-    b = boxes.trunc().int().cpu().numpy()
+    """(crops, boxes, image indices) of the boxes that overlap their image, the crops cut as
+    ``interpolate(mode="area")`` would (to float rounding) at a third of its per-crop cost.
+    facenet-pytorch skipped the other boxes but kept them, misaligning boxes and crops."""
+    b = np.trunc(boxes[:, :4]).astype(np.int32)
     h, w = imgs.shape[2:4]
     x, y = np.maximum(b[:, 0], 1), np.maximum(b[:, 1], 1)
     ex, ey = np.minimum(b[:, 2], w), np.minimum(b[:, 3], h)
-    keep = [k for k in range(len(b)) if ey[k] > y[k] - 1 and ex[k] > x[k] - 1]
-    inds = image_inds.cpu().numpy()
-    if not keep:
-        out = torch.zeros((0, imgs.shape[1], size, size), device=imgs.device)
-    elif imgs.device.type == "cpu":
-        # Area pooling is separable: P_h @ crop @ P_w^T, the same numbers as interpolate(mode="area")
-        # (to float rounding) at a third of its per-crop cost on these small crops.
-        im = imgs.numpy()
-        out = torch.from_numpy(np.stack([
-            _pool_matrix(int(ey[k] - y[k] + 1), size) @ im[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]]
-            @ _pool_matrix(int(ex[k] - x[k] + 1), size).T for k in keep]))
-    else:
-        out = torch.cat([interpolate(imgs[inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]].unsqueeze(0),
-                                     size=(size, size), mode="area") for k in keep])
-    keep = torch.as_tensor(keep, dtype=torch.long, device=boxes.device)
+    keep = np.flatnonzero((ey > y - 1) & (ex > x - 1))
+    out = np.zeros((len(keep), imgs.shape[1], size, size), np.float32)
+    for n, k in enumerate(keep):
+        out[n] = (_pool_matrix(int(ey[k] - y[k] + 1), size) @ imgs[image_inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]]
+                  @ _pool_matrix(int(ex[k] - x[k] + 1), size).T)
     return (out - 127.5) * 0.0078125, boxes[keep], image_inds[keep]
 
 
 def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
+    """facenet-pytorch's three stages over float N x 3 x H x W images, in numpy; the nets map
+    arrays to tuples of arrays. Returns (boxes N x 5 with scores, landmarks N x 5 x 2, image index)."""
     h, w = imgs.shape[2:4]
     m = 12.0 / minsize
     minl, scale, scales = min(h, w) * m, m, []
     while minl >= 12:
         scales.append(scale)
         scale, minl = scale * factor, minl * factor
-    boxes, image_inds, picks, offset = [], [], [], 0
-    for scale in scales:  # stage 1: proposal net over an image pyramid
-        im = (interpolate(imgs, size=(int(h * scale + 1), int(w * scale + 1)), mode="area") - 127.5) * 0.0078125
+    sizes = [(int(h * scale + 1), int(w * scale + 1)) for scale in scales]
+    boxes, image_inds = [np.zeros((0, 9), np.float32)], [np.zeros(0, np.int64)]
+    for scale, im in zip(scales, _pyramid(imgs, sizes)):  # stage 1: proposal net over an image pyramid
         reg, probs = pnet(im)
         b, ind = _generate_boxes(reg, probs[:, 1], scale, threshold[0])
-        boxes.append(b)
-        image_inds.append(ind)
-        picks.append(batched_nms(b[:, :4], b[:, 4], ind, 0.5) + offset)
-        offset += b.shape[0]
-    boxes, image_inds = torch.cat(boxes)[torch.cat(picks)], torch.cat(image_inds)[torch.cat(picks)]
+        pick = batched_nms(b[:, :4], b[:, 4], ind, 0.5)
+        boxes.append(b[pick])
+        image_inds.append(ind[pick])
+    boxes, image_inds = np.concatenate(boxes), np.concatenate(image_inds)
     pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
     boxes, image_inds = boxes[pick], image_inds[pick]
     regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    boxes = torch.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
-                         boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh,
-                         boxes[:, 4]]).permute(1, 0)
-    boxes = _square(boxes)
-    crops, boxes, image_inds = _crops(imgs, boxes, image_inds, 24)
+    boxes = np.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
+                      boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh, boxes[:, 4]], axis=1)
+    crops, boxes, image_inds = _crops(imgs, _square(boxes), image_inds, 24)
     if len(boxes):  # stage 2: refine
         reg, probs = rnet(crops)
         ok = probs[:, 1] > threshold[1]
-        boxes = torch.cat((boxes[ok, :4], probs[ok, 1].unsqueeze(1)), dim=1)
+        boxes = np.concatenate((boxes[ok, :4], probs[ok, 1:2]), axis=1)
         image_inds, reg = image_inds[ok], reg[ok]
         pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
         boxes = _square(_bbreg(boxes[pick], reg[pick]))
         image_inds = image_inds[pick]
-    points = torch.zeros(0, 5, 2)
+    points = np.zeros((0, 5, 2), np.float32)
     crops, boxes, image_inds = _crops(imgs, boxes, image_inds, 48)
     if len(boxes):  # stage 3: output net with landmarks
         reg, lm, probs = onet(crops)
         ok = probs[:, 1] > threshold[2]
-        boxes = torch.cat((boxes[ok, :4], probs[ok, 1].unsqueeze(1)), dim=1)
+        boxes = np.concatenate((boxes[ok, :4], probs[ok, 1:2]), axis=1)
         image_inds, reg, lm = image_inds[ok], reg[ok], lm[ok]
         bw, bh = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
         px = bw[:, None] * lm[:, :5] + boxes[:, 0:1] - 1
         py = bh[:, None] * lm[:, 5:10] + boxes[:, 1:2] - 1
-        points = torch.stack((px, py), dim=2)
+        points = np.stack((px, py), axis=2)
         boxes = _bbreg(boxes, reg)
         pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7, "min")
         boxes, image_inds, points = boxes[pick], image_inds[pick], points[pick]
-    return boxes.cpu().numpy(), points.cpu().numpy(), image_inds.cpu().numpy()
+    return boxes, points, image_inds

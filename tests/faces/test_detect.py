@@ -139,27 +139,39 @@ def test_mtcnn_crops_equal_area_interpolation():
 
     from facesearch.faces.mtcnn import _crops
 
-    imgs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 3, 90, 120)).astype(np.float32))
-    boxes = torch.tensor([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
-                          [20.0, 20.0, 31.0, 25.0]])
-    inds = torch.tensor([0, 1, 1, 0])
+    imgs = np.random.default_rng(0).integers(0, 256, (2, 3, 90, 120)).astype(np.float32)
+    boxes = np.array([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
+                      [20.0, 20.0, 31.0, 25.0]], np.float32)
+    inds = np.array([0, 1, 1, 0])
     ours, kept, kept_inds = _crops(imgs, boxes, inds, 24)
-    assert torch.equal(kept, boxes) and torch.equal(kept_inds, inds)
-    b = boxes.trunc().int().numpy()
-    for k, (x1, y1, x2, y2) in enumerate(b):
+    np.testing.assert_array_equal(kept, boxes)
+    np.testing.assert_array_equal(kept_inds, inds)
+    for k, (x1, y1, x2, y2) in enumerate(np.trunc(boxes).astype(int)):
         x, y, ex, ey = max(x1, 1), max(y1, 1), min(x2, 120), min(y2, 90)
-        ref = interpolate(imgs[inds[k], :, y - 1:ey, x - 1:ex].unsqueeze(0), size=(24, 24), mode="area")
-        np.testing.assert_allclose(ours[k].numpy(), ((ref[0] - 127.5) * 0.0078125).numpy(), atol=1e-5)
+        ref = interpolate(torch.from_numpy(imgs[inds[k], :, y - 1:ey, x - 1:ex]).unsqueeze(0), size=(24, 24), mode="area")
+        np.testing.assert_allclose(ours[k], ((ref[0] - 127.5) * 0.0078125).numpy(), atol=1e-5)
+
+
+def test_mtcnn_pyramid_equals_area_interpolation():
+    """Every pyramid level, pooled by matrices, has interpolate(mode='area')'s pixels."""
+    import torch
+    from torch.nn.functional import interpolate
+
+    from facesearch.faces.mtcnn import _pyramid
+
+    imgs = np.random.default_rng(1).integers(0, 256, (2, 3, 101, 77)).astype(np.float32)
+    sizes = [(31, 24), (22, 17), (13, 10)]
+    for level, size in zip(_pyramid(imgs, sizes), sizes):
+        ref = (interpolate(torch.from_numpy(imgs), size=size, mode="area") - 127.5) * 0.0078125
+        np.testing.assert_allclose(level, ref.numpy(), atol=1e-5)
 
 
 def test_mtcnn_crops_leave_out_boxes_outside_the_image():
-    import torch
-
     from facesearch.faces.mtcnn import _crops
 
-    imgs = torch.zeros((2, 3, 40, 40))
-    boxes = torch.tensor([[50.0, 50.0, 70.0, 70.0], [5.0, 5.0, 30.0, 30.0]])
-    crops, kept, inds = _crops(imgs, boxes, torch.tensor([0, 1]), 24)
-    assert crops.shape == (1, 3, 24, 24) and torch.equal(kept, boxes[1:]) and inds.tolist() == [1]
-    crops, kept, inds = _crops(imgs, boxes[:1], torch.tensor([0]), 24)
+    imgs = np.zeros((2, 3, 40, 40), np.float32)
+    boxes = np.array([[50.0, 50.0, 70.0, 70.0], [5.0, 5.0, 30.0, 30.0]], np.float32)
+    crops, kept, inds = _crops(imgs, boxes, np.array([0, 1]), 24)
+    assert crops.shape == (1, 3, 24, 24) and np.array_equal(kept, boxes[1:]) and inds.tolist() == [1]
+    crops, kept, inds = _crops(imgs, boxes[:1], np.array([0]), 24)
     assert crops.shape == (0, 3, 24, 24) and len(kept) == 0 and len(inds) == 0
