@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..config import is_database_url
@@ -100,6 +100,12 @@ def _meta(m: IndexMeta | None) -> GalleryMeta | None:
                        m.vectors_generation)
 
 
+# Read on every search: built once (building and hashing a statement costs as much as running it)
+READ_META = select(IndexMeta.__table__).where(IndexMeta.id == META_ID)
+READ_PHOTO_INFO = (select(Photo.id, Identity.name, Photo.path).join(Identity)
+                   .where(Photo.id.in_(bindparam("ids", expanding=True))))
+
+
 class Store:
     """One database (migrated to Alembic's head on open; ``create``: a new file may be made):
     a SQLite file path, or a server URL (``postgresql://...``)."""
@@ -118,7 +124,7 @@ class Store:
         # Core, not an ORM session: read on every search (a server notices the CLI's writes
         # this way), where a session costs 2-3x as much as the query itself
         with self.engine.connect() as c:
-            return _meta(c.execute(select(IndexMeta.__table__).where(IndexMeta.id == META_ID)).first())
+            return _meta(c.execute(READ_META).first())
 
     def create_meta(self, card: EncoderCard, detector: str, vectors: str = "faiss") -> GalleryMeta:
         with self.session() as s, s.begin():
@@ -238,8 +244,7 @@ class Store:
     def photo_info(self, ids) -> dict[int, tuple[str, str]]:
         """photo id -> (identity, path)."""
         with self.engine.connect() as c:  # Core: on every search, as meta()
-            return {pid: (name, path) for pid, name, path in c.execute(
-                select(Photo.id, Identity.name, Photo.path).join(Identity).where(Photo.id.in_(ids)))}
+            return {pid: (name, path) for pid, name, path in c.execute(READ_PHOTO_INFO, {"ids": list(ids)})}
 
     # -- people --------------------------------------------------------------------------
     def identity_count(self) -> int:
