@@ -26,6 +26,7 @@ from .files import atomic_write
 
 RUNTIME_ENV = "FACESEARCH_RUNTIME"  # "onnx" (default where available) or "torch"
 SWITCH_AFTER = 32  # inputs served by PyTorch before ONNX Runtime takes over
+EXPORT_REVISION = 2  # part of the cache key: raise it when the graph exported for the same weights changes
 CACHE_DIR = Path(os.environ.get("FACESEARCH_ONNX_CACHE", Path.home() / ".cache" / "facesearch" / "onnx"))
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def module_key(module: torch.nn.Module, example: torch.Tensor, dynamic: Sequence
     """A hash of everything the exported graph depends on."""
     import onnxruntime
 
-    h = hashlib.sha256(f"{torch.__version__} {onnxruntime.__version__} {type(module).__name__} "
+    h = hashlib.sha256(f"{EXPORT_REVISION} {torch.__version__} {onnxruntime.__version__} {type(module).__name__} "
                        f"{tuple(example.shape)} {tuple(dynamic)}".encode())
     for name, t in module.state_dict().items():
         h.update(name.encode())

@@ -22,13 +22,25 @@ from torch import nn
 from ..runtime import SWITCH_AFTER, Accelerated, accelerate
 
 
+class PReLU(nn.PReLU):
+    """``nn.PReLU`` whose ONNX export is ``max(x, 0) + a * min(x, 0)``: the same numbers (each
+    term is exact), but ONNX Runtime's PRelu kernel broadcasts the per-channel slope slowly;
+    it was half of O-net's time (O-net on 7 crops 3.2 -> 1.6 ms, R-net and P-net 15-30% less)."""
+
+    def forward(self, x):
+        if not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        a = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
+        return torch.clamp(x, min=0) + a * torch.clamp(x, max=0)
+
+
 class PNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
+        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), PReLU(10)
         self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
+        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), PReLU(16)
+        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), PReLU(32)
         self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
 
     def forward(self, x):
@@ -40,12 +52,12 @@ class PNet(nn.Module):
 class RNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
+        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), PReLU(28)
         self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
+        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), PReLU(48)
         self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
+        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), PReLU(64)
+        self.dense4, self.prelu4 = nn.Linear(576, 128), PReLU(128)
         self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
 
     def forward(self, x):
@@ -59,14 +71,14 @@ class RNet(nn.Module):
 class ONet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
+        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), PReLU(32)
         self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
+        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), PReLU(64)
         self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
+        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), PReLU(64)
         self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
+        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), PReLU(128)
+        self.dense5, self.prelu5 = nn.Linear(1152, 256), PReLU(256)
         self.dense6_1, self.dense6_2, self.dense6_3 = nn.Linear(256, 2), nn.Linear(256, 4), nn.Linear(256, 10)
 
     def forward(self, x):

@@ -175,3 +175,24 @@ def test_mtcnn_crops_leave_out_boxes_outside_the_image():
     assert crops.shape == (1, 3, 24, 24) and np.array_equal(kept, boxes[1:]) and inds.tolist() == [1]
     crops, kept, inds = _crops(imgs, boxes[:1], np.array([0]), 24)
     assert crops.shape == (0, 3, 24, 24) and len(kept) == 0 and len(inds) == 0
+
+
+def test_mtcnn_nets_export_prelu_as_max_min_with_the_same_outputs():
+    """ONNX Runtime's PRelu is slow: the export spells it max(x, 0) + a * min(x, 0), exactly."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from facesearch.faces.mtcnn import ONet, weights_dir
+    from facesearch.runtime import export_onnx
+
+    net = ONet()
+    net.load_state_dict(torch.load(weights_dir() / "onet.pt", map_location="cpu", weights_only=True))
+    data = export_onnx(net.eval(), torch.zeros(2, 3, 48, 48), (0,), 3)
+    assert "PRelu" not in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal((5, 3, 48, 48)).astype(np.float32))
+    got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})
+    with torch.inference_mode():
+        want = net(x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
