@@ -18,8 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.functional import interpolate
 
 from ..runtime import SWITCH_AFTER, Accelerated, accelerate
+
+
+MATRIX_POOLING_MAX_PIXELS = 512 * 512  # larger photos: _pyramid pools with interpolate
 
 
 class PReLU(nn.PReLU):
@@ -226,9 +230,13 @@ def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
 def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
     """``imgs`` (N x C x H x W) area-resized to each (height, width) of ``sizes``, scaled to [-1, 1].
     Area pooling is separable: the rows of every level are pooled in one matrix product (the bins
-    of ``interpolate(mode="area")``), then each level's columns: a third of the cost of one
-    ``interpolate`` call per level."""
+    of ``interpolate(mode="area")``), then each level's columns: a quarter of the cost of one
+    ``interpolate`` call per level for a 224 px photo. The matrices are dense, so from about
+    512 x 512 pixels (640 x 480: 8.8 vs 8.2 ms) ``interpolate`` is cheaper and serves."""
     n, c, h, w = imgs.shape
+    if h * w > MATRIX_POOLING_MAX_PIXELS:
+        t = torch.from_numpy(imgs)
+        return [((interpolate(t, size=size, mode="area") - 127.5) * 0.0078125).numpy() for size in sizes]
     pool_rows = np.concatenate([_pool_matrix(h, sh) for sh, _ in sizes])
     rows = (pool_rows @ imgs.transpose(2, 0, 1, 3).reshape(h, -1)).reshape(-1, n, c, w).transpose(1, 2, 0, 3)
     levels, start = [], 0

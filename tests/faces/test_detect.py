@@ -159,11 +159,12 @@ def test_mtcnn_pyramid_equals_area_interpolation():
 
     from facesearch.faces.mtcnn import _pyramid
 
-    imgs = np.random.default_rng(1).integers(0, 256, (2, 3, 101, 77)).astype(np.float32)
-    sizes = [(31, 24), (22, 17), (13, 10)]
-    for level, size in zip(_pyramid(imgs, sizes), sizes):
-        ref = (interpolate(torch.from_numpy(imgs), size=size, mode="area") - 127.5) * 0.0078125
-        np.testing.assert_allclose(level, ref.numpy(), atol=1e-5)
+    for shape, sizes in (((2, 3, 101, 77), [(31, 24), (22, 17), (13, 10)]),
+                         ((1, 3, 520, 530), [(157, 160), (111, 113)])):  # large: interpolate itself
+        imgs = np.random.default_rng(1).integers(0, 256, shape).astype(np.float32)
+        for level, size in zip(_pyramid(imgs, sizes), sizes):
+            ref = (interpolate(torch.from_numpy(imgs), size=size, mode="area") - 127.5) * 0.0078125
+            np.testing.assert_allclose(level, ref.numpy(), atol=1e-5)
 
 
 def test_mtcnn_crops_leave_out_boxes_outside_the_image():
