@@ -197,3 +197,20 @@ def test_mtcnn_nets_export_prelu_as_max_min_with_the_same_outputs():
         want = net(x)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
+
+
+def test_mtcnn_detects_with_numpy_blas_on_one_thread(monkeypatch):
+    """Spinning OpenBLAS threads would take the core ONNX Runtime needs; the limit is scoped."""
+    from facesearch.faces import mtcnn
+
+    before = [lib["num_threads"] for lib in mtcnn.blas().info()]
+    seen = []
+
+    def fake_detect(*args):
+        seen.extend(lib["num_threads"] for lib in mtcnn.blas().info())
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.int64)
+
+    monkeypatch.setattr(mtcnn, "_detect", fake_detect)
+    assert mtcnn.MTCNN().detect([Image.new("RGB", (64, 64))]) == [(None, None, None)]
+    assert seen and set(seen) == {1}
+    assert [lib["num_threads"] for lib in mtcnn.blas().info()] == before
