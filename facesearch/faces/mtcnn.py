@@ -5,8 +5,8 @@ facenet-pytorch wheel (facenet_pytorch/data/*.pt) without importing that package
 
 Only the three nets run in torch (or ONNX Runtime); the work between them (pyramid, box
 decoding, NMS, crops) is numpy on the CPU: on arrays of a few dozen boxes a torch call costs
-several times a numpy one, and that glue was a third of detection (one 224 px photo:
-15.3 -> 12.6 ms, the same detections).
+several times a numpy one (moving the glue took one 224 px photo from 15.3 to 12.6 ms, with the
+same detections).
 """
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ class MTCNN:
 def blas():
     """numpy's BLAS, kept to one thread while detecting: OpenBLAS's worker threads spin for a
     while after each call they share, and with ONNX Runtime supplying the parallelism a second
-    BLAS thread only burned the other core (CPU per search 44 -> 31 ms; two threads searching
-    42 -> 63 photos/s)."""
+    BLAS thread only burned the other core (CPU per search 44 -> 32 ms; two threads searching
+    42 -> 67 photos/s)."""
     return ThreadpoolController().select(user_api="blas")
 
 
