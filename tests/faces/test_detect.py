@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from facesearch.faces.detect import ARCFACE_112, Aligner, center_crop, pick_face, similarity_transform, warp
@@ -204,6 +205,8 @@ def test_mtcnn_detects_with_numpy_blas_on_one_thread(monkeypatch):
     from facesearch.faces import mtcnn
 
     before = [lib["num_threads"] for lib in mtcnn.blas().info()]
+    if not before:
+        pytest.skip("threadpoolctl sees no BLAS library in this numpy")
     seen = []
 
     def fake_detect(*args):
