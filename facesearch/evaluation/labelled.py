@@ -70,10 +70,11 @@ def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     return s[same & valid], s[~same & valid]
 
 
-def identification_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+def identification_scores(data: Labelled, product=None) -> tuple[np.ndarray, np.ndarray]:
     """Per query: the best score of a *correct* top-1 match (-inf when top-1 is wrong), and
-    the best impostor score, i.e. what the query would score if its person were not enrolled."""
-    s, ql, gl = query_gallery(data)
+    the best impostor score, i.e. what the query would score if its person were not enrolled.
+    ``product``: :func:`query_gallery`'s answer, when the caller has it already."""
+    s, ql, gl = product if product is not None else query_gallery(data)
     same = ql[:, None] == gl[None, :]
     top = s.argmax(axis=1)
     hit = np.where(gl[top] == ql, s.max(axis=1), -np.inf)

@@ -66,10 +66,10 @@ def verification_threshold(data: Labelled, objective: str = "far", target: float
                "impostor_pairs": int(len(impostor)), "_genuine": genuine, "_impostor": impostor}
 
 
-def identity_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+def identity_scores(data: Labelled, product=None) -> tuple[np.ndarray, np.ndarray]:
     """Per query, its best score against each identity (Q x I; its own identity -inf), and
-    the query labels."""
-    s, ql, gl = query_gallery(data)
+    the query labels. ``product``: :func:`query_gallery`'s answer, when the caller has it."""
+    s, ql, gl = product if product is not None else query_gallery(data)
     scores = best_per_identity(s, gl, len(data.names))
     scores[np.arange(len(ql)), ql] = -np.inf
     return scores, ql
@@ -80,11 +80,14 @@ def stranger_scores(data: Labelled, size: int, seed: int = 0) -> tuple[np.ndarra
     other identities, drawn at random (:data:`SIMULATED_GALLERIES` per query; runner-up
     -inf in a gallery of one); None when the data has too few identities to draw them."""
     scores, _ = identity_scores(data)
-    return _strangers(scores, size, seed) if _can_draw(scores, size) else None
+    return _strangers(scores, size, seed) if _others_per_query(scores) >= size else None
 
 
-def _can_draw(scores: np.ndarray, size: int) -> bool:
-    return np.isfinite(scores).any(axis=0).sum() >= size  # identities a stranger can be searched among
+def _hits_and_identity_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`identification_scores`' hits and :func:`identity_scores`' matrix, from one
+    query x gallery product."""
+    product = query_gallery(data)
+    return identification_scores(data, product)[0], identity_scores(data, product)[0]
 
 
 def _strangers(scores: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,10 +119,9 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
     gives and the method used (see the module doc)."""
     if len(set(data.labels.tolist())) < 2:
         raise DataError("calibration needs at least two identities with photos")
-    hit, _ = identification_scores(data)
+    hit, scores = _hits_and_identity_scores(data)
     if not force:
         check_enough("fpir", target, 0, 0, len(hit))
-    scores, _ = identity_scores(data)
     per_identity = scores[np.isfinite(scores)]
     sim = min(size, _others_per_query(scores))  # the largest gallery the data can simulate
     # beyond it: FPIR(N) = 1 - (1 - FPIR(M))^(N / M), galleries as independent blocks of M
@@ -150,8 +152,7 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
 def genuine_accept_rate(data: Labelled, rule: AcceptRule, size: int, seed: int = 1) -> float:
     """TPIR: the share of enrolled people's queries accepted with the right name, the
     runner-up drawn from ``size - 1`` other identities (all of them when fewer)."""
-    hit, _ = identification_scores(data)
-    scores, _ = identity_scores(data)
+    hit, scores = _hits_and_identity_scores(data)
     return _genuine_rate(hit, scores, rule, size, seed)
 
 
@@ -180,9 +181,8 @@ def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | N
     of ``size`` identities (FNIR = enrolled queries not accepted with the right name), and,
     for a ``rule`` with a margin, its own curve at its floor: {"fpir", "fnir", "point"}
     (``point``: the rule's operating point); else None."""
-    hit, _ = identification_scores(data)
-    scores, _ = identity_scores(data)
-    strangers = _strangers(scores, size, 0) if _can_draw(scores, size) else None
+    hit, scores = _hits_and_identity_scores(data)
+    strangers = _strangers(scores, size, 0) if _others_per_query(scores) >= size else None
     finite = scores[np.isfinite(scores)]
     lo, hi = float(finite.min()), float(max(finite.max(), hit[np.isfinite(hit)].max(initial=0)))
     ts = np.linspace(lo, hi, points)
