@@ -238,6 +238,11 @@ def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m / (end - start)[:, None].astype(np.float32)
 
 
+def _scaled(pixels: np.ndarray) -> np.ndarray:
+    """0..255 pixels as the nets take them, in [-1, 1] (facenet-pytorch's scaling)."""
+    return (pixels - 127.5) * 0.0078125
+
+
 def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
     """``imgs`` (N x C x H x W) area-resized to each (height, width) of ``sizes``, scaled to [-1, 1].
     Area pooling is separable: the rows of every level are pooled in one matrix product (the bins
@@ -247,13 +252,13 @@ def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
     n, c, h, w = imgs.shape
     if h * w > MATRIX_POOLING_MAX_PIXELS:
         t = torch.from_numpy(imgs)
-        return [((interpolate(t, size=size, mode="area") - 127.5) * 0.0078125).numpy() for size in sizes]
+        return [_scaled(interpolate(t, size=size, mode="area").numpy()) for size in sizes]
     pool_rows = np.concatenate([_pool_matrix(h, sh) for sh, _ in sizes])
     rows = (pool_rows @ imgs.transpose(2, 0, 1, 3).reshape(h, -1)).reshape(-1, n, c, w).transpose(1, 2, 0, 3)
     levels, start = [], 0
     for sh, sw in sizes:
         level = rows[:, :, start:start + sh].reshape(-1, w) @ _pool_matrix(w, sw).T
-        levels.append((level.reshape(n, c, sh, sw) - 127.5) * 0.0078125)
+        levels.append(_scaled(level.reshape(n, c, sh, sw)))
         start += sh
     return levels
 
@@ -271,7 +276,7 @@ def _crops(imgs, boxes, image_inds, size):
     for n, k in enumerate(keep):
         out[n] = (_pool_matrix(int(ey[k] - y[k] + 1), size) @ imgs[image_inds[k], :, y[k] - 1:ey[k], x[k] - 1:ex[k]]
                   @ _pool_matrix(int(ex[k] - x[k] + 1), size).T)
-    return (out - 127.5) * 0.0078125, boxes[keep], image_inds[keep]
+    return _scaled(out), boxes[keep], image_inds[keep]
 
 
 def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
