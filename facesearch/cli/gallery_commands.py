@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from ..config import DECIDERS, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
                       json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
-                      progress, report_errors, sub_db_option, unusable_note, vectors_option, weights_option)
+                      progress, report_errors, sub_db_option, threshold_option, unusable_note, vectors_option, weights_option)
 
 
 @click.command()
@@ -87,8 +86,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
-@click.option("--threshold", type=float, default=None, callback=lambda c, p, v: _finite(v),
-              help="Accept by this cosine score alone for this call (default: the calibrated rule, score floor + margin over the runner-up).")
+@threshold_option
 @db_option
 @model_option
 @weights_option
@@ -126,12 +124,6 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     rule = gallery.accept_rule(threshold, decider)
     failed += sum(print_result(r, as_json, "query", lambda r: format_result(r, rule)) for r in results)
     sys.exit(1 if failed else 0)
-
-
-def _finite(value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, not {value}")
-    return value
 
 
 def unknown_reason(r, rule) -> str:

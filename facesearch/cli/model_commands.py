@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ..config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
-from .options import (db_option, fail, json_option, objective_option, open_gallery, plots_option, progress,
-                      report_errors)
+from .options import (FiniteFloat, db_option, fail, finite_float, json_option, objective_option, open_gallery,
+                      plots_option, progress, report_errors)
 
 
 @click.command()
@@ -21,7 +21,7 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
               help="Labelled folder scored each epoch (protocols A and B). Without --holdout best.pt is kept "
               "by its B, then A; with --holdout it is only reported.")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--holdout", type=FiniteFloat(0, 1, max_open=True), default=None,
               help="Hold out this fraction of the training identities (chosen by --seed, e.g. 0.15); protocols "
               "A and B on them choose best.pt and early stopping. --val is then only reported (val_* in "
               "history.json), never used for a choice.  [default: 0: choose on --val]")
@@ -32,17 +32,17 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2),
               help="Photos per step (under torchrun: in all processes together).")
-@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--lr", default=1e-3, show_default=True, type=finite_float)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw", show_default=True)
-@click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
-@click.option("--scale", default=32.0, show_default=True, type=float, help="Logit scale s.")
+@click.option("--margin", default=0.3, show_default=True, type=finite_float, help="Angular margin m.")
+@click.option("--scale", default=32.0, show_default=True, type=finite_float, help="Logit scale s.")
 @click.option("--margin-kind", type=click.Choice(MARGIN_KINDS), default="arcface",
               show_default=True)
 @click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
               "trunk then runs once and its features are cached.")
 @click.option("--augment", is_flag=True, help="On-the-fly synthetic distortions (for clean-only data; "
               "not with --freeze on MobileFaceNet).")
-@click.option("--pair-weight", type=float, default=None,
+@click.option("--pair-weight", type=finite_float, default=None,
               help="Stage 2: weight of a contrastive loss pulling distorted crops to their clean source "
               "(0 = off).  [default: 0]")
 @click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
@@ -131,10 +131,10 @@ def _labelled_run(db, fn, *args, **kwargs):
 
 @click.command()
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--target-fpir", default=None, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--target-fpir", default=None, type=FiniteFloat(0, 1, min_open=True),
               help="Identification (`query`): the share of queries of people NOT enrolled that may be "
               "accepted as someone, in a gallery the size of this database's.  [default: 0.01]")
-@click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--target-far", default=0.01, show_default=True, type=FiniteFloat(0, 1, min_open=True),
               help="Verification (`compare`): false accepts per impostor comparison.")
 @objective_option
 @click.option("--force", is_flag=True, help="Calibrate even on less data than the targets need "

@@ -2,11 +2,36 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
 
 from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option, optionally bounded, that refuses nan and inf (a usage error, exit 2):
+    click's FloatRange lets nan through every bound, and a nan threshold accepts no one or
+    anyone. Every float option of the CLI is one of these."""
+
+    name = "float"
+
+    def _describe_range(self) -> str:  # click writes an unbounded range as "x<=None"
+        return "finite" if self.min is None and self.max is None else super()._describe_range()
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, not {value}", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+finite_float = FiniteFloat()
+threshold_option = click.option(
+    "--threshold", type=finite_float, default=None,
+    help="Accept by this cosine score alone (default: the calibrated rule, score floor + margin over "
+    "the runner-up).")
 
 db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
                          type=click.Path(dir_okay=False), help="SQLite database file (the FAISS index lives "

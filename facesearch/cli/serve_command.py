@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .options import db_option, detector_option, model_option, open_gallery, weights_option
+from .options import FiniteFloat, db_option, detector_option, model_option, open_gallery, weights_option
 
 TOKEN_ENV = "FACESEARCH_API_TOKEN"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -19,7 +19,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar=TOKEN_ENV, default=None, show_envvar=True,
               help="Require `Authorization: Bearer TOKEN` on every /v1 route.")
-@click.option("--max-upload-mb", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--max-upload-mb", default=10.0, show_default=True, type=FiniteFloat(min=0, min_open=True),
               help="Largest request body; larger uploads get 413 and are not read.")
 @model_option
 @weights_option

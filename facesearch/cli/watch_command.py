@@ -7,14 +7,14 @@ import sys
 import click
 
 from ..types import shown
-from .options import db_option, json_option, open_gallery
+from .options import db_option, json_option, open_gallery, threshold_option
 
 
 @click.command()
 @click.argument("source")
 @click.option("--every", type=click.IntRange(min=1), default=5, show_default=True,
               help="Identify faces in every N-th frame; tracks carry names in between.")
-@click.option("--threshold", type=float, default=None, help="Accept by this cosine score alone (default: the calibrated rule, score floor + margin over the runner-up).")
+@threshold_option
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the video with boxes, track numbers and names drawn (mp4).")
 @db_option
