@@ -6,6 +6,7 @@ import json
 import click
 
 from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS
+from ..files import writing
 from .options import FiniteFloat, db_option, json_option, open_gallery
 
 
@@ -36,8 +37,9 @@ def fit(db, components, c, kernel, as_json):
     from ..gallery.classifier import classifier_path, fit_gallery
 
     gallery = open_gallery(db, None, None, None)
-    clf = fit_gallery(gallery, components, c, kernel)
     path = classifier_path(gallery)
+    with writing(path):
+        clf = fit_gallery(gallery, components, c, kernel)
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header}))
     else:

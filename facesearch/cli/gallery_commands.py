@@ -104,7 +104,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
-    {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
+    {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null,
+    "face_found": false where no face was found and its centre crop was searched}
     (--all-faces adds "faces": [{"box", "det_score", "quality", "matches", "accepted", "margin"}];
     --attributes adds "gender": {"label", "score"} to the photo and to each face)
     or, for a photo that could not be used, {"query": ..., "error": reason}.
@@ -193,11 +194,14 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
         report_errors([res])
         sys.exit(1)
     same = None if threshold is None else res >= threshold
+    no_face = res.no_face(photo_a, photo_b)
     if as_json:
-        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same}))
+        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same,
+                               "face_found": dict(zip("ab", res.face_found))}))
     else:
         verdict = "" if same is None else ("  same person" if same else "  different people")
-        click.echo(f"{res:.4f}{verdict}")
+        note = f"  (no face found in {' and '.join(map(shown, no_face))}: centre crop compared)" if no_face else ""
+        click.echo(f"{res:.4f}{verdict}{note}")
 
 
 @click.group(invoke_without_command=True)

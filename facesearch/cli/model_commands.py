@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
+from ..files import output_folder, writing
 from .options import (FiniteFloat, db_option, fail, finite_float, json_option, objective_option, open_gallery,
                       plots_option, progress, report_errors)
 
@@ -73,6 +74,8 @@ def train(train_dir, val_dir, resume, task, **options):
     log_to_stderr()
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
+    if not resume:
+        output_folder(options["out"])  # an --out that cannot be written fails now, not after an epoch
     finished = False
     try:
         if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
@@ -100,7 +103,7 @@ def _train_gender(train_dir, val_dir, options):
     if not train_dir:
         fail("give TRAIN_DIR (one folder per class)")
     log_to_stderr()
-    out = options["out"] if options["out"] != "runs/train" else "runs/gender"
+    out = output_folder(options["out"] if options["out"] != "runs/train" else "runs/gender")
     rep = train_gender(train_dir, val_dir, out, options["encoder"] or "default", options["weights"], options["seed"])
     best = rep["selection"]["best"]
     click.echo(f"chosen {best['kind']} ({best['param']:g}), threshold {best['threshold']:.3f}: balanced accuracy "
@@ -152,23 +155,14 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     gallery of this database's size), and the verification threshold, used by `compare`.
     The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
     """
-    from ..evaluation import calibrate as C, metrics, plots as P
+    from ..evaluation import calibrate as C
 
+    out = output_folder(plots) if plots else None  # a folder that cannot be made fails before the work
     gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective, target_far=target_far,
                                             target_fpir=target_fpir, force=force)
     genuine, impostor, det = info.pop("_genuine"), info.pop("_impostor"), info.pop("_det")
     verify = info["verification"]
     failed = report_errors(errors)
-    if plots:
-        out = Path(plots)
-        out.mkdir(parents=True, exist_ok=True)
-        P.histogram(genuine, impostor, {"identification": info["threshold"], "verification": verify["threshold"]},
-                    out / "histogram.png")
-        far, tar, _ = metrics.roc(genuine, impostor)
-        P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
-        fpir, fnir, ts, margin_curve = det
-        P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
-                                                       "verification": verify["threshold"]}, margin_curve)
     if as_json:
         click.echo(json.dumps(info))
     else:
@@ -185,7 +179,23 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
                    f"{info['queries']:,} queries; stored in {db}")
         if info["replaced"]:
             click.echo(f"replaced {_describe_threshold(info['replaced'])}")
+    if out:  # after the thresholds are stored and shown: a full disk loses only the plots
+        with writing(f"plots to {out}"):
+            _calibration_plots(out, info, genuine, impostor, det)
     raise SystemExit(1 if failed else 0)
+
+
+def _calibration_plots(out: Path, info: dict, genuine, impostor, det) -> None:
+    from ..evaluation import metrics, plots as P
+
+    verify = info["verification"]
+    P.histogram(genuine, impostor, {"identification": info["threshold"], "verification": verify["threshold"]},
+                out / "histogram.png")
+    far, tar, _ = metrics.roc(genuine, impostor)
+    P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
+    fpir, fnir, ts, margin_curve = det
+    P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
+                                                   "verification": verify["threshold"]}, margin_curve)
 
 
 def _describe_threshold(info: dict) -> str:
@@ -207,27 +217,39 @@ def _describe_threshold(info: dict) -> str:
 def evaluate(data_dir, report, plots, tsne, db, as_json):
     """Measure the index's encoder on labelled DATA_DIR: protocols A/B, per-distortion
     top-1, verification at the stored threshold, ROC AUC, TAR@FAR and an open-set test."""
-    from ..evaluation import calibrate as C, metrics, plots as P
+    from ..evaluation import calibrate as C
     from ..evaluation.report import markdown
 
+    if report and Path(report).suffix.lower() == ".json":
+        fail(f"--report {report}: the Markdown report and its JSON (written beside it, .json) would be one "
+             "file; name the report .md")
+    out = output_folder(plots) if plots else None  # what cannot be written fails before the work
+    if report:
+        output_folder(Path(report).parent)
     gallery, (rep, errors, data) = _labelled_run(db, C.evaluate, data_dir)
     genuine, impostor = rep.pop("_genuine"), rep.pop("_impostor")
     failed = report_errors(errors)
-    if plots:
-        out = Path(plots)
-        out.mkdir(parents=True, exist_ok=True)
-        if len(genuine) and len(impostor):  # one identity, or one photo each: nothing to plot
-            P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
-            far, tar, _ = metrics.roc(genuine, impostor)
-            P.roc_curve(far, tar, out / "roc.png")
-        if "A" in rep["protocols"]:
-            P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
-        if tsne:
-            P.tsne(data.emb, data.labels, out / "tsne.png")
     text = markdown(rep)
+    click.echo(json.dumps(rep) if as_json else text)  # first: a file that cannot be written loses nothing
     if report:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(text)
-        Path(report).with_suffix(".json").write_text(json.dumps(rep, indent=2))
-    click.echo(json.dumps(rep) if as_json else text)
+        with writing(report):
+            Path(report).write_text(text)
+        with writing(Path(report).with_suffix(".json")):
+            Path(report).with_suffix(".json").write_text(json.dumps(rep, indent=2))
+    if out:
+        with writing(f"plots to {out}"):
+            _evaluation_plots(out, rep, genuine, impostor, data if tsne else None)
     raise SystemExit(1 if failed else 0)
+
+
+def _evaluation_plots(out: Path, rep: dict, genuine, impostor, tsne_data) -> None:
+    from ..evaluation import metrics, plots as P
+
+    if len(genuine) and len(impostor):  # one identity, or one photo each: nothing to plot
+        P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
+        far, tar, _ = metrics.roc(genuine, impostor)
+        P.roc_curve(far, tar, out / "roc.png")
+    if "A" in rep["protocols"]:
+        P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
+    if tsne_data is not None:
+        P.tsne(tsne_data.emb, tsne_data.labels, out / "tsne.png")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
-from ..faces.pipeline import Embedded, Embedder, as_source, label
+from ..faces.pipeline import Comparison, Embedded, Embedder, label
 from ..types import AcceptRule, FaceMatch, FileError, Match, QueryResult
 from .attributes import Attributes
 from .classifier import svc_search
@@ -28,14 +28,10 @@ from .uploads import UploadReport, embed_all, owners, store_uploads
 Progress = Callable[[int], None] | None
 
 
-def compare_photos(embedder: Embedder, a, b) -> float | FileError:
-    """Cosine similarity of the faces in two photos (paths, bytes or PIL images), or the
-    first photo's error."""
-    ra, rb = embedder.run([as_source(a), as_source(b)])
-    for r in (ra, rb):
-        if isinstance(r, FileError):
-            return r
-    return float(np.dot(ra.vector, rb.vector))
+def compare_photos(embedder: Embedder, a, b) -> Comparison | FileError:
+    """Cosine similarity of the faces in two photos (paths, bytes or PIL images) and whether
+    a face was found in each, or the first photo's error."""
+    return embedder.compare(a, b)
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
@@ -328,7 +324,7 @@ class Gallery:
             self._attributes = Attributes()
         return self._attributes
 
-    def compare(self, a, b) -> float | FileError:
+    def compare(self, a, b) -> Comparison | FileError:
         """Cosine similarity of the faces in two photos (paths, bytes or PIL images)."""
         return compare_photos(self.embedder(), a, b)
 

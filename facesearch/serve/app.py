@@ -125,7 +125,8 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
             raise ImageError(f"{shown(score.path)}: {score.reason}")
         service.reader.refresh()
         threshold = service.reader.verify_threshold
-        return {"score": round(score, 6), "same": None if threshold is None else score >= threshold}
+        return {"score": round(score, 6), "same": None if threshold is None else score >= threshold,
+                "face_found": dict(zip("ab", score.face_found))}
 
     @v1.get("/people", response_model=schemas.People)
     def people():

@@ -43,6 +43,8 @@ class SearchResult(BaseModel):
 class CompareResult(BaseModel):
     score: float
     same: bool | None = Field(description="score >= the calibrated verification threshold (null: none)")
+    face_found: dict[str, bool] = Field(description='whether a face was found in image_a ("a") and image_b ("b"); '
+                                        "false: that photo's centre crop was compared")
 
 
 class Encoder(BaseModel):

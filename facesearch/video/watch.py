@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import SourceError
+from ..files import is_same_file
 from .tracker import IoUTracker, Sighting, Track, timeline
 
 OPEN_TIMEOUT_MS = 10_000  # a URL that does not answer is an error after this, not a hang
@@ -45,6 +46,19 @@ def open_source(source: str):
         raise SourceError(f"cannot open video source {source}: not a video OpenCV can read, "
                           "or the stream or camera is unavailable")
     return cap
+
+
+def check_output(source: str, out: str) -> None:
+    """A SourceError for an --out that would destroy the source (the same file, also through
+    a link) or is not a file a video can be written to (a folder, a device)."""
+    if is_same_file(source, out):
+        raise SourceError(f"--out {out} is the source video itself: the annotated copy would replace it; "
+                          "write it to another file")
+    path = Path(out)
+    if path.exists() and not path.is_file():
+        raise SourceError(f"--out {out} is not a regular file: a video can only be written to a file")
+    if not path.parent.is_dir():
+        raise SourceError(f"--out {out}: no folder {path.parent}")
 
 
 @dataclass
@@ -81,6 +95,8 @@ class Watch:
         """A result per processed frame, until the source ends (or Ctrl-C: stops cleanly,
         ``interrupted`` set, the output file finished)."""
         cv2 = _cv2()
+        if self.out:
+            check_output(self.source, self.out)
         cap = open_source(self.source)
         self._warm_up()
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0

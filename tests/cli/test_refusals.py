@@ -105,3 +105,18 @@ def test_ctrl_c_says_what_was_saved(run, gallery_dir, monkeypatch):
     monkeypatch.setattr(Enrolment, "store_batch", real)
     assert json.loads(index(run, gallery_dir, "--json").stdout)["skipped"] == 6
     assert run("check").exit_code == 0
+
+
+def test_a_photo_too_small_for_a_face_fails_alone(run, gallery_dir):
+    """Issue 23 row 17: a 30 x 30 photo stopped `index` (0 of the good photos enrolled) and
+    `query` with a ValueError from the detector's image pyramid."""
+    from PIL import Image
+
+    Image.new("RGB", (30, 30), (120, 100, 90)).save(gallery_dir / "bob" / "tiny.png")
+    Image.new("RGB", (10, 500), (120, 100, 90)).save(gallery_dir / "strip.png")
+    r = run("index", gallery_dir, "--model", "fake", "--json")
+    assert r.exit_code == 1 and "tiny.png: image too small to find a face in (30x30 px" in r.stderr
+    assert json.loads(r.stdout)["added"] == 6
+    q = run("query", gallery_dir / "strip.png", gallery_dir / "bob" / "bob_0001.jpg", "--json")
+    assert q.exit_code == 1 and "strip.png: image too small to find a face in (10x500 px" in q.stderr
+    assert [list(json.loads(line))[:2] for line in q.stdout.splitlines()] == [["query", "error"], ["query", "matches"]]
