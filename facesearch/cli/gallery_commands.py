@@ -57,8 +57,8 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     rep = EnrollReport()
     try:
         with progress(len(scan.items), "index") as bar:
-            gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None,
-                           require_face=require_face, progress=bar.update, report=rep, quality_gate=quality_gate)
+            gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None, require_face=require_face,
+                           progress=bar.update, report=rep, quality_gate=quality_gate, keep_under=scan.unreadable)
     except KeyboardInterrupt:
         report_errors(scan.errors + rep.errors)
         click.echo(f"interrupted: {rep.added} photos were saved before the interruption (each batch is saved "

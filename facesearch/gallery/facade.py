@@ -207,20 +207,21 @@ class Gallery:
 
     # -- enrol ---------------------------------------------------------------------------
     def enroll(self, items: Iterable[tuple[str, Path]], prune_under: Path | None = None,
-               require_face: bool = False, progress: Progress = None,
-               report: EnrollReport | None = None, quality_gate: str = "warn") -> EnrollReport:
+               require_face: bool = False, progress: Progress = None, report: EnrollReport | None = None,
+               quality_gate: str = "warn", keep_under: Iterable[Path] = ()) -> EnrollReport:
         """Add ``(identity, photo)`` pairs; photos already stored (same identity, same bytes)
         are skipped, a stored path whose bytes changed is replaced, and the same bytes under
         another identity are refused. A folder's photos keep the name its identity was given
         by ``rename``. ``prune_under``: remove stored photos below that folder that are not in
-        ``items`` any more, and identities left with no photo. ``report`` is filled as the
+        ``items`` any more (except below ``keep_under``: folders that could not be read), and
+        identities left with no photo. ``report`` is filled as the
         work goes (batches are saved whole), so an interrupted caller can say what was saved.
         ``quality_gate``: photos whose face is unusable are listed in ``report.unusable`` and
         enrolled ("warn") or left out ("skip")."""
         report = report if report is not None else EnrollReport()
         with self._writing() as (meta, _):
             run = Enrolment(self.store, self.sync, meta, report, progress, quality_gate)
-            run.run(run.named(items), lambda: self.embedder(require_face), prune_under)
+            run.run(run.named(items), lambda: self.embedder(require_face), prune_under, keep_under)
         return report
 
     # -- search --------------------------------------------------------------------------

@@ -6,3 +6,44 @@ def test_scan_layouts(gallery_dir):
     assert len(clean) == 6 and {n for n, _ in clean} == {"alice", "bob", "carol"}
     assert len(scan_gallery(gallery_dir, include_distorted=True)) == 9
     assert len(expand_paths([gallery_dir])[0]) == 9
+
+
+def unreadable(monkeypatch, *folders):
+    """Listing ``folders`` fails with PermissionError, as for a user without the read bit
+    (tests run as root here, and root reads every folder)."""
+    import errno
+    import os
+
+    refused = {str(f) for f in folders}
+    for name in ("listdir", "scandir"):  # what pathlib and os.walk list folders with
+        real = getattr(os, name)
+
+        def listing(path=".", real=real):
+            if os.fspath(path) in refused:
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+            return real(path)
+
+        monkeypatch.setattr(os, name, listing)
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_never_empty(gallery_dir, monkeypatch):
+    """Issue 23 row 6: a person folder that could not be listed was walked as empty."""
+    from facesearch.photos.scan import walk_gallery
+
+    unreadable(monkeypatch, gallery_dir / "bob", gallery_dir / "carol" / "distortion")
+    scan = walk_gallery(gallery_dir, include_distorted=True)
+    assert scan.unreadable == [gallery_dir / "bob", gallery_dir / "carol" / "distortion"]
+    assert [e.path for e in scan.errors] == [str(gallery_dir / "bob"), str(gallery_dir / "carol" / "distortion")]
+    assert "cannot read this folder (Permission denied)" in scan.errors[0].reason
+    assert scan.empty_folders == [] and {n for n, _ in scan.items} == {"alice", "carol"}
+    paths, errors = expand_paths([gallery_dir])
+    assert [e.path for e in errors] == [str(gallery_dir / "bob"), str(gallery_dir / "carol" / "distortion")]
+    assert len(paths) == 5
+
+
+def test_the_gallery_folder_itself_unreadable(gallery_dir, monkeypatch):
+    from facesearch.photos.scan import walk_gallery
+
+    unreadable(monkeypatch, gallery_dir)
+    scan = walk_gallery(gallery_dir)
+    assert scan.items == [] and scan.unreadable == [gallery_dir] and len(scan.errors) == 1
