@@ -11,7 +11,8 @@ from ..config import DECIDERS, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
                       json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
-                      progress, report_errors, sub_db_option, threshold_option, unusable_note, vectors_option, weights_option)
+                      progress, report_errors, sub_db_option, threshold_option, unusable_note, vectors_option,
+                      weights_option)
 
 
 @click.command()

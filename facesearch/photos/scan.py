@@ -128,12 +128,15 @@ def walk_gallery(root: str | Path, include_distorted: bool = False) -> GallerySc
             continue
         distorted = person / DISTORTION_DIR
         if distorted.is_dir():
-            more = _photos(distorted, scan, nested_ok=False) or []
+            more = _photos(distorted, scan, nested_ok=False)
+            if more is None and not include_distorted:  # photos that are not enrolled: no error
+                scan.unreadable.pop()
+                scan.errors.pop()
             if include_distorted:
-                photos += more
+                photos += more or []
             else:
-                scan.distorted_skipped += len(more)
-        if not photos and not (include_distorted and distorted in scan.unreadable):
+                scan.distorted_skipped += len(more or [])
+        if not photos and distorted not in scan.unreadable:
             scan.empty_folders.append(person)
         scan.items += [(name, photo) for photo in photos]
     return scan

@@ -47,3 +47,11 @@ def test_the_gallery_folder_itself_unreadable(gallery_dir, monkeypatch):
     unreadable(monkeypatch, gallery_dir)
     scan = walk_gallery(gallery_dir)
     assert scan.items == [] and scan.unreadable == [gallery_dir] and len(scan.errors) == 1
+
+
+def test_an_unreadable_distortion_folder_matters_only_when_it_is_enrolled(gallery_dir, monkeypatch):
+    from facesearch.photos.scan import walk_gallery
+
+    unreadable(monkeypatch, gallery_dir / "carol" / "distortion")
+    scan = walk_gallery(gallery_dir)
+    assert scan.errors == [] and scan.unreadable == [] and scan.distorted_skipped == 2 and len(scan.items) == 6

@@ -51,3 +51,18 @@ def test_compare_says_whether_a_face_was_found_in_each_photo(stub_server):
                           timeout=60)
         assert r.status_code == 200, r.text
         assert r.json()["face_found"] == {"a": True, "b": found}
+
+
+def test_a_photo_too_small_for_a_face_and_a_nan_threshold_are_refused(stub_server):
+    """Issue 23 rows 17 and 20 over HTTP: one clear 422 each."""
+    server, _ = stub_server
+    tiny = io.BytesIO()
+    Image.new("RGB", (30, 30), (120, 100, 90)).save(tiny, "PNG")
+    r = requests.post(server.url + "/v1/search", files={"image": ("tiny.png", tiny.getvalue())}, timeout=60)
+    assert r.status_code == 422 and "image too small to find a face in (30x30 px" in r.text, r.text
+    photo = large_photo(stub_server[1] / "ok.jpg", (300, 200))
+    for value in ("nan", "inf"):
+        with open(photo, "rb") as f:
+            r = requests.post(server.url + "/v1/search", params={"threshold": value}, files={"image": ("a.jpg", f)},
+                              timeout=60)
+        assert r.status_code == 422, (value, r.text)
