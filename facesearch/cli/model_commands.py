@@ -75,6 +75,7 @@ def train(train_dir, val_dir, resume, task, **options):
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
     if not resume:
+        _outside_the_data("--out", options["out"], train_dir, val_dir)
         output_folder(options["out"])  # an --out that cannot be written fails now, not after an epoch
     finished = False
     try:
@@ -103,7 +104,9 @@ def _train_gender(train_dir, val_dir, options):
     if not train_dir:
         fail("give TRAIN_DIR (one folder per class)")
     log_to_stderr()
-    out = output_folder(options["out"] if options["out"] != "runs/train" else "runs/gender")
+    out = options["out"] if options["out"] != "runs/train" else "runs/gender"
+    _outside_the_data("--out", out, train_dir, val_dir)
+    out = output_folder(out)
     rep = train_gender(train_dir, val_dir, out, options["encoder"] or "default", options["weights"], options["seed"])
     best = rep["selection"]["best"]
     click.echo(f"chosen {best['kind']} ({best['param']:g}), threshold {best['threshold']:.3f}: balanced accuracy "
@@ -119,6 +122,15 @@ def _train_gender(train_dir, val_dir, options):
     click.echo(f"use it: facesearch analyze photo.jpg --model {Path(out) / 'gender.npz'}")
     failed = report_errors(rep["train_errors"] + rep.get("val_errors", []))
     raise SystemExit(1 if failed else 0)
+
+
+def _outside_the_data(option: str, path: str | None, *data_dirs: str | None) -> None:
+    """Refuse an output inside a data folder: its images (plots) would be read as photos of a
+    person next time, and a report could replace a photo."""
+    for data in filter(None, data_dirs):
+        if path and Path(path).resolve().is_relative_to(Path(data).resolve()):
+            fail(f"{option} {path} is inside the data folder {data}: what is written there would be read as "
+                 "data next time; write it elsewhere")
 
 
 def _labelled_run(db, fn, *args, **kwargs):
@@ -157,6 +169,7 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     """
     from ..evaluation import calibrate as C
 
+    _outside_the_data("--plots", plots, data_dir)
     out = output_folder(plots) if plots else None  # a folder that cannot be made fails before the work
     gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective, target_far=target_far,
                                             target_fpir=target_fpir, force=force)
@@ -223,6 +236,8 @@ def evaluate(data_dir, report, plots, tsne, db, as_json):
     if report and Path(report).suffix.lower() == ".json":
         fail(f"--report {report}: the Markdown report and its JSON (written beside it, .json) would be one "
              "file; name the report .md")
+    _outside_the_data("--plots", plots, data_dir)
+    _outside_the_data("--report", report, data_dir)
     out = output_folder(plots) if plots else None  # what cannot be written fails before the work
     if report:
         output_folder(Path(report).parent)

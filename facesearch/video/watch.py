@@ -90,6 +90,8 @@ class Watch:
     frames_processed: int = 0
     wall_s: float = 0.0
     interrupted: bool = False
+    frame_errors: int = 0  # processed frames that could not be searched (e.g. too small for a face)
+    first_error: str | None = None
 
     def frames(self) -> Iterator[FrameResult]:
         """A result per processed frame, until the source ends (or Ctrl-C: stops cleanly,
@@ -153,6 +155,9 @@ class Watch:
                      f.matches[0].score if f.matches else None, f.accepted,
                      {m.identity: m.score for m in f.matches})
             for f in r.faces or [] if f.box is not None or whole is not None]
+        if isinstance(r, FileError):
+            self.frame_errors += 1
+            self.first_error = self.first_error or r.reason
         tracks = self.tracker.update(sightings, at)
         return FrameResult(n, at, list(zip(sightings, tracks)))
 
@@ -171,7 +176,7 @@ class Watch:
                 "frames_read": self.frames_read, "frames_processed": self.frames_processed,
                 "wall_s": round(self.wall_s, 3),
                 "frames_per_s": round(self.frames_read / self.wall_s, 2) if self.wall_s else None,
-                "interrupted": self.interrupted}
+                "interrupted": self.interrupted, "frame_errors": self.frame_errors}
 
 
 def draw(cv2, bgr, faces: list[tuple[Sighting, Track]]):

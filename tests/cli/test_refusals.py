@@ -202,3 +202,16 @@ def test_prune_keeps_a_person_folder_without_permissions_for_real(run, gallery_d
         (gallery_dir / "bob").chmod(0o755)
     assert r.exit_code == 1 and "bob: cannot read this folder" in r.stderr
     assert json.loads(r.stdout)["removed"] == 0 and "bob\t2" in run("people").stdout
+
+
+def test_outputs_inside_the_data_folder_are_refused(run, gallery_dir):
+    """Issue 23 row 7, variant: plots written into a person folder would be enrolled as photos."""
+    index(run, gallery_dir)
+    for args in (["eval", gallery_dir, "--plots", gallery_dir / "bob"],
+                 ["eval", gallery_dir, "--report", gallery_dir / "bob" / "bob_0001.jpg"],
+                 ["calibrate", gallery_dir, "--plots", gallery_dir / "plots"],
+                 ["train", gallery_dir, "--encoder", "fake", "--out", gallery_dir / "alice"],
+                 ["train", "--task", "gender", gallery_dir, "--out", gallery_dir / "run"]):
+        r = run(*args)
+        assert r.exit_code == 1 and "is inside the data folder" in r.stderr, (args, r.output)
+    assert sorted(p.name for p in (gallery_dir / "bob").iterdir()) == ["bob_0001.jpg", "bob_0002.png", "distortion"]

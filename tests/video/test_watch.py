@@ -143,3 +143,13 @@ def test_boxes_on_an_hd_video_are_in_its_own_pixels(tmp_path, monkeypatch, galle
     ys, xs = np.nonzero(changed)
     assert abs(xs.min() - x1) <= 3 and abs(xs.max() - x2) <= 3 and abs(ys.max() - y2) <= 3
     assert changed[(y1 + y2) // 2, x1 - 1:x1 + 2].any() and changed[(y1 + y2) // 2, x2 - 1:x2 + 2].any()
+
+
+def test_frames_too_small_for_a_face_are_reported(tmp_path, monkeypatch, gallery_dir):
+    """Issue 23 row 17 in `watch`: frames the detector cannot search were passed over silently."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["index", str(gallery_dir), "--model", "fake"]).exit_code == 0
+    clip = write_clip(tmp_path / "tiny.mp4", [person_image(0, size=24)] * 4)
+    r = CliRunner().invoke(main, ["watch", str(clip), "--every", "2", "--json"])
+    assert r.exit_code == 1 and "error: 2 frames could not be searched: image too small to find a face in" in r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["frame_errors"] == 2
