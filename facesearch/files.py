@@ -8,8 +8,6 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
-
 
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
@@ -34,25 +32,6 @@ def atomic_write(path: str | Path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def writing(what: str | Path):
-    """Any OSError inside (disk full, no permission, not a folder...) becomes an
-    :class:`OutputError` naming ``what`` was being written."""
-    try:
-        yield
-    except OSError as e:
-        raise OutputError(f"cannot write {what}: {e.strerror or e}") from None
-
-
-def output_folder(path: str | Path) -> Path:
-    """``path`` created as a folder for outputs (an OutputError if it cannot be), before the
-    work whose results go there."""
-    path = Path(path)
-    with writing(path):
-        path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def is_same_file(a: str | Path, b: str | Path) -> bool:

@@ -41,7 +41,7 @@ class Main(click.Group):
 
 
 # What writing an output can fail with: files the commands name are wrapped where they are
-# written (facesearch.files.writing); these are left for the standard output (`> /dev/full`).
+# written (options.writing); these are left for the standard output (`> /dev/full`).
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO}
 
 

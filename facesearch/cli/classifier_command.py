@@ -6,8 +6,7 @@ import json
 import click
 
 from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS
-from ..files import writing
-from .options import FiniteFloat, db_option, json_option, open_gallery
+from .options import FiniteFloat, db_option, json_option, open_gallery, writing
 
 
 @click.group()

@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from ..config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
-from ..files import output_folder, writing
 from .options import (FiniteFloat, db_option, fail, finite_float, json_option, objective_option, open_gallery,
-                      plots_option, progress, report_errors)
+                      output_folder, plots_option, progress, report_errors, writing)
 
 
 @click.command()

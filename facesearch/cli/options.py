@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
 from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
+from ..errors import OutputError
 
 
 class FiniteFloat(click.FloatRange):
@@ -125,3 +128,22 @@ def open_gallery(db: str, model: str | None, weights: str | None, detector: str 
 
     return Gallery.open(db, model, weights, detector, flip=not no_flip, create=create,
                         on_wait=lambda msg: click.echo(f"note: {msg}", err=True), vectors=vectors)
+
+
+@contextmanager
+def writing(what: str | Path):
+    """Any OSError inside (disk full, no permission, not a folder...) becomes an
+    :class:`OutputError` naming ``what`` was being written."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"cannot write {what}: {e.strerror or e}") from None
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` created as a folder for outputs (an OutputError if it cannot be), before the
+    work whose results go there."""
+    path = Path(path)
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
