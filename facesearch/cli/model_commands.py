@@ -74,7 +74,6 @@ def train(train_dir, val_dir, resume, task, **options):
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
     if not resume:
-        _outside_the_data("--out", options["out"], train_dir, val_dir)
         output_folder(options["out"])  # an --out that cannot be written fails now, not after an epoch
     finished = False
     try:
@@ -104,7 +103,8 @@ def _train_gender(train_dir, val_dir, options):
         fail("give TRAIN_DIR (one folder per class)")
     log_to_stderr()
     out = options["out"] if options["out"] != "runs/train" else "runs/gender"
-    _outside_the_data("--out", out, train_dir, val_dir)
+    for data in filter(None, (train_dir, val_dir)):
+        _outside_the_data("--out", out, data)  # confusion.png would be a photo of a class there
     out = output_folder(out)
     rep = train_gender(train_dir, val_dir, out, options["encoder"] or "default", options["weights"], options["seed"])
     best = rep["selection"]["best"]
@@ -123,13 +123,12 @@ def _train_gender(train_dir, val_dir, options):
     raise SystemExit(1 if failed else 0)
 
 
-def _outside_the_data(option: str, path: str | None, *data_dirs: str | None) -> None:
-    """Refuse an output inside a data folder: its images (plots) would be read as photos of a
-    person next time, and a report could replace a photo."""
-    for data in filter(None, data_dirs):
-        if path and Path(path).resolve().is_relative_to(Path(data).resolve()):
-            fail(f"{option} {path} is inside the data folder {data}: what is written there would be read as "
-                 "data next time; write it elsewhere")
+def _outside_the_data(option: str, path: str | None, data: str) -> None:
+    """Refuse an output inside the labelled folder: plots there would be read as photos of a
+    person (or as a person) next time, and a report could replace a photo."""
+    if path and Path(path).resolve().is_relative_to(Path(data).resolve()):
+        fail(f"{option} {path} is inside the data folder {data}: what is written there would be read as "
+             "data next time; write it elsewhere")
 
 
 def _labelled_run(db, fn, *args, **kwargs):
