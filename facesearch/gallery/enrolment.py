@@ -95,7 +95,8 @@ class Enrolment:
                     self.progress(len(chunk))
         if prune_under is not None:
             prefix = walked(Path(prune_under)) + "/"
-            stale = self.store.prune(prefix, {walked(p) for _, p in items}, tuple(walked(k) + "/" for k in keep_under))
+            keep = [walked(k) for k in keep_under]  # unreadable folders (and photos): left as they are
+            stale = self.store.prune(prefix, {walked(p) for _, p in items} | set(keep), tuple(k + "/" for k in keep))
             self.sync.remove(self.meta, stale)
             self.report.removed = len(stale)
 

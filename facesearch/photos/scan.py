@@ -59,10 +59,27 @@ def _entries(folder: Path, scan: GalleryScan) -> list[Path] | None:
             entry.lstat()  # a folder that can be listed but not entered (0600)
         return entries
     except OSError as e:
-        scan.unreadable.append(folder)
-        scan.errors.append(FileError(str(folder), f"cannot read this folder ({e.strerror or e}); "
-                                     "what is enrolled from it is left as it is"))
+        _cannot_read(folder, e, scan, "this folder")
         return None
+
+
+def _cannot_read(path: Path, e: OSError, scan: GalleryScan, what: str = "it") -> None:
+    scan.unreadable.append(path)
+    scan.errors.append(FileError(str(path), f"cannot read {what} ({e.strerror or e}); "
+                                 "what is enrolled from it is left as it is"))
+
+
+def _unreachable(path: Path, scan: GalleryScan) -> bool:
+    """Whether ``path``, followed if it is a link, cannot be reached (a link into a folder
+    this user may not enter): an error in ``scan``, and kept from pruning."""
+    try:
+        path.stat()
+    except FileNotFoundError:  # a broken link: _problem names it
+        return False
+    except OSError as e:
+        _cannot_read(path, e, scan)
+        return True
+    return False
 
 
 NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored: rename it"
@@ -88,6 +105,8 @@ def _photos(folder: Path, scan: GalleryScan, nested_ok: bool) -> list[Path] | No
         return None
     photos = []
     for p in entries:
+        if _unreachable(p, scan):
+            continue
         reason = _problem(p)
         if reason is None and p.is_dir():
             if nested_ok and p.name == DISTORTION_DIR:
@@ -112,6 +131,8 @@ def walk_gallery(root: str | Path, include_distorted: bool = False) -> GallerySc
         raise NotADirectoryError(f"{root} is not a folder of person folders")
     scan = GalleryScan()
     for person in _entries(root, scan) or []:
+        if _unreachable(person, scan):
+            continue
         reason = _problem(person)
         if reason is None and not person.is_dir():
             reason = "not in a person folder (photos go in <gallery>/<person>/)"

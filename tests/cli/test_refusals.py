@@ -214,3 +214,22 @@ def test_outputs_inside_the_data_folder_are_refused(run, gallery_dir):
         r = run(*args)
         assert r.exit_code == 1 and "is inside the data folder" in r.stderr, (args, r.output)
     assert sorted(p.name for p in (gallery_dir / "bob").iterdir()) == ["bob_0001.jpg", "bob_0002.png", "distortion"]
+
+
+def test_prune_keeps_a_photo_that_cannot_be_reached(run, gallery_dir, monkeypatch):
+    import errno
+
+    photo = str(gallery_dir / "bob" / "bob_0001.jpg")
+    index(run, gallery_dir)
+    real = os.stat
+
+    def stat(path, *args, follow_symlinks=True, **kwargs):
+        if follow_symlinks and os.fspath(path) == photo:
+            raise PermissionError(errno.EACCES, "Permission denied", photo)
+        return real(path, *args, follow_symlinks=follow_symlinks, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "stat", stat)
+        r = index(run, gallery_dir, "--prune", "--json")
+    assert r.exit_code == 1 and "bob_0001.jpg: cannot read it (Permission denied)" in r.stderr
+    assert json.loads(r.stdout)["removed"] == 0 and "bob\t2" in run("people").stdout

@@ -55,3 +55,27 @@ def test_an_unreadable_distortion_folder_matters_only_when_it_is_enrolled(galler
     unreadable(monkeypatch, gallery_dir / "carol" / "distortion")
     scan = walk_gallery(gallery_dir)
     assert scan.errors == [] and scan.unreadable == [] and scan.distorted_skipped == 2 and len(scan.items) == 6
+
+
+def test_a_link_that_cannot_be_followed_is_an_error_and_kept(gallery_dir, tmp_path, monkeypatch):
+    """A photo or person folder linked into a place this user may not enter: stat() fails
+    with PermissionError (which pathlib's is_dir()/exists() raise): one error each, no traceback."""
+    import errno
+    import os
+
+    from facesearch.photos.scan import walk_gallery
+
+    (gallery_dir / "dave").symlink_to(tmp_path / "elsewhere")
+    (gallery_dir / "bob" / "linked.jpg").symlink_to(tmp_path / "elsewhere.jpg")
+    refused, real = {str(gallery_dir / "dave"), str(gallery_dir / "bob" / "linked.jpg")}, os.stat
+
+    def stat(path, *args, follow_symlinks=True, **kwargs):
+        if follow_symlinks and os.fspath(path) in refused:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real(path, *args, follow_symlinks=follow_symlinks, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    scan = walk_gallery(gallery_dir)
+    assert sorted(map(str, scan.unreadable)) == sorted(refused) and len(scan.errors) == 2
+    assert all("cannot read it (Permission denied)" in e.reason for e in scan.errors)
+    assert len(scan.items) == 6 and not scan.ignored
