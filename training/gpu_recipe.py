@@ -1,21 +1,21 @@
 """The GPU recipe: both identity networks' whole backbones fine-tuned on FACECOM train with the
 faithful distortions, the fusion fitted, in one run of a few minutes on one GPU.
 
-    # here (CPU): align FACECOM train once and pack it small enough to travel (~50 MB)
+    # here (CPU): align FACECOM train once and pack it small enough to travel (JPEG q75, FACECOM's own quality: ~42 MiB)
     python -m training.gpu_recipe pack ../shared/data/facecom/train .gpu
     # on the GPU machine (device tool), results under $OUT:
     python -m training.gpu_recipe run .gpu $OUT --minutes 5
 
 Identities are split three ways by a fixed seed (:func:`split_names`): ``fit`` (70%) trains
-the networks and fits the fusion's whitening; ``select`` (15%) chooses every epoch, recipe
+the networks and fits the fusion's whitening; ``select`` (15%) chooses every round, recipe
 and fusion setting; ``check`` (15%) is scored at the end and never chooses anything, so its
 figure says what to expect on unseen people. FACECOM val is not used at all.
 
 Every recipe in :data:`RECIPES` trains on the same augmented batches (augmentation, on the
 CPU workers, is the bottleneck; the GPU has room for several small networks at once), each
 with its own ArcFace head (started at its class prototypes), optimiser and a time-based
-warm-up + cosine schedule. Each recipe's best epoch on ``select`` (protocol B top-1) is kept.
-What comes back: the best state of each network (fp16), ``report.json`` (every epoch's
+warm-up + cosine schedule. Each recipe's best round (figures every ``--eval-every`` seconds) on ``select`` (protocol B top-1) is kept.
+What comes back: the best state of each network (fp16), ``report.json`` (every round's
 figures, the choice, the fusion and the check figures) and ``fusion.npz``.
 """
 from __future__ import annotations
@@ -72,12 +72,12 @@ def pack(train_dir: str, out: str) -> None:
     print(f"packed {len(cs.labels)} crops of {len(cs.names)} identities: {size / 2**20:.1f} MiB")
 
 
-def pack_crops(cs: CropSet, out: str | Path, quality: int = 92) -> int:
+def pack_crops(cs: CropSet, out: str | Path, quality: int = 75) -> int:
     """Write ``out/crops.npz``: JPEG bytes of each crop, labels, kinds, sources; returns its size."""
     blobs = []
     for crop in cs.crops:
         buf = io.BytesIO()
-        Image.fromarray(crop).save(buf, "JPEG", quality=quality, subsampling=0)
+        Image.fromarray(crop).save(buf, "JPEG", quality=quality, subsampling=2)  # 4:2:0, as FACECOM saved them
         blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
     Path(out).mkdir(parents=True, exist_ok=True)
     np.savez(Path(out) / "crops.npz", jpeg=np.concatenate(blobs), offsets=np.cumsum([0] + [len(b) for b in blobs]),
@@ -191,8 +191,8 @@ class Recipe:
         self.sched.step()
         return loss.detach()  # no float() here: that would wait for the GPU at every step
 
-    def consider(self, epoch: int, loss: float, select: CropSet) -> dict:
-        rec = {"epoch": epoch, "loss": round(loss, 4), **score(embed(self.model, select.crops, self.device), select)}
+    def consider(self, round_: int, loss: float, select: CropSet) -> dict:
+        rec = {"round": round_, "loss": round(loss, 4), **score(embed(self.model, select.crops, self.device), select)}
         self.history.append(rec)
         if self.best is None or rec["B"] > self.best[0]["B"]:
             self.best = (rec, {k: v.detach().clone() for k, v in self.model.net.state_dict().items()})
@@ -232,7 +232,7 @@ def choose_fusion(fit_emb: list[np.ndarray], fit_labels: np.ndarray, sel_emb: li
 
 # ---------------------------------------------------------------------------------- run
 def run(pack_dir: str, out: str, minutes: float, weights: dict, recipes: list[str], batch: int,
-        workers: int, max_steps: int | None = None) -> None:
+        workers: int, max_steps: int | None = None, eval_every: float = 15.0) -> None:
     t0 = time.monotonic()
     out_p = Path(out)
     out_p.mkdir(parents=True, exist_ok=True)
@@ -262,24 +262,26 @@ def run(pack_dir: str, out: str, minutes: float, weights: dict, recipes: list[st
     loader = torch.utils.data.DataLoader(Augmented(fit, 0), batch_size=batch, shuffle=True, drop_last=True,
                                          num_workers=workers, persistent_workers=workers > 0,
                                          prefetch_factor=4 if workers else None, pin_memory=device.type == "cuda")
-    start, epoch, steps, stop = time.monotonic(), 0, 0, False
+    # a pass over `fit` takes seconds on a GPU: figures are taken every `eval_every` seconds
+    start, rounds, steps, stop = time.monotonic(), 0, 0, False
+    losses, n, last = {r.name: 0.0 for r in runs}, 0, start
     while not stop:
-        epoch += 1
-        losses = {r.name: 0.0 for r in runs}
-        n = 0
         for x, y in loader:
             x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
             y = y.to(device, non_blocking=True)
             for r in runs:
                 losses[r.name] += r.step(x, y)
             n, steps = n + 1, steps + 1
-            if time.monotonic() - start > seconds or (max_steps and steps >= max_steps):
-                stop = True
+            now = time.monotonic()
+            stop = now - start > seconds or bool(max_steps and steps >= max_steps)
+            if stop or now - last >= eval_every:
+                rounds, rate = rounds + 1, steps * batch / (now - start)
+                for r in runs:
+                    say(f"round {rounds} step {steps} {r.name} lr {r.opt.param_groups[0]['lr']:.2e} "
+                        f"{r.consider(rounds, float(losses[r.name]) / n, select)} ({rate:.0f} img/s)")
+                losses, n, last = {r.name: 0.0 for r in runs}, 0, time.monotonic()
+            if stop:
                 break
-        rate = steps * batch / (time.monotonic() - start)
-        for r in runs:
-            say(f"epoch {epoch} {r.name} lr {r.opt.param_groups[0]['lr']:.2e} "
-                f"{r.consider(epoch, float(losses[r.name]) / max(n, 1), select)} ({rate:.0f} img/s)")
     report["steps"], report["train_seconds"] = steps, round(time.monotonic() - start, 1)
 
     chosen = {}
@@ -298,7 +300,7 @@ def run(pack_dir: str, out: str, minutes: float, weights: dict, recipes: list[st
             torch.save({k: v for k, v in state.items() if k not in fc}, out_p / "sface_features.pt")
         else:
             torch.save(state, out_p / "mobilefacenet.pt")
-        say(f"chosen {kind}: {r.name} epoch {r.best[0]['epoch']} select {r.best[0]}")
+        say(f"chosen {kind}: {r.name} round {r.best[0]['round']} select {r.best[0]}")
 
     # every figure below is of the chosen states; `check` is scored, never chosen on
     emb = {k: {s: embed(r.model, part.crops, device) for s, part in (("fit", fit), ("select", select),
@@ -335,6 +337,7 @@ def main() -> None:
     r.add_argument("--batch", type=int, default=256)
     r.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     r.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    r.add_argument("--eval-every", type=float, default=15.0, help="seconds of training between figures")
     r.add_argument("--mobilefacenet", default="../shared/weights/mobilefacenet_ms1m.pt")
     r.add_argument("--sface", default="../shared/weights/sface_2021dec_int8bq.onnx")
     a = ap.parse_args()
@@ -342,7 +345,7 @@ def main() -> None:
         pack(a.train_dir, a.out)
     else:
         run(a.pack_dir, a.out, a.minutes, {"mobilefacenet": a.mobilefacenet, "sface": a.sface},
-            a.recipes.split(","), a.batch, a.workers, a.max_steps)
+            a.recipes.split(","), a.batch, a.workers, a.max_steps, a.eval_every)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_run_trains_chooses_fuses_and_writes_everything(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert set(report["chosen"]) == {"mobilefacenet", "sface"}
     assert set(report["check"]) == {"mobilefacenet", "sface", "fused"}
-    assert all(len(r["history"]) == 2 for r in report["runs"].values())  # zero-shot + one epoch
+    assert all(len(r["history"]) == 2 for r in report["runs"].values())  # zero-shot + one round
     for name in ("mobilefacenet.pt", "sface_features.pt", "sface_fc.pt", "fusion.npz", "log.txt"):
         assert (out / name).stat().st_size < 16 * 2**20  # what the device tool brings back
     sface = gpu_recipe.SFaceNet()
