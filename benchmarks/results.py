@@ -38,7 +38,7 @@ def parse_markdown(text: str) -> list[dict]:
             try:
                 blocks.append({"data": json.loads(body)})
             except ValueError:
-                blocks.append({"code": body})
+                blocks += _plain_tables(body) or [{"code": body}]
             i = end + 1
         elif line.startswith("#"):
             level, _, title = line.partition(" ")
@@ -62,6 +62,21 @@ def parse_markdown(text: str) -> list[dict]:
                 i += 1
             blocks.append({"text": "\n".join(lines[start:i])})
     return blocks
+
+
+def _plain_tables(body: str) -> list[dict] | None:
+    """Tables printed as plain text: ``name: col | col ...`` then rows indented by two spaces
+    (``quality_limits.py``); other lines are text. None when there is no such table."""
+    blocks: list[dict] = []
+    for chunk in re.split(r"\n\s*\n", body.strip()):
+        lines = chunk.splitlines()
+        head = re.fullmatch(r"(\w[\w ]*): (.+\|.+)", lines[0])
+        if head and len(lines) > 1 and all(l.startswith("  ") and "|" in l for l in lines[1:]):
+            blocks.append({"heading": head[1], "level": 3})
+            blocks.append({"columns": _cells(head[2]), "rows": [_cells(l) for l in lines[1:]]})
+        else:
+            blocks.append({"text": chunk})
+    return blocks if any("columns" in b for b in blocks) else None
 
 
 def _cells(line: str) -> list[str]:

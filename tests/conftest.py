@@ -130,9 +130,10 @@ def backend(request, tmp_path) -> tuple[str, list[str]]:
 
 # -- lanes: `pytest -m "not slow"` is the developer's loop --------------------------------------
 # A test is slow when it starts a real server (uvicorn, PostgreSQL, Milvus Lite) or a browser,
-# whichever way it gets one: by these fixtures, or by a backend other than SQLite + FAISS.
-# Other slow tests (torchrun, training epochs, FACECOM runs) say so with @pytest.mark.slow.
-SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site"}
+# or trains a model first, whichever way it gets one: by these fixtures, or by a backend other
+# than SQLite + FAISS. Other slow tests (several processes, torchrun, training epochs, real
+# networks, FACECOM runs) say so with @pytest.mark.slow.
+SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site", "gender_model"}
 
 
 def pytest_collection_modifyitems(items):
