@@ -36,7 +36,7 @@ def render(name: str) -> str:
             out.append(f"*{block['heading']}*")
         elif "text" in block:
             out.append(block["text"])
-        elif "code" in block:
+        elif "code" in block and block["code"].strip() != (doc.get("command") or "").strip():  # shown above
             out.append(f"```\n{block['code']}\n```")
         elif "data" in block:
             body = json.dumps(block["data"], indent=1)
