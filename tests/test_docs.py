@@ -1,5 +1,6 @@
 """The documentation site: it builds with `mkdocs build --strict` (no broken link, no missing
-result), and every benchmark result it shows is a data file with the command that made it."""
+result), every benchmark result it shows is a data file with the command that made it, and
+every `facesearch ...` command it shows names commands and options that exist."""
 from __future__ import annotations
 
 import importlib.util
@@ -63,3 +64,36 @@ def test_record_saves_what_a_benchmark_printed(tmp_path, monkeypatch):
     doc = json.loads(path.read_text())
     assert doc["title"] == "Speed" and doc["command"].endswith("bench.py") and doc["measured"]
     assert doc["blocks"] == [{"columns": ["pipeline", "photos/s"], "rows": [["batch 64", "77.6"]]}]
+
+
+def documented_commands():
+    """Every ``facesearch ...`` line in a fenced block of README.md and docs/*.md, as argv."""
+    import shlex
+
+    for page in [REPO / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for block in re.findall(r"^```[^\n]*\n(.*?)^```", page.read_text(), flags=re.S | re.M):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = re.sub(r"\s+#\s.*$", "", line.strip())
+                for part in line.split(" | "):
+                    part = part.strip()
+                    if part.startswith(("people ", "reindex")):  # `facesearch check | reindex` style
+                        part = "facesearch " + part
+                    if part.startswith("facesearch "):
+                        yield page.name, shlex.split(part)[1:]
+
+
+def test_documented_commands_and_options_exist():
+    import click
+
+    from facesearch.cli import main
+    wrong = []
+    for page, argv in documented_commands():
+        command, args = main, list(argv)
+        while isinstance(command, click.Group) and args and args[0] in command.commands:
+            command = command.commands[args.pop(0)]
+        if isinstance(command, click.Group) and args and not args[0].startswith("-"):
+            wrong.append((page, argv, f"no command {args[0]!r}"))
+            continue
+        known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+        wrong += [(page, argv, a) for a in args if a.startswith("-") and a.split("=")[0] not in known]
+    assert not wrong
