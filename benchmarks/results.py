@@ -1,10 +1,10 @@
 """Benchmark results as data: ``docs/results/<name>.json``, rendered by the docs site
-(``docs/hooks/results.py``), so that no figure in the documentation is typed by hand.
+(``docs/hooks/results_tables.py``), so that no figure in the documentation is typed by hand.
 
 A result file holds what the benchmark printed, parsed: the command that produced it, when,
 and a list of blocks (``{"heading"}``, ``{"text"}``, ``{"code"}``, ``{"columns", "rows"}``
 for a table, ``{"data"}`` for a JSON object). Benchmarks print Markdown tables; any of them
-is recorded by running it through this script::
+is recorded by running it through this script (the command, not the benchmark, keeps the file)::
 
     python benchmarks/results.py record embed -- python benchmarks/bench_embed.py ../shared/data/facecom/val --n 512
 
