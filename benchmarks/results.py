@@ -4,7 +4,7 @@
 A result file holds what the benchmark printed, parsed: the command that produced it, when,
 and a list of blocks (``{"heading"}``, ``{"text"}``, ``{"code"}``, ``{"columns", "rows"}``
 for a table, ``{"data"}`` for a JSON object). Benchmarks print Markdown tables; any of them
-is recorded by running it through this script (the command, not the benchmark, keeps the file)::
+is recorded by running it through this script::
 
     python benchmarks/results.py record embed -- python benchmarks/bench_embed.py ../shared/data/facecom/val --n 512
 
