@@ -44,6 +44,7 @@ def synthetic_pack(folder: Path, people: int = 20) -> None:
 
 
 @pytest.mark.skipif(not SFACE.exists(), reason=f"{SFACE} is absent (shared weights)")
+@pytest.mark.slow  # training epochs of two networks
 def test_run_trains_chooses_fuses_and_writes_everything(tmp_path):
     synthetic_pack(tmp_path / "pack")
     mfn = tmp_path / "mfn.pt"
