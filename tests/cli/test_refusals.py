@@ -141,6 +141,7 @@ def test_outputs_that_cannot_be_written_are_one_error_line(run, gallery_dir, tmp
     assert r.exit_code == 1 and "name the report .md" in r.stderr
 
 
+@pytest.mark.slow  # three CLI processes
 def test_a_standard_output_that_cannot_be_written_is_one_error_line(gallery_dir, tmp_path):
     import subprocess
     import sys

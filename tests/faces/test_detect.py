@@ -255,6 +255,7 @@ def test_faces_found_on_a_smaller_copy_are_reported_in_the_photos_pixels(tmp_pat
 FACECOM_PHOTO = FACECOM / "train" / "001_frontal" / "001_frontal.jpg"
 
 
+@pytest.mark.slow  # a FACECOM photo through the real detector
 @pytest.mark.skipif(not FACECOM_PHOTO.is_file(), reason="FACECOM data set not present")
 def test_a_real_face_has_the_same_box_in_a_photo_enlarged_past_the_detection_size(tmp_path):
     """The real detector on a FACECOM photo and on the same photo 2280 px wide: same box, scaled."""

@@ -12,6 +12,8 @@ from PIL import Image
 from tests.serve.conftest import CLI, Server, env, make_gallery
 from tests.stub_detector import expected_box, large_photo
 
+pytestmark = pytest.mark.slow  # a real server
+
 
 @pytest.fixture(scope="module")
 def stub_server(tmp_path_factory):
