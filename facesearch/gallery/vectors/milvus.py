@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -36,11 +37,34 @@ def is_local(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
 
 
+LITE_ENTRIES = {"LOCK", "collections", "databases"}  # what milvus-lite >= 3 keeps in its folder
+
+
+def lite_problem(uri: str) -> str | None:
+    """Why a local ``uri`` cannot be a Milvus Lite store (None: it is one, or will be made):
+    milvus-lite keeps a folder; a file, or a folder of other things, belongs to someone else."""
+    path = Path(uri).expanduser()
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{uri} is not a Milvus Lite store (it is a file; Milvus Lite keeps its vectors in a folder)"
+    try:
+        entries = {p.name for p in path.iterdir()}
+    except OSError as e:
+        return f"cannot read the Milvus Lite store {uri} ({e.strerror or e})"
+    if entries and not entries & LITE_ENTRIES:
+        return f"{uri} is not a Milvus Lite store (a folder of other files)"
+    return None
+
+
 def connect(uri: str, on_wait: Callable[[str], None] | None = None):
     """The process's client for ``uri``; a Milvus Lite file held by another process is waited
-    for (``$FACESEARCH_MILVUS_WAIT`` seconds), since Milvus Lite serves one process at a time."""
+    for (``$FACESEARCH_MILVUS_WAIT`` seconds), since Milvus Lite serves one process at a time.
+    A local ``uri`` that is not a Milvus Lite store is refused at once."""
     if uri in _clients:
         return _clients[uri]
+    if is_local(uri) and (why := lite_problem(uri)):
+        raise StoreError(f"{why}: choose another --vectors milvus:<file>.db")
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
