@@ -83,6 +83,7 @@ class VectorIndex:
         self.dim = dim
         self.generation = generation
         self.database_id = database_id  # the database this index belongs to (None: written before ids)
+        self.owner: str | None = None  # which database instance wrote it (see Store.instance; None: before)
         self.kind = kind
         self.params = {**DEFAULTS[kind], **(params or {})}
         self.faiss = faiss_index if faiss_index is not None else _make(kind, dim, self.params, None)
@@ -160,7 +161,7 @@ class VectorIndex:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: temp file, fsync, rename."""
-        header = {"generation": self.generation, "database_id": self.database_id, "dim": self.dim,
+        header = {"generation": self.generation, "database_id": self.database_id, "owner": self.owner, "dim": self.dim,
                   "count": len(self), "kind": self.kind, "params": self.params,
                   "factory": factory_string(self.kind, self.params)}
         write_framed(path, MAGIC, header, faiss.serialize_index(self.faiss).tobytes())
@@ -183,7 +184,9 @@ class VectorIndex:
         kind, params = header.get("kind", "flat"), header.get("params") or {}
         if kind == "hnsw":
             params.setdefault("storage", "flat")  # written before sq8 storage existed
-        return cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))
+        loaded = cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))
+        loaded.owner = header.get("owner")
+        return loaded
 
 
 def _read(path: str | Path, payload: bool = True) -> tuple[object, bytes | None]:

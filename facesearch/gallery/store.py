@@ -6,6 +6,8 @@ labelled data. Callers get numpy arrays, tuples and :class:`GalleryMeta`, never 
 """
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +17,22 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..config import is_database_url
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError, StoreError
 from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
 from .postgres import shown
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
 
 META_ID = 1  # index_meta holds one row
+DATABASE_ID = re.compile(r"[0-9a-f]{32}")  # what create_meta writes (uuid4().hex)
+
+
+def id_problem(database_id) -> str | None:
+    """Why a database id read from the database cannot name a file or collection (None: it can)."""
+    if isinstance(database_id, str) and DATABASE_ID.fullmatch(database_id):
+        return None
+    return (f"the database's id {str(database_id)[:40]!r} is not one facesearch writes (32 hex digits); it "
+            "names files and collections, so it is not used: `facesearch reindex` gives the database a new one")
 
 
 @dataclass
@@ -40,6 +51,14 @@ class GalleryMeta:
     verify_info: dict | None = None
     vectors: str = "faiss"  # the vector store: faiss | milvus:<uri>
     vectors_generation: int | None = None  # generation a Milvus collection was last saved at
+
+    @property
+    def key(self) -> str:
+        """The database id, validated, to name files and collections with (it is read from
+        the database, which may have been edited: ``../x`` must not name a path)."""
+        if why := id_problem(self.database_id):
+            raise StoreError(why)
+        return self.database_id
 
 
 @dataclass
@@ -100,6 +119,19 @@ def _meta(m: IndexMeta | None) -> GalleryMeta | None:
                        m.vectors_generation)
 
 
+def server_instance(engine) -> str:
+    """A PostgreSQL database's :attr:`Store.instance`: the cluster's system identifier (the
+    server's address where pg_control_system() is not allowed) and the database's oid."""
+    with engine.connect() as c:
+        oid = c.exec_driver_sql("SELECT oid FROM pg_database WHERE datname = current_database()").scalar()
+    try:
+        with engine.connect() as c:
+            cluster = c.exec_driver_sql("SELECT system_identifier FROM pg_control_system()").scalar()
+    except StoreError:
+        cluster = f"{engine.url.host}:{engine.url.port}"
+    return f"pg:{cluster}:{oid}"
+
+
 # Read on every search: built once (building and hashing a statement costs as much as running it)
 READ_META = select(IndexMeta.__table__).where(IndexMeta.id == META_ID)
 READ_PHOTO_INFO = (select(Photo.id, Identity.name, Photo.path).join(Identity)
@@ -115,6 +147,18 @@ class Store:
         self.is_server = is_database_url(db_path)
         self.db_path = None if self.is_server else Path(db_path)  # the file; None for a server
         self.label = shown(self.engine.url) if self.is_server else str(db_path)  # for messages: no password
+        self._instance = None if self.is_server else f"file:{os.stat(db_path).st_ino}"  # the file opened
+
+    @property
+    def instance(self) -> str:
+        """What tells this database from a copy of it, which carries the same id: the file's
+        inode (a ``cp`` gets its own; ``mv`` and restoring a backup over it keep it), or the
+        server's system identifier and the database's oid (``CREATE DATABASE ... TEMPLATE``
+        and a dump restored elsewhere get their own). Vectors kept where copies could meet
+        (a Milvus collection, a server database's FAISS file) record it."""
+        if self._instance is None:
+            self._instance = server_instance(self.engine)
+        return self._instance
 
     def session(self) -> Session:
         return Session(self.engine)
@@ -140,6 +184,13 @@ class Store:
             m = _row(s)
             for k, v in values.items():
                 setattr(m, k, v)
+
+    def new_database_id(self) -> str:
+        """Give the database a new id (a copy, or an id edited by hand): vectors, named by the
+        id, are then rebuilt from the stored embeddings."""
+        new = uuid.uuid4().hex
+        self._update(database_id=new, vectors_generation=None)
+        return new
 
     def bump_generation(self) -> int:
         """Advance the generation (first step of every write) and return it."""

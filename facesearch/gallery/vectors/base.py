@@ -17,14 +17,23 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable
 
-from ...errors import IndexFileError
-from ..index import resolve_kind
+from ...errors import IndexFileError, StoreError
+from ..index import VectorIndex, resolve_kind
 from ..locks import writer_lock
-from ..store import GalleryMeta, Store
+from ..store import GalleryMeta, Store, id_problem
 
 
 def wanted_kind(meta: GalleryMeta, n: int) -> str:
     return resolve_kind(meta.index_type, n) if n else "flat"
+
+
+def memory_index(store: Store, meta: GalleryMeta) -> VectorIndex:
+    """A FAISS index of every stored embedding, in the kind ``meta`` asks for."""
+    ids, vectors = store.embeddings(meta.card.embedding_dim)
+    index = VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
+                              kind=wanted_kind(meta, len(ids)), params=meta.index_params)
+    index.database_id, index.owner = meta.database_id, store.instance
+    return index
 
 
 class VectorStore:
@@ -59,6 +68,13 @@ class VectorStore:
         """(stored index, its generation stamp), or (None, what is wrong), for :meth:`check`."""
         raise NotImplementedError
 
+    shared = True  # kept where a copy of the database (same id) finds them too: see claim()
+
+    def owner(self, meta: GalleryMeta) -> str | None:
+        """The :attr:`Store.instance` that wrote the stored vectors ("" if they do not say;
+        None if there are none)."""
+        raise NotImplementedError
+
     name = "index"  # how messages call the stored vectors
 
     @property
@@ -76,16 +92,19 @@ class VectorStore:
         it, the last index this process had keeps serving (or an interim one) and the store
         is looked at again on the next call."""
         idx = self.index
-        if idx is not None and idx.generation == meta.generation and self.settled:
+        if idx is not None and (idx.generation, idx.database_id) == (meta.generation, meta.database_id) \
+                and self.settled:
             return idx
         fresh = self.load_current(meta)
         if fresh is not None:
             self.index, self.settled = fresh, True
             return fresh
         with self._try_lock() as free:
-            if free:
+            if free and self.claim(meta, by_reader=True):
                 self.index, self.settled = self.rebuild(meta), True
                 self.save(meta, self.index, by_reader=True)
+            elif free:  # a read-only copy cannot get its own vectors: it searches its own embeddings
+                self.index, self.settled = memory_index(self.store, meta), True
             elif idx is None:
                 self.index, self.settled = self.interim(meta), False
             else:
@@ -115,8 +134,46 @@ class VectorStore:
         else:
             self.index = self.rebuild(meta)
 
+    def foreign(self, meta: GalleryMeta) -> bool:
+        """Whether the vectors named by this database's id were written by another database
+        (a copy of this one, or the original of this copy)."""
+        if not self.shared:  # kept beside the file: each copy has its own
+            return False
+        owner = self.owner(meta)
+        return bool(owner) and owner != self.store.instance
+
+    def clash(self) -> str:
+        return (f"{self.where} belongs to another database with this one's id ({self.store.label} is a copy of it, "
+                "or it of this one)")
+
+    def claim(self, meta: GalleryMeta, by_reader: bool = False) -> bool:
+        """Before vectors are (re)built: make ``meta``'s id name this database's vectors alone.
+        An id edited by hand, or vectors of another database with the same id (a copy), get
+        this database a new id, so its vectors are built apart (the other's stay as they
+        are). False where that is needed and the database is read-only (``by_reader``)."""
+        if id_problem(meta.database_id):
+            why = f"the id stored in {self.store.label} is not valid"
+        elif self.foreign(meta):
+            why = self.clash()
+        else:
+            return True
+        try:
+            meta.database_id, meta.vectors_generation = self.store.new_database_id(), None
+        except StoreError:
+            if by_reader:
+                return False
+            raise
+        if self.on_wait:
+            self.on_wait(f"{why}: {self.store.label} now has an id of its own, and its vectors are rebuilt from its "
+                         "stored embeddings")
+        return True
+
     def check(self, meta: GalleryMeta) -> list[str]:
         """Problems between the database and the stored vectors (empty list = consistent)."""
+        if why := id_problem(meta.database_id):
+            return [why]
+        if self.foreign(meta):
+            return [f"{self.clash()}: this database never uses them; `facesearch reindex` gives it its own"]
         idx, stamp = self.stored(meta)
         if idx is None:
             return [stamp]
@@ -149,6 +206,7 @@ class VectorStore:
         finished); ``rebuild`` starts from the stored embeddings instead of the store."""
         with self._lock():
             meta = prepare()
+            self.claim(meta)
             self.index = None
             index = self.index = self.rebuild(meta) if rebuild else self.current_locked(meta)
             meta.generation = index.generation = self.store.bump_generation()
@@ -157,7 +215,7 @@ class VectorStore:
             index = self.index  # replaced inside by a rebuild (a removal on hnsw)
             if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
                 index = self.index = self.rebuild(meta)
-            index.database_id = meta.database_id
+            index.database_id, index.owner = meta.database_id, self.store.instance
             self.save(meta, index)
             self.settled = True
 

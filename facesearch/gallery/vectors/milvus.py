@@ -30,6 +30,7 @@ OPEN_WAIT_S = float(os.environ.get("FACESEARCH_MILVUS_WAIT", 120))  # Milvus Lit
 TYPES = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
 SEGMENT_ROWS = 100_000  # milvus-lite's MAX_SEGMENT_ROWS (a server's segments hold a few 100k 512-d rows)
 KINDS = {v: k for k, v in TYPES.items()}
+OWNER = "facesearch.owner"  # collection property: the Store.instance of the database that built it
 _clients: dict[str, object] = {}  # uri -> MilvusClient: one per process (Milvus Lite allows no second)
 
 
@@ -100,6 +101,13 @@ def index_settings(kind: str, params: dict, n: int) -> tuple[dict, dict]:
     return {}, {}
 
 
+def owner_of(described: dict | None) -> str | None:
+    """The database instance a collection records ("" if none; None: no collection)."""
+    if described is None:
+        return None
+    return str((described.get("properties") or {}).get(OWNER) or "")
+
+
 class MilvusIndex:
     """A collection seen as an index (the interface of :class:`~..index.VectorIndex`)."""
 
@@ -110,6 +118,7 @@ class MilvusIndex:
         self.client, self.name, self.dim, self.kind = client, name, dim, kind
         self.params = {**DEFAULTS[kind], **params}
         self.generation, self.database_id = generation, database_id
+        self.owner: str | None = None  # the Store.instance recorded in the collection
         self._count: int | None = None  # counted once, not on every search (a round trip)
 
     def __len__(self) -> int:
@@ -179,26 +188,36 @@ class MilvusVectors(VectorStore):
 
     @staticmethod
     def collection(meta: GalleryMeta) -> str:
-        return f"facesearch_{meta.database_id}"
+        return f"facesearch_{meta.key}"
 
     @property
     def where(self) -> str:
         meta = self.store.meta()
         return f"Milvus collection {self.collection(meta) if meta else '?'} at {self.uri}"
 
-    def _open(self, meta: GalleryMeta) -> MilvusIndex | None:
+    def _described(self, meta: GalleryMeta) -> dict | None:
         name = self.collection(meta)
-        if not self.client.has_collection(name):
+        return self.client.describe_collection(name) if self.client.has_collection(name) else None
+
+    def owner(self, meta: GalleryMeta) -> str | None:
+        return owner_of(self._described(meta))
+
+    def _open(self, meta: GalleryMeta, any_owner: bool = False) -> MilvusIndex | None:
+        """The collection named by ``meta``'s id, if this database wrote it (``any_owner``: in any case)."""
+        described = self._described(meta)
+        if described is None or (not any_owner and owner_of(described) != self.store.instance):
             return None
+        name = self.collection(meta)
         if name not in self._loaded:  # a collection opened by another process is released here
             self.client.load_collection(name)
             self._loaded.add(name)
         info = self.client.describe_index(name, "vector")
         kind = KINDS.get(info.get("index_type"), "flat")
-        dim = next(int(f["params"]["dim"]) for f in self.client.describe_collection(name)["fields"]
-                   if f["name"] == "vector")
-        return MilvusIndex(self.client, name, dim, kind, meta.index_params or {}, meta.vectors_generation or 0,
-                           meta.database_id)
+        dim = next(int(f["params"]["dim"]) for f in described["fields"] if f["name"] == "vector")
+        index = MilvusIndex(self.client, name, dim, kind, meta.index_params or {}, meta.vectors_generation or 0,
+                            meta.database_id)
+        index.owner = owner_of(described)
+        return index
 
     def load_current(self, meta: GalleryMeta) -> MilvusIndex | None:
         if meta.vectors_generation != meta.generation:
@@ -224,7 +243,8 @@ class MilvusVectors(VectorStore):
         index_params = client.prepare_index_params()
         index_params.add_index(field_name="vector", index_name="vector", index_type=TYPES[kind], metric_type="IP",
                                params=build)
-        client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+        client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong",
+                                 properties={OWNER: self.store.instance})
         index = MilvusIndex(client, name, meta.card.embedding_dim, kind, params, meta.generation, meta.database_id)
         index.add(ids, vectors)
         return index
@@ -243,7 +263,10 @@ class MilvusVectors(VectorStore):
         meta.vectors_generation = meta.generation
 
     def stored(self, meta: GalleryMeta):
-        idx = self._open(meta)
+        idx = self._open(meta, any_owner=True)
         if idx is None:
             return None, f"{self.where} does not exist: `facesearch reindex` rebuilds it"
+        if not self.owner(meta):
+            return None, (f"{self.where} does not say which database wrote it (made before facesearch checked "
+                          "copies): `facesearch reindex` rebuilds it")
         return idx, meta.vectors_generation
