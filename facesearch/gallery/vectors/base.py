@@ -189,7 +189,13 @@ class VectorStore:
         return problems
 
     @contextmanager
-    def _lock(self):
+    def locked(self):
+        """The writer lock (waited for, and said so): every write to the database holds it,
+        also one that leaves the vectors as they are (a rename, thresholds, settings). Where
+        the folder cannot be written, nobody can write: the write itself says read-only."""
+        if not self.lock.possible:
+            yield
+            return
         if not self.lock.acquire(blocking=False):
             if self.on_wait:
                 self.on_wait(f"another facesearch command is writing to {self.store.label}; waiting for it")
@@ -204,7 +210,7 @@ class VectorStore:
         """Exclusive writer section yielding ``(meta, index)``. ``prepare`` runs under the
         lock and returns the settings as they are now (another writer may have just
         finished); ``rebuild`` starts from the stored embeddings instead of the store."""
-        with self._lock():
+        with self.locked():
             meta = prepare()
             self.claim(meta)
             self.index = None
