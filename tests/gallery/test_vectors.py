@@ -134,3 +134,13 @@ def test_a_file_that_is_not_a_milvus_lite_store_is_refused_at_once(tmp_path, mil
     start = time.monotonic()
     r = run("query", gallery_dir / "alice" / "alice_0001.jpg")
     assert r.exit_code == 1 and "is not a Milvus Lite store" in r.stderr and time.monotonic() - start < 20, r.output
+
+
+def test_check_compares_milvus_vectors_with_the_stored_embeddings(milvus_gallery):
+    """Issue 23 row 3, for Milvus: two vectors swapped in the collection."""
+    g = milvus_gallery
+    ids, vectors = g.store.embeddings(16)
+    g.sync.client.upsert(g.sync.collection(g.meta), [{"id": int(ids[0]), "vector": vectors[1].tolist()},
+                                                     {"id": int(ids[1]), "vector": vectors[0].tolist()}])
+    assert [p.split(" in Milvus")[0] for p in g.check()] == ["2 vectors"]
+    assert g.reindex() == 6 and g.check() == []

@@ -8,7 +8,7 @@ trusting a stale copy. Readers take no lock. The SQL database stays the system o
 every embedding is in it, and any vector store can be rebuilt from it.
 
 A store keeps an *index*: an object with ``add(ids, vectors)``, ``remove(ids)``,
-``search(queries, k)``, ``ids()``, ``len()``, ``set_search_params(**p)``, ``kind``,
+``search(queries, k)``, ``ids()``, ``vectors()``, ``len()``, ``set_search_params(**p)``, ``kind``,
 ``generation``, ``database_id`` and ``supports_remove`` (:class:`~..index.VectorIndex`
 for FAISS, :class:`.milvus.MilvusIndex` for Milvus).
 """
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Callable
+
+import numpy as np
 
 from ...errors import IndexFileError, StoreError
 from ..index import VectorIndex, resolve_kind
@@ -25,6 +27,17 @@ from ..store import GalleryMeta, Store, id_problem
 
 def wanted_kind(meta: GalleryMeta, n: int) -> str:
     return resolve_kind(meta.index_type, n) if n else "flat"
+
+
+def changed_vectors(db_ids: np.ndarray, db_vectors: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> int:
+    """How many photos' stored vectors differ from their embeddings in the database (two
+    swapped vectors are two)."""
+    row = {int(pid): i for i, pid in enumerate(ids)}
+    pairs = [(i, row[int(pid)]) for i, pid in enumerate(db_ids) if int(pid) in row]
+    if not pairs:
+        return 0
+    ours, theirs = (list(x) for x in zip(*pairs))
+    return int((np.abs(db_vectors[ours] - np.asarray(vectors, np.float32)[theirs]).max(axis=1) > 1e-4).sum())
 
 
 def memory_index(store: Store, meta: GalleryMeta) -> VectorIndex:
@@ -182,10 +195,14 @@ class VectorStore:
             problems.append(f"{self.name} dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
         if stamp != meta.generation:
             problems.append(f"{self.name} generation {stamp} != database generation {meta.generation}")
-        db_ids, stored_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(idx.ids().tolist())
-        if db_ids != stored_ids:
-            problems.append(f"{len(db_ids - stored_ids)} photos missing from {self.where}, "
-                            f"{len(stored_ids - db_ids)} stale vectors in {self.where}")
+        db_ids, db_vectors = self.store.embeddings(meta.card.embedding_dim)
+        ids, vectors = idx.vectors()
+        if set(db_ids.tolist()) != set(ids.tolist()):
+            problems.append(f"{len(set(db_ids.tolist()) - set(ids.tolist()))} photos missing from {self.where}, "
+                            f"{len(set(ids.tolist()) - set(db_ids.tolist()))} stale vectors in {self.where}")
+        changed = changed_vectors(db_ids, db_vectors, ids, vectors)
+        if changed:
+            problems.append(f"{changed} vectors in {self.where} differ from the embeddings stored for their photos")
         return problems
 
     @contextmanager

@@ -60,6 +60,7 @@ class FaissVectors(VectorStore):
             return None
         if (not belongs(idx, meta) or idx.generation != meta.generation
                 or (self.shared and idx.owner != self.store.instance)  # another database's (a copy), or unsigned
+                or not idx.checksummed  # written before checksums: its vectors cannot be trusted unread
                 or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind):
             return None
         return idx

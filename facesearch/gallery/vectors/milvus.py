@@ -144,16 +144,25 @@ class MilvusIndex:
             self.client.delete(self.name, ids=ids)
         return len(ids)
 
-    def ids(self) -> np.ndarray:
+    def _rows(self, fields: list[str]) -> list[dict]:
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns about client timestamps
-        it = self.client.query_iterator(self.name, batch_size=BATCH, filter="", output_fields=["id"])
+        it = self.client.query_iterator(self.name, batch_size=BATCH, filter="", output_fields=fields)
         out = []
         try:
             while batch := it.next():
-                out.extend(r["id"] for r in batch)
+                out.extend(batch)
         finally:
             it.close()
-        return np.array(sorted(out), np.int64)
+        return out
+
+    def ids(self) -> np.ndarray:
+        return np.array(sorted(r["id"] for r in self._rows(["id"])), np.int64)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) as stored (for ``check``)."""
+        rows = self._rows(["id", "vector"])
+        return (np.array([r["id"] for r in rows], np.int64),
+                np.array([r["vector"] for r in rows], np.float32).reshape(-1, self.dim))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids, each (n_queries, k'); missing slots have id -1."""
