@@ -147,7 +147,10 @@ class Store:
         self.is_server = is_database_url(db_path)
         self.db_path = None if self.is_server else Path(db_path)  # the file; None for a server
         self.label = shown(self.engine.url) if self.is_server else str(db_path)  # for messages: no password
-        self._instance = None if self.is_server else f"file:{os.stat(db_path).st_ino}"  # the file opened
+        self._inode = None if self.is_server else os.stat(db_path).st_ino  # the file opened
+        self._instance = None if self._inode is None else f"file:{self._inode}"
+        self._last: GalleryMeta | None = None  # the settings as last read (what a replacement must match)
+        self._broken: str | None = None  # why this file can no longer be used by this process
 
     @property
     def instance(self) -> str:
@@ -163,12 +166,63 @@ class Store:
     def session(self) -> Session:
         return Session(self.engine)
 
+    # -- the file under a long-lived process ----------------------------------------------
+    def _replaced(self) -> bool:
+        try:
+            return os.stat(self.db_path).st_ino != self._inode
+        except FileNotFoundError:
+            return True
+
+    def follow(self) -> None:
+        """Notice a database file replaced under this process (``mv other.db srv.db``): the
+        open connections still reach the old file, so the new one is opened. It must be a
+        database of the same encoder and detector as the one this process opened (it may be
+        a restored backup, or another gallery); otherwise every later call is refused."""
+        if self._broken:
+            raise StoreError(self._broken)
+        if self.is_server or not self._replaced():
+            return
+        if not self.db_path.exists():
+            self._broken = f"{self.label} was removed while this process had it open: restore it, or restart"
+            raise StoreError(self._broken)
+        before = self._last
+        # close the old file's connections first: the last one folds the old file's WAL into
+        # it and removes srv.db-wal, which the new file would otherwise read as its own
+        self.engine.dispose()
+        self.engine = open_engine(self.db_path, create=False)
+        self._inode = os.stat(self.db_path).st_ino
+        self._instance = f"file:{self._inode}"
+        after = self.meta()
+        if before is not None and (after is None or after.detector != before.detector
+                                   or not after.card.same_embeddings(before.card)):
+            self._broken = (f"{self.label} was replaced by another database ({'empty' if after is None else after.card}) "
+                            "while this process had it open; restart it to use that one")
+            raise StoreError(self._broken)
+
+    def check_unchanged(self) -> None:
+        """After a write: fold the WAL into the file, so a file moved over this one later
+        (``mv other.db srv.db``) never meets a WAL that is not its own (SQLite finds it by
+        name); and refuse to call the write done if the file was replaced meanwhile (it went
+        to the old file, which nobody will read)."""
+        if self.is_server:
+            return
+        try:
+            with self.engine.connect() as c:
+                c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StoreError:  # busy or read-only: the next write tries again
+            pass
+        if self._replaced():
+            raise StoreError(f"{self.label} was replaced while this change was being saved: the change went to the "
+                             "old file and is not in the database now; make it again")
+
     # -- settings ------------------------------------------------------------------------
     def meta(self) -> GalleryMeta | None:
         # Core, not an ORM session: read on every search (a server notices the CLI's writes
         # this way), where a session costs 2-3x as much as the query itself
+        self.follow()
         with self.engine.connect() as c:
-            return _meta(c.execute(READ_META).first())
+            self._last = _meta(c.execute(READ_META).first())
+        return self._last
 
     def create_meta(self, card: EncoderCard, detector: str, vectors: str = "faiss") -> GalleryMeta:
         with self.session() as s, s.begin():

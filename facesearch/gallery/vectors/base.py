@@ -210,6 +210,7 @@ class VectorStore:
         """The writer lock (waited for, and said so): every write to the database holds it,
         also one that leaves the vectors as they are (a rename, thresholds, settings). Where
         the folder cannot be written, nobody can write: the write itself says read-only."""
+        self.store.follow()  # a file replaced under a long-lived process: the new one is written
         if not self.lock.possible:
             yield
             return
@@ -219,6 +220,7 @@ class VectorStore:
             self.lock.acquire()
         try:
             yield
+            self.store.check_unchanged()  # never report done a write that went to a replaced file
         finally:
             self.lock.release()
 
