@@ -21,8 +21,9 @@ import numpy as np
 
 from ...errors import IndexFileError, StoreError
 from ..index import VectorIndex, resolve_kind
+from ..instance import id_problem
 from ..locks import writer_lock
-from ..store import GalleryMeta, Store, id_problem
+from ..store import GalleryMeta, Store
 
 
 def wanted_kind(meta: GalleryMeta, n: int) -> str:
