@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 from ..errors import StoreError
 from .database import open_engine
 
+_FOLLOWING = threading.Lock()  # one thread reopens a replaced file (the server's threads share a Store)
 DATABASE_ID = re.compile(r"[0-9a-f]{32}")  # what create_meta writes (uuid4().hex)
 
 
@@ -51,6 +53,13 @@ class FollowsFile:
             raise StoreError(self._broken)
         if self.is_server or not self._replaced():
             return
+        with _FOLLOWING:
+            if self._replaced():  # (not already reopened by another thread)
+                self._reopen()
+        if self._broken:  # (found so by another thread)
+            raise StoreError(self._broken)
+
+    def _reopen(self) -> None:
         if not self.db_path.exists():
             self._broken = f"{self.label} was removed while this process had it open: restore it, or restart"
             raise StoreError(self._broken)
