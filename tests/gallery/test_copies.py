@@ -93,3 +93,20 @@ def test_a_postgres_template_copy_keeps_its_own_vectors(postgres_server, pg_url,
         return Gallery.open(postgres_server.database_url(f"{name}_copy"), on_wait=notes.append)
 
     assert_copies_stay_apart(original, copy, notes)
+
+
+def test_check_reports_a_copy_and_reindex_gives_it_its_own_vectors(tmp_path, milvus_spec, gallery_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    from facesearch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    r = run("index", gallery_dir, "--db", "m1.db", "--model", "fake", "--detector", "none", "--vectors", milvus_spec)
+    assert r.exit_code == 0, r.output
+    shutil.copy(tmp_path / "m1.db", tmp_path / "m2.db")  # (the index run has ended: its WAL is folded in)
+    r = run("check", "--db", "m2.db")
+    assert r.exit_code == 1 and "belongs to another database with this one's id (m2.db is a copy of it" in r.stderr
+    r = run("reindex", "--db", "m2.db")
+    assert r.exit_code == 0 and "m2.db now has an id of its own" in r.stderr and "6 vectors" in r.stdout, r.output
+    assert run("check", "--db", "m2.db").exit_code == 0 and run("check", "--db", "m1.db").exit_code == 0
