@@ -11,8 +11,9 @@ the same recall (benchmarks/search_alternatives.py). ``storage: "flat"`` keeps t
 graph; files written before this option load as such.
 
 Each kind is a factory string (:func:`factory_string`), e.g. ``IDMap2,HNSW32_SQ8,RFlat``.
-The file on disk is one atomic unit: a magic line, a JSON header (generation, dim, kind,
-params, factory) and the FAISS-serialised index. ``generation`` ties the file to the database state
+The file on disk is one atomic unit: a magic line, a JSON header (generation, database id,
+owner, dim, kind, params, factory, and the sha256 of what follows) and the FAISS-serialised
+index; a file whose index does not match its sha256 is refused as damaged. ``generation`` ties the file to the database state
 that produced it; a stale or missing file is rebuilt from the embeddings stored in the DB.
 """
 from __future__ import annotations

@@ -198,9 +198,10 @@ class VectorStore:
             problems.append(f"{self.name} generation {stamp} != database generation {meta.generation}")
         db_ids, db_vectors = self.store.embeddings(meta.card.embedding_dim)
         ids, vectors = idx.vectors()
-        if set(db_ids.tolist()) != set(ids.tolist()):
-            problems.append(f"{len(set(db_ids.tolist()) - set(ids.tolist()))} photos missing from {self.where}, "
-                            f"{len(set(ids.tolist()) - set(db_ids.tolist()))} stale vectors in {self.where}")
+        in_db, stored = set(db_ids.tolist()), set(ids.tolist())
+        if in_db != stored:
+            problems.append(f"{len(in_db - stored)} photos missing from {self.where}, "
+                            f"{len(stored - in_db)} stale vectors in {self.where}")
         changed = changed_vectors(db_ids, db_vectors, ids, vectors)
         if changed:
             problems.append(f"{changed} vectors in {self.where} differ from the embeddings stored for their photos")
