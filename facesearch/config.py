@@ -49,7 +49,7 @@ CLASSIFIER_KERNEL = "linear"
 # -- `facesearch cluster`: two groups of faces are one person while the mean cosine similarity
 # of their faces reaches this; chosen on FACECOM train identities for the shipped model by
 # benchmarks/cluster_facecom.py, never on val (another encoder: pass --threshold)
-CLUSTER_THRESHOLD = 0.4
+CLUSTER_THRESHOLD = 0.375
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
