@@ -103,7 +103,7 @@ def scores(people: list[str], clusters: list) -> dict:
 
 def library_at(db: Path):
     from facesearch.gallery import Gallery
-    from facesearch.library import Library
+    from facesearch.gallery.library import Library
 
     return Library(Gallery.open(db, create=True))
 
@@ -116,7 +116,7 @@ def run_library(folder: Path, db: Path, threshold: float) -> tuple[list[dict], d
 
 def sweep(db: Path, truth: dict[str, str], thresholds: np.ndarray) -> list[dict]:
     """Cluster the stored faces of one library at each threshold (no embedding)."""
-    from facesearch.library import cluster_faces
+    from facesearch.gallery.clustering import cluster_faces
 
     lib = library_at(db)
     faces = lib.store.faces(lib.gallery.meta.card.embedding_dim)

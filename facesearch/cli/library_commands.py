@@ -23,7 +23,7 @@ class DefaultToRun(click.Group):
 
 
 def _library(db, model=None, weights=None, detector=None, no_flip=False, create=False):
-    from ..library import Library
+    from ..gallery.library import Library
 
     return Library(open_gallery(db, model, weights, detector, no_flip, create=create))
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..config import AUDIT_ACTOR
 from ..gallery.audit import token_id
-from ..library import Library
+from ..gallery.library import Library
 from .middleware import token_given
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from facesearch.cli import main
 from facesearch.gallery import Gallery
 from tests.cli.test_backends import cli  # noqa: F401  (the fixture)
-from tests.library.test_library import THRESHOLD, make_photos
+from tests.gallery.test_library import THRESHOLD, make_photos
 
 
 def lines(result) -> list[dict]:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from facesearch.gallery import Gallery
-from tests.library.test_library import THRESHOLD, make_photos
+from tests.gallery.test_library import THRESHOLD, make_photos
 from tests.serve.conftest import CLI, Server, env, index, make_gallery
 from tests.serve.test_app import assert_error, png
 

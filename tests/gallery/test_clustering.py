@@ -1,7 +1,7 @@
 """Constrained average-linkage clustering, on synthetic unit vectors."""
 import numpy as np
 
-from facesearch.library.clustering import UNCLUSTERED, cluster_faces
+from facesearch.gallery.clustering import UNCLUSTERED, cluster_faces
 
 
 def people(n_people=6, per=5, dim=32, spread=0.5, seed=0):

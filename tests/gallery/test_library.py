@@ -6,7 +6,7 @@ import pytest
 
 from facesearch.errors import GalleryError, NotFoundError
 from facesearch.gallery import Gallery
-from facesearch.library import Library
+from facesearch.gallery.library import Library
 from tests.conftest import person_image
 
 PEOPLE = ["alice", "bob", "carol"]  # persons 0, 1, 2; persons 3 and 4 are strangers

@@ -2,9 +2,8 @@
 unsorted photos into people and name them, record corrections, erase a person for real,
 read the audit log.
 
-Thin: the SQL is in :mod:`facesearch.gallery.library_store`, the grouping in
-:mod:`.clustering`, the decisions in :mod:`facesearch.gallery.decisions`, the locked writes
-in :mod:`facesearch.gallery.library_writes`.
+Thin: the SQL is in :mod:`.library_store`, the grouping in :mod:`.clustering`, the
+decisions in :mod:`.decisions`, the locked writes in :mod:`.library_writes`.
 """
 from __future__ import annotations
 
@@ -19,11 +18,11 @@ from ..config import CLUSTER_THRESHOLD, EMBED_BATCH
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Embedded, as_source, label
 from ..files import sha256_file
-from ..gallery.decisions import decide, load_vetoes
-from ..gallery.library_store import LibraryStore, NewFace
-from ..gallery.library_writes import EraseReport, enrol_cluster, erase
 from ..types import FileError
 from .clustering import cluster_faces
+from .decisions import decide, load_vetoes
+from .library_store import LibraryStore, NewFace
+from .library_writes import EraseReport, enrol_cluster, erase
 
 Progress = Callable[[int], None] | None
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from facesearch.gallery import Gallery
-from facesearch.library import Library
+from facesearch.gallery.library import Library
 from tests.conftest import person_image
 
 
