@@ -7,6 +7,7 @@ decisions in :mod:`.decisions`, the locked writes in :mod:`.library_writes`.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,14 @@ import numpy as np
 
 from ..config import CLUSTER_THRESHOLD, EMBED_BATCH
 from ..errors import GalleryError, NotFoundError
-from ..faces.pipeline import Embedded, as_source, label
+from ..faces.pipeline import Embedded, PhotoBytes, as_source, label
 from ..files import sha256_file
 from ..types import FileError
 from .clustering import cluster_faces
 from .decisions import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
 from .library_writes import EraseReport, enrol_cluster, erase
+from .uploads import UPLOAD_PREFIX
 
 Progress = Callable[[int], None] | None
 
@@ -65,6 +67,17 @@ class ClusterReport:
                 "seconds": round(self.seconds, 2)}
 
 
+def _keyed(photo) -> tuple[str, str, object]:
+    """How a photo is stored (absolute path, or ``upload:<sha256[:16]>/<name>``), the SHA-256
+    of its bytes, and the source to embed (OSError: a file that cannot be read)."""
+    if isinstance(photo, PhotoBytes):
+        sha = hashlib.sha256(photo.data).hexdigest()
+        key = f"{UPLOAD_PREFIX}{sha[:16]}/{photo.name}"
+        return key, sha, PhotoBytes(key, photo.data)
+    key = str(Path(photo).absolute())
+    return key, sha256_file(Path(key)), Path(key)
+
+
 class Library:
     """The library tables of ``gallery``'s database, used through its encoder and rules."""
 
@@ -73,27 +86,30 @@ class Library:
         self.store = LibraryStore(gallery.store)
 
     # -- clustering ------------------------------------------------------------------------
-    def cluster(self, paths: list, threshold: float | None = None, progress: Progress = None) -> ClusterReport:
-        """Detect and embed the faces of ``paths`` not stored yet (same path, same bytes: not
+    def cluster(self, photos: list, threshold: float | None = None, progress: Progress = None) -> ClusterReport:
+        """Detect and embed the faces of ``photos`` (paths, or :class:`PhotoBytes` uploads,
+        stored as ``upload:<sha256[:16]>/<name>``) not stored yet (same path, same bytes: not
         embedded again), group every library face into clusters (``threshold``: mean cosine
         similarity for two groups to merge; default :data:`~facesearch.config.CLUSTER_THRESHOLD`)
-        and name the faces of ``paths`` that the decision rule accepts as enrolled people."""
+        and name the faces of ``photos`` that the decision rule accepts as enrolled people."""
         started = time.perf_counter()
         gallery = self.gallery
         meta = gallery.ensure_meta()
         report = ClusterReport(threshold=CLUSTER_THRESHOLD if threshold is None else float(threshold))
-        shown_as = {str(Path(p).absolute()): str(p) for p in paths}
-        report.photos = len(shown_as)
-        seen, todo = self.store.seen(), []
-        for key in shown_as:
+        seen, todo, shown_as = self.store.seen(), [], {}
+        for photo in photos:
             try:
-                if seen.get(key) != sha256_file(Path(key)):
-                    todo.append(key)
+                key, sha, source = _keyed(photo)
             except OSError as e:
-                report.errors.append(FileError(shown_as[key], e.strerror or str(e)))
+                report.errors.append(FileError(str(photo), e.strerror or str(e)))
+                continue
+            shown_as[key] = str(photo)
+            if seen.get(key) != sha:
+                todo.append(source)
+        report.photos = len(shown_as) + len(report.errors)
         report.embedded, report.no_face = self._embed(todo, shown_as, report.errors, progress)
         if progress:
-            progress(report.photos - len(todo))
+            progress(len(shown_as) - len(todo))
         everything = self.store.faces(meta.card.embedding_dim)
         labels = cluster_faces(everything.vectors, everything.photo_ids, report.threshold, everything.clusters)
         changed = labels != everything.clusters
@@ -108,14 +124,14 @@ class Library:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _embed(self, todo: list[str], shown_as: dict, errors: list, progress: Progress) -> tuple[int, int]:
+    def _embed(self, todo: list, shown_as: dict, errors: list, progress: Progress) -> tuple[int, int]:
         """Embed every face of the photos ``todo`` and store them, batch by batch (an
         interrupted run keeps what it stored). Returns (photos embedded, without a face)."""
         gallery, embedded, no_face = self.gallery, 0, 0
         if not todo:  # nothing new: the encoder is not even loaded
             return 0, 0
         every = gallery.detector == "none"  # photos are face crops: the crop is the face
-        for results in gallery.embedder().batches([Path(p) for p in todo], EMBED_BATCH, all_faces=True):
+        for results in gallery.embedder().batches(todo, EMBED_BATCH, all_faces=True):
             batch = []
             for r in results:
                 if isinstance(r, FileError):

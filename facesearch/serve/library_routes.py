@@ -3,7 +3,7 @@ middleware that names the API token of each request in the audit log.
 
 Writes go through the service's writer twin, one at a time, like every other write.
 Clustering a folder runs where the photos are (``facesearch cluster DIR``, or
-``Library.cluster`` in Python); the server lists and names its clusters.
+``Library.cluster`` in Python); the server clusters uploaded photos, lists and names clusters.
 """
 from __future__ import annotations
 
@@ -69,6 +69,17 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
         """Undo (delete) a correction."""
         write(Library.undo, feedback_id)
         return Response(status_code=204)
+
+    @v1.post("/clusters")
+    def cluster(image: list[UploadFile] = File(..., description="one or more photos (repeat the field)"),
+                threshold: float | None = Query(None, ge=-1, le=1, description="mean cosine similarity for two "
+                                                "groups of faces to be one person (default: the shipped model's)")):
+        """Add photos to the library and cluster it, as ``facesearch cluster`` (incremental:
+        photos stored already are not embedded again). One ``faces`` entry per face of
+        these photos; a photo that cannot be used is listed in ``errors``."""
+        report = write(Library.cluster, [_photo(u) for u in image], threshold)
+        return {"faces": [f.as_dict() for f in report.faces], "summary": report.summary(),
+                "errors": [{"photo": e.path, "error": e.reason} for e in report.errors]}
 
     @v1.get("/clusters")
     def clusters():

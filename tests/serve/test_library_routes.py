@@ -50,6 +50,14 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert_error(requests.post(url + "/clusters/999/name", json={"name": "x"}, headers=AUTH, timeout=30),
                  404, "not_found")
 
+    files = [("image", ("new4.png", png(4, noise=10, rng_seed=40), "image/png")),
+             ("image", ("broken.png", b"not an image", "image/png"))]
+    r = requests.post(url + "/clusters", files=files, headers=AUTH, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["faces"] == [{"photo": "new4.png", "face": 0, "box": None, "cluster": p4, "identity": "dave"}]
+    assert body["summary"]["embedded"] == 1 and [e["photo"] for e in body["errors"]] == ["broken.png"]
+
     stranger = png(3, noise=10, rng_seed=70)
     assert search(server, stranger)["accepted"] is True  # named carol
     r = requests.post(url + "/feedback", params={"not_identity": "carol"}, headers=AUTH, timeout=60,
@@ -68,7 +76,7 @@ def test_clusters_corrections_erase_and_audit(library_server):
 
     r = requests.post(url + "/people/dave/erase", headers=AUTH, timeout=120)
     assert r.status_code == 200, r.text
-    assert r.json()["photos"] == 3 and r.json()["library_faces"] == 3
+    assert r.json()["photos"] == 3 and r.json()["library_faces"] == 4  # the uploaded face joined dave's cluster
     assert "dave" not in {p["identity"] for p in requests.get(url + "/people", headers=AUTH, timeout=30).json()["people"]}
     assert_error(requests.post(url + "/people/dave/erase", headers=AUTH, timeout=30), 404, "not_found")
 
@@ -76,9 +84,9 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert TOKEN not in log.text
     entries = log.json()["audit"]
     me = "api:token:" + hashlib.sha256(TOKEN.encode()).hexdigest()[:8]
-    assert {a["action"] for a in entries if a["actor"] == me} == {"enrol", "feedback", "feedback_undo", "remove",
-                                                                   "erase"}
-    (clustered,) = [a for a in entries if a["action"] == "cluster"]
+    assert {a["action"] for a in entries if a["actor"] == me} == {"enrol", "cluster", "feedback", "feedback_undo",
+                                                                   "remove", "erase"}
+    clustered = next(a for a in entries if a["action"] == "cluster")  # the first: `facesearch cluster`
     assert clustered["actor"].startswith("cli:") and clustered["actor"].endswith("cluster run")
     assert [a["id"] for a in requests.get(url + "/audit", params={"limit": 1}, headers=AUTH, timeout=30)
             .json()["audit"]] == [entries[-1]["id"]]
