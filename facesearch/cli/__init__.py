@@ -12,7 +12,7 @@ from ..errors import FacesearchError
 from .analyze_command import analyze
 from .classifier_command import classifier
 from .gallery_commands import check, compare, index, people, query, reindex
-from .library_commands import audit, cluster, correct
+from .library_commands import audit, cluster, correct, reembed
 from .model_commands import calibrate, evaluate, train
 from .serve_command import serve
 from .watch_command import watch
@@ -56,7 +56,7 @@ def main():
 
 for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve, classifier, watch):
     main.add_command(command)
-for command in (cluster, correct, audit):  # the photo library (library_commands.py)
+for command in (cluster, correct, audit, reembed):  # the photo library (library_commands.py)
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 

@@ -180,3 +180,42 @@ def erase_person(db: str, name: str, as_json: bool) -> None:
                    + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.removed.items())
                    + (", classifier deleted (fit it again)" if report.classifier else "")
                    + f"; {report.compacted}")
+
+
+@click.command()
+@db_option
+@model_option
+@weights_option
+@no_flip_option
+@click.option("--switch", is_flag=True, help="Then move the gallery to the new model: every embedding and the "
+              "encoder card replaced in one transaction, vectors rebuilt, thresholds cleared (calibrate again).")
+@click.option("--drop-missing", is_flag=True, help="With --switch: remove the photos whose files are missing "
+              "(otherwise --switch is refused while there are any).")
+@json_option
+def reembed(db, model, weights, no_flip, switch, drop_missing, as_json):
+    """Embed every stored photo again, from its file, with --model into a shadow table while
+    the old vectors keep answering; print a before/after report on the gallery's own photos
+    (leave-one-out top-1, genuine/impostor scores, answers that would change). Interrupted
+    runs resume. Missing files are reported, never dropped unless --switch --drop-missing."""
+    from ..encoders import create_encoder
+    from ..gallery.reembed import reembed as run_reembed, switch as run_switch
+
+    if not model:
+        raise click.UsageError("--model NEW is required: the encoder to move to")
+    gallery = open_gallery(db, None, None, None)
+    encoder = create_encoder(model, weights, flip=not no_flip)
+    with progress(sum(n for _, n in gallery.people()), "reembed") as bar:
+        report = (run_switch(gallery, encoder, drop_missing) if switch else run_reembed(gallery, encoder, bar.update))
+    for e in report.missing:
+        click.echo(f"warning: {shown(e.path)}: {e.reason}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    click.echo(f"{report.model}: {report.photos} photos, {report.embedded_now} embedded now, {report.resumed} "
+               f"earlier, {len(report.missing)} missing")
+    for when, figures in (("before", report.before), ("after", report.after)):
+        if figures:
+            click.echo(f"  {when}: leave-one-out top-1 {figures['loo_top1']} ({figures['loo_queries']} queries); "
+                       f"genuine {figures['genuine'].get('mean')} impostor {figures['impostor'].get('mean')} (mean)")
+    click.echo(f"  answers that would change: {report.changed}; "
+               + ("SWITCHED" if report.switched else "not switched (--switch)") + f"; calibration {report.calibration}")

@@ -1,5 +1,6 @@
 """Tables of the photo library (migration 0009): photos clustered by ``facesearch cluster``,
-their faces and clusters, corrections ("this face is not NAME") and the audit log.
+their faces and clusters, corrections ("this face is not NAME"), the audit log and the
+shadow embeddings of ``facesearch reembed``.
 
 Kept apart from :mod:`.schema` (the gallery's own tables); :mod:`.library_store` queries
 them (and :func:`rename_references`, for the store's rename).
@@ -79,6 +80,16 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String, nullable=True)
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     actor: Mapped[str] = mapped_column(String)
+
+
+class ShadowEmbedding(Base):
+    """A stored photo embedded by the model ``reembed`` is moving to (until ``--switch``)."""
+
+    __tablename__ = "reembed_shadow"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    model_checksum: Mapped[str] = mapped_column(String, primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def rename_references(s: Session, old: str, new: str) -> None:

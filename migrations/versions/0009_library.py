@@ -1,5 +1,6 @@
 """library: unlabelled photos and their faces grouped into clusters (`facesearch cluster`),
-corrections ("this face is not NAME", `facesearch correct`) and an audit log of every write
+corrections ("this face is not NAME", `facesearch correct`), an audit log of every write,
+and the shadow embeddings of `facesearch reembed --model NEW`
 
 Revision ID: 0009
 Revises: 0006
@@ -63,8 +64,14 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON, nullable=True),
         sa.Column("actor", sa.String, nullable=False),
     )
+    op.create_table(
+        "reembed_shadow",
+        sa.Column("photo_id", sa.Integer, sa.ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("model_checksum", sa.String, primary_key=True),
+        sa.Column("embedding", sa.LargeBinary, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("audit_log", "feedback", "library_faces", "library_clusters", "library_photos"):
+    for table in ("reembed_shadow", "audit_log", "feedback", "library_faces", "library_clusters", "library_photos"):
         op.drop_table(table)

@@ -81,3 +81,24 @@ def test_bad_input(tmp_path, gallery_dir, monkeypatch):
     make_photos(tmp_path / "lib", [0])
     r = run("cluster", tmp_path / "lib", "--json")
     assert r.exit_code == 1 and "bad.jpg" in r.stderr and json.loads(r.stdout.splitlines()[-1])["faces"] == 3
+
+
+def test_reembed_command(tmp_path, gallery_dir, monkeypatch):
+    monkeypatch.setenv("FACESEARCH_DB", str(tmp_path / "fs.db"))
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, [str(a) for a in args])
+
+    assert run("index", gallery_dir, "--model", "fake", "--detector", "none").exit_code == 0
+    assert run("reembed").exit_code == 2  # --model is required
+    r = run("reembed", "--model", "fake", "--no-flip", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["photos"] == 6 and report["embedded_now"] == 6 and report["switched"] is False
+    assert set(report["before"]) == {"loo_top1", "loo_queries", "genuine", "impostor"}
+    r = run("reembed", "--model", "fake", "--no-flip", "--switch")
+    assert r.exit_code == 0 and "SWITCHED" in r.stdout and "calibrate" in r.stdout
+    assert run("check").exit_code == 0
+    r = run("reembed", "--model", "fake", "--no-flip")
+    assert r.exit_code == 1 and "already uses" in r.output
