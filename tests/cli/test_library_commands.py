@@ -3,6 +3,7 @@ every storage backend (SQLite or PostgreSQL, FAISS or Milvus Lite)."""
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from facesearch.cli import main
@@ -57,14 +58,20 @@ def test_cluster_name_correct_erase_audit(cli, backend, gallery_dir, tmp_path): 
     assert "erase" in cli("audit").stdout
 
 
-def test_bad_input(tmp_path, gallery_dir, monkeypatch):
+@pytest.fixture
+def run(tmp_path, gallery_dir, monkeypatch):
+    """``run(*args)``: the CLI on a SQLite database where ``gallery_dir`` is enrolled (fake encoder)."""
     monkeypatch.setenv("FACESEARCH_DB", str(tmp_path / "fs.db"))
     runner = CliRunner()
 
-    def run(*args):
+    def invoke(*args):
         return runner.invoke(main, [str(a) for a in args])
 
-    assert run("index", gallery_dir, "--model", "fake", "--detector", "none").exit_code == 0
+    assert invoke("index", gallery_dir, "--model", "fake", "--detector", "none").exit_code == 0
+    return invoke
+
+
+def test_bad_input(run, tmp_path, gallery_dir):
     r = run("cluster", "name", "99", "x")
     assert r.exit_code == 1 and "no cluster with id 99" in r.output
     assert run("cluster", tmp_path / "nowhere").exit_code == 2
@@ -83,14 +90,7 @@ def test_bad_input(tmp_path, gallery_dir, monkeypatch):
     assert r.exit_code == 1 and "bad.jpg" in r.stderr and json.loads(r.stdout.splitlines()[-1])["faces"] == 3
 
 
-def test_reembed_command(tmp_path, gallery_dir, monkeypatch):
-    monkeypatch.setenv("FACESEARCH_DB", str(tmp_path / "fs.db"))
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(main, [str(a) for a in args])
-
-    assert run("index", gallery_dir, "--model", "fake", "--detector", "none").exit_code == 0
+def test_reembed_command(run):
     assert run("reembed").exit_code == 2  # --model is required
     r = run("reembed", "--model", "fake", "--no-flip", "--json")
     assert r.exit_code == 0, r.output
