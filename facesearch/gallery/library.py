@@ -8,6 +8,7 @@ decisions in :mod:`.decisions`, the locked writes in :mod:`.library_writes`.
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,16 +172,37 @@ class Library:
         return out
 
     def clusters(self) -> list[dict]:
-        """Every cluster: id, name (given by ``cluster name``), its faces (photo, face, box)."""
+        """Every cluster: id, name (given by ``cluster name``), its faces (photo, face, box, id)."""
         meta = self.gallery.meta
         if meta is None:
             return []
         faces = self.store.faces(meta.card.embedding_dim)
         out = {cid: {"cluster": cid, "name": name, "faces": []} for cid, name in self.store.clusters().items()}
-        for cid, path, i, box in zip(faces.clusters.tolist(), faces.paths, faces.index, faces.boxes):
+        for fid, cid, path, i, box in zip(faces.ids.tolist(), faces.clusters.tolist(), faces.paths, faces.index,
+                                          faces.boxes):
             if cid in out:
-                out[cid]["faces"].append({"photo": path, "face": i, "box": box})
+                out[cid]["faces"].append({"photo": path, "face": i, "box": box, "id": fid})
         return [c for _, c in sorted(out.items()) if c["faces"]]
+
+    def thumbnail(self, face_id: int, size: int = 96) -> bytes:
+        """A JPEG of one library face (its box with a margin, ``size`` pixels square) read
+        from its photo's file (an upload keeps no file: refused)."""
+        from PIL import Image
+
+        from ..photos.images import load_rgb
+
+        path, box = self.store.face_photo(int(face_id))
+        if path.startswith(UPLOAD_PREFIX):
+            raise NotFoundError(f"library face {face_id} is from an upload: no file is kept to show it")
+        image = load_rgb(path, max_side=1 << 16)
+        if box:
+            x1, y1, x2, y2 = box
+            pad = 0.2 * max(x2 - x1, y2 - y1)
+            image = image.crop((int(max(0, x1 - pad)), int(max(0, y1 - pad)), int(x2 + pad), int(y2 + pad)))
+        image.thumbnail((size, size), Image.Resampling.BILINEAR)
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85)
+        return out.getvalue()
 
     def name_cluster(self, cluster_id: int, name: str) -> int:
         """Enrol a cluster's faces as ``name`` (merged into that person if enrolled); returns

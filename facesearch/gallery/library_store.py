@@ -119,6 +119,15 @@ class LibraryStore:
                      "det_score": f.det_score, "quality": f.quality_info,
                      "vector": np.frombuffer(f.embedding, np.float32)} for p, h, n, f in rows]
 
+    def face_photo(self, face_id: int) -> tuple[str, list | None]:
+        """(photo path, box) of one library face."""
+        with self.session() as s:
+            row = s.execute(select(LibraryPhoto.path, LibraryFace.box).join(LibraryPhoto)
+                            .where(LibraryFace.id == face_id)).first()
+        if row is None:
+            raise NotFoundError(f"no library face with id {face_id}")
+        return row[0], row[1]
+
     def set_cluster_name(self, cluster_id: int, name: str) -> None:
         with self.session() as s, s.begin():
             s.get(LibraryCluster, cluster_id).name = name

@@ -8,6 +8,7 @@ Clustering a folder runs where the photos are (``facesearch cluster DIR``, or
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, File, Path as PathParam, Query, Response, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from ..config import AUDIT_ACTOR
@@ -41,7 +42,7 @@ class AuditActor:
 def install_library(app, v1: APIRouter, service, token: str | None) -> None:
     """Add the library's routes to ``v1`` (before the app includes it) and the audit middleware."""
     app.add_middleware(AuditActor, token=token or None)
-    from .app import _name, _photo  # the upload and name helpers every route shares
+    from .app import STATIC, _name, _photo  # the helpers every route shares
 
     def reader() -> Library:
         service.reader.refresh()
@@ -86,6 +87,12 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
         """The library's clusters (made by ``facesearch cluster``): id, name, faces."""
         return {"clusters": reader().clusters()}
 
+    @v1.get("/library/faces/{face_id}/thumbnail", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "the face, 96 px"}})
+    def thumbnail(face_id: int):
+        """A JPEG of one library face (ids in ``GET /v1/clusters``), cut from its photo's file."""
+        return Response(reader().thumbnail(face_id), media_type="image/jpeg")
+
     @v1.post("/clusters/{cluster_id}/name")
     def cluster_name(cluster_id: int, body: ClusterName = Body(...)):
         """Enrol a cluster's faces as ``name`` (merged into that person if enrolled)."""
@@ -97,6 +104,11 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
         """Remove a person and every copy of their biometric data (cached embeddings,
         corrections, library faces, classifier; vectors rebuilt), then compact the database."""
         return write(Library.erase, _name(identity)).as_dict()
+
+    @app.get("/clusters", include_in_schema=False)
+    def clusters_page():
+        """The clusters as rows of face thumbnails, each with a name field."""
+        return FileResponse(STATIC / "clusters.html")
 
     @v1.get("/audit")
     def audit(limit: int | None = Query(None, ge=1, description="only the newest entries")):

@@ -3,10 +3,12 @@ with a token: the audit log names the token by its id, never the token."""
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 
 import pytest
 import requests
+from PIL import Image
 
 from facesearch.gallery import Gallery
 from tests.gallery.test_library import THRESHOLD, make_photos
@@ -49,6 +51,15 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert r.status_code == 200 and r.json() == {"cluster": p4, "identity": "dave", "added": 3}
     assert_error(requests.post(url + "/clusters/999/name", json={"name": "x"}, headers=AUTH, timeout=30),
                  404, "not_found")
+
+    face = clusters[0]["faces"][0]
+    r = requests.get(url + f"/library/faces/{face['id']}/thumbnail", headers=AUTH, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(r.content)).size == (64, 64)  # no box (--detector none): the whole photo
+    assert_error(requests.get(url + "/library/faces/9999/thumbnail", headers=AUTH, timeout=30), 404, "not_found")
+    page = requests.get(server.url + "/clusters", timeout=30)
+    assert page.status_code == 200 and "clusters.js" in page.text
+    assert "/v1/clusters" in requests.get(server.url + "/static/clusters.js", timeout=30).text
 
     files = [("image", ("new4.png", png(4, noise=10, rng_seed=40), "image/png")),
              ("image", ("broken.png", b"not an image", "image/png"))]
