@@ -107,7 +107,7 @@ class Library:
             shown_as[key] = str(photo)
             if seen.get(key) != sha:
                 todo.append(source)
-        report.photos = len(shown_as) + len(report.errors)
+        report.photos = len(shown_as) + len(report.errors)  # so far, the errors are the unreadable files
         report.embedded, report.no_face = self._embed(todo, shown_as, report.errors, progress)
         if progress:
             progress(len(shown_as) - len(todo))

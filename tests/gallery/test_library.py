@@ -76,7 +76,7 @@ def test_unreadable_photo_is_reported_and_the_rest_clustered(lib, tmp_path):
     (tmp_path / "lib" / "broken.png").write_bytes(b"not an image")
     report = lib.cluster(photos + [tmp_path / "lib" / "broken.png", tmp_path / "lib" / "gone.png"], THRESHOLD)
     assert sorted(Path(e.path).name for e in report.errors) == ["broken.png", "gone.png"]
-    assert report.summary()["faces"] == 3 and report.summary()["failed"] == 2
+    assert report.summary()["faces"] == 3 and report.summary()["failed"] == 2 and report.photos == 5
 
 
 def test_naming_a_cluster_enrols_its_faces(lib, tmp_path):
