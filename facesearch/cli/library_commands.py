@@ -170,6 +170,20 @@ def audit(db, limit, as_json):
             click.echo(f"{a['at']}  {a['action']:<13} {shown(a['target'] or '-'):<24} {a['actor']}  {details}")
 
 
+def _recalibrate(gallery, folder: str) -> str:
+    """Calibration redone for the new model on a labelled folder, or why it was not."""
+    from ..errors import DataError
+    from ..evaluation.calibrate import calibrate
+
+    try:
+        info, errors = calibrate(gallery, folder)
+    except DataError as e:
+        return f"cleared, not redone ({e}): run `facesearch calibrate` (--force for little data)"
+    report_errors(errors)
+    return (f"redone on {folder}: identification threshold {info['threshold']:.4f}, "
+            f"verification threshold {info['verification']['threshold']:.4f}")
+
+
 def erase_person(db: str, name: str, as_json: bool) -> None:
     """``people remove NAME --erase``: every copy of NAME's biometric data, then compaction."""
     report = _library(db).erase(name)
@@ -191,12 +205,16 @@ def erase_person(db: str, name: str, as_json: bool) -> None:
               "encoder card replaced in one transaction, vectors rebuilt, thresholds cleared (calibrate again).")
 @click.option("--drop-missing", is_flag=True, help="With --switch: remove the photos whose files are missing "
               "(otherwise --switch is refused while there are any).")
+@click.option("--calibrate", "calibrate_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="With --switch: redo the calibration on this labelled folder afterwards (as `facesearch "
+              "calibrate DIR`, default targets); without it the thresholds are cleared.")
 @json_option
-def reembed(db, model, weights, no_flip, switch, drop_missing, as_json):
+def reembed(db, model, weights, no_flip, switch, drop_missing, calibrate_dir, as_json):
     """Embed every stored photo again, from its file, with --model into a shadow table while
     the old vectors keep answering; print a before/after report on the gallery's own photos
     (leave-one-out top-1, genuine/impostor scores, answers that would change). Interrupted
-    runs resume. Missing files are reported, never dropped unless --switch --drop-missing."""
+    runs resume. Missing files are reported, never dropped unless --switch --drop-missing.
+    --switch clears the old thresholds; --calibrate DIR redoes them for the new model."""
     from ..encoders import create_encoder
     from ..gallery.reembed import reembed as run_reembed, switch as run_switch
 
@@ -206,6 +224,8 @@ def reembed(db, model, weights, no_flip, switch, drop_missing, as_json):
     encoder = create_encoder(model, weights, flip=not no_flip)
     with progress(sum(n for _, n in gallery.people()), "reembed") as bar:
         report = (run_switch(gallery, encoder, drop_missing) if switch else run_reembed(gallery, encoder, bar.update))
+    if switch and calibrate_dir:
+        report.calibration = _recalibrate(gallery, calibrate_dir)
     for e in report.missing:
         click.echo(f"warning: {shown(e.path)}: {e.reason}", err=True)
     if as_json:

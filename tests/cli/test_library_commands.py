@@ -90,15 +90,23 @@ def test_bad_input(run, tmp_path, gallery_dir):
     assert r.exit_code == 1 and "bad.jpg" in r.stderr and json.loads(r.stdout.splitlines()[-1])["faces"] == 3
 
 
-def test_reembed_command(run):
+def test_reembed_command(run, gallery_dir, monkeypatch):
     assert run("reembed").exit_code == 2  # --model is required
     r = run("reembed", "--model", "fake", "--no-flip", "--json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and report["embedded_now"] == 6 and report["switched"] is False
     assert set(report["before"]) == {"loo_top1", "loo_queries", "genuine", "impostor"}
-    r = run("reembed", "--model", "fake", "--no-flip", "--switch")
-    assert r.exit_code == 0 and "SWITCHED" in r.stdout and "calibrate" in r.stdout
+    r = run("reembed", "--model", "fake", "--no-flip", "--switch", "--calibrate", gallery_dir, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["switched"] is True
+    assert json.loads(r.stdout)["calibration"].startswith("cleared, not redone")  # too little data for the targets
     assert run("check").exit_code == 0
     r = run("reembed", "--model", "fake", "--no-flip")
     assert r.exit_code == 1 and "already uses" in r.output
+
+    import facesearch.evaluation.calibrate as C
+
+    monkeypatch.setattr(C, "calibrate", lambda gallery, folder: ({"threshold": 0.5, "verification": {"threshold": 0.4}},
+                                                                 []))
+    r = run("reembed", "--model", "fake", "--switch", "--calibrate", gallery_dir, "--json")  # back to flip
+    assert json.loads(r.stdout)["calibration"].startswith("redone on")
