@@ -18,7 +18,6 @@ LAYERS = {
     "facesearch.faces": 2, "facesearch.encoders": 2, "facesearch.attributes": 2,
     "facesearch.gallery": 3,
     "facesearch.evaluation": 4,
-    "facesearch.library": 4,
     "facesearch.video": 4,
     "training": 5,
     "facesearch.serve": 6,
