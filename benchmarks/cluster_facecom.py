@@ -1,6 +1,8 @@
 """`facesearch cluster` on FACECOM: the threshold chosen on TRAIN identities, figures on VAL.
 
-    python benchmarks/cluster_facecom.py /work/shared/data/facecom [--out docs/results/cluster_facecom.json]
+    python benchmarks/results.py record cluster_facecom -- python benchmarks/cluster_facecom.py /work/shared/data/facecom
+
+(prints Markdown tables and the raw figures as JSON; ``--out FILE`` also writes them raw)
 
 A library is built like a user's: the clean, blurred and low-light photos of a set of
 identities, copied into ONE folder under /tmp with shuffled file names (no person
@@ -132,6 +134,31 @@ def sweep(db: Path, truth: dict[str, str], thresholds: np.ndarray) -> list[dict]
     return out
 
 
+def render(result: dict) -> str:
+    """The result as Markdown: the val figures, incremental run, train sweep, raw JSON."""
+    val, inc, chosen = result["val"], result["val_incremental"], result["chosen_threshold"]
+    keys = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1")
+    lines = [f"# Clustering {result['protocol']['people']} FACECOM val people in one folder "
+             f"(threshold {chosen} chosen on train)", "",
+             "| measure | val, one run | val, half then all (incremental) | goal |", "|---|---|---|---|"]
+    goals = {"pairwise_precision": ">= 0.95", "pairwise_recall": ">= 0.80"}
+    lines += [f"| {k.replace('_', ' ')} | {val[k]} | {inc[k]} | {goals.get(k, '')} |" for k in keys]
+    lines += [f"| clusters / unclustered | {val['clusters']} / {val['unclustered']} | "
+              f"{inc['clusters']} / {inc['unclustered']} | |",
+              f"| photos / faces (other faces left out of the scores) | {val['photos']} / {val['faces']} "
+              f"({val['other_faces_left_out']}) | second run embedded {inc['embedded_by_second_run']} | |",
+              f"| seconds per 1,000 faces: detect + embed + cluster | {val['seconds_per_1000_faces']} | | |",
+              f"| seconds per 1,000 faces: clustering alone | {val['cluster_only_seconds_per_1000_faces']} | | |",
+              "", "## Threshold sweep on the train libraries (pairwise precision / recall)", "",
+              "| threshold | " + " | ".join(f"train {i + 1}" for i in range(len(result["train_sweep"]))) + " |",
+              "|---" * (1 + len(result["train_sweep"])) + "|"]
+    for i, row in enumerate(result["train_sweep"][0]):
+        cells = [f"{g[i]['pairwise_precision']} / {g[i]['pairwise_recall']}" for g in result["train_sweep"]]
+        lines.append(f"| {row['threshold']} | " + " | ".join(cells) + " |")
+    lines += ["", "```", json.dumps({k: v for k, v in result.items() if k != "train_sweep"}), "```"]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("facecom", type=Path)
@@ -139,7 +166,7 @@ def main() -> None:
     ap.add_argument("--train-groups", type=int, default=4)
     ap.add_argument("--min-precision", type=float, default=0.97)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "cluster_facecom.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the raw figures (JSON) here")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cluster-facecom-"))
     rng = random.Random(args.seed)
@@ -192,9 +219,9 @@ def main() -> None:
                            "train_groups": args.train_groups, "min_precision": args.min_precision,
                            "seed": args.seed, "model": "shipped (default)", "detector": "mtcnn"},
               "chosen_threshold": chosen, "train_sweep": train, "val": val, "val_incremental": inc}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({"chosen_threshold": chosen, "val": val, "val_incremental": inc}, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(render(result))
     shutil.rmtree(work, ignore_errors=True)
 
 

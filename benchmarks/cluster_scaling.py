@@ -1,14 +1,13 @@
 """Time of the clustering step alone (no detection, no embedding) as a library grows:
 synthetic unit vectors, people of 10 faces each, one face per photo.
 
-    python benchmarks/cluster_scaling.py [--sizes 1000 5000 10000] [--dim 128] [--spread 1.0]
+    python benchmarks/results.py record cluster_scaling -- python benchmarks/cluster_scaling.py --sizes 1000 5000 10000 20000
 
-Prints seconds and seconds per 1,000 faces for each size (a first run and an incremental
-run adding 10% more faces to the clusters of the first)."""
+Prints a Markdown table: seconds and seconds per 1,000 faces for each size (a first run on
+90% of the faces, then an incremental run adding the other 10% to the clusters of the first)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,10 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--spread", type=float, default=1.0)
     args = ap.parse_args()
+    print(f"# Clustering alone as the library grows (synthetic {args.dim}-d faces, 10 a person, "
+          f"threshold {CLUSTER_THRESHOLD})\n")
+    print("| faces | first run: faces | first run: s | s per 1,000 faces | adding 10% more: s | clusters |")
+    print("|---|---|---|---|---|---|")
     for n in args.sizes:
         x = faces(n, args.dim, args.spread)
         first = np.arange(n) % 10 < 9
@@ -46,9 +49,8 @@ def main() -> None:
         t = time.perf_counter()
         after = cluster_faces(x, np.arange(n), CLUSTER_THRESHOLD, start)
         t_inc = time.perf_counter() - t
-        print(json.dumps({"faces": n, "first_run_faces": int(first.sum()), "first_run_s": round(t_first, 3),
-                          "first_run_s_per_1000": round(1000 * t_first / first.sum(), 3),
-                          "incremental_s": round(t_inc, 3), "clusters": len(set(after[after >= 0].tolist()))}))
+        print(f"| {n} | {int(first.sum())} | {t_first:.2f} | {1000 * t_first / first.sum():.2f} | {t_inc:.2f} | "
+              f"{len(set(after[after >= 0].tolist()))} |", flush=True)
 
 
 if __name__ == "__main__":

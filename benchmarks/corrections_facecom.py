@@ -2,7 +2,7 @@
 after the user says "this is not NAME" about ONE photo of each, and what it costs the
 enrolled people themselves.
 
-    python benchmarks/corrections_facecom.py /work/shared/data/facecom [--out docs/results/corrections_facecom.json]
+    python benchmarks/results.py record corrections_facecom -- python benchmarks/corrections_facecom.py /work/shared/data/facecom
 
 Gallery: the first clean photo of half the identities of a split (train: 200 of them) (enrolled); strangers: the
 other half. Queries: every clean, blurred and low-light photo. The score floor (no margin)
@@ -71,6 +71,20 @@ def rates(answers, queries, skip=frozenset()) -> dict:
             "genuine_accept_rate": round(float(np.mean(genuine)), 4), "genuine_queries": len(genuine)}
 
 
+def render(result: dict) -> str:
+    """The result as Markdown: before/after one correction per stranger, and the raw JSON."""
+    b, a = result["before"], result["after"]
+    return "\n".join([
+        f"# One correction per stranger (FACECOM val, score floor {result['floor_chosen_on_train']} chosen on train)",
+        "", "| | before | after |", "|---|---|---|",
+        f"| stranger queries accepted ({b['strangers_queries']}) | {b['stranger_accept_rate']} | {a['stranger_accept_rate']} |",
+        f"| genuine queries accepted as the right person ({b['genuine_queries']}) | {b['genuine_accept_rate']} | "
+        f"{a['genuine_accept_rate']} |",
+        f"| strangers corrected (one photo each) | | {result['val_strangers_corrected']} |",
+        f"| queries of corrected strangers still accepted | | {result['corrected_strangers_still_accepted_after']} |",
+        "", "```", json.dumps(result), "```"])
+
+
 def main() -> None:
     from facesearch.gallery.library_store import LibraryStore
 
@@ -79,7 +93,7 @@ def main() -> None:
     ap.add_argument("--fpir", type=float, default=0.10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-people", type=int, default=200, help="train identities used to choose the floor")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "results" / "corrections_facecom.json")
+    ap.add_argument("--out", type=Path, default=None, help="also write the raw figures (JSON) here")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="corrections-"))
 
@@ -113,9 +127,9 @@ def main() -> None:
               "before": rates(before, queries, corrected), "after": rates(after, queries, corrected),
               "corrected_strangers_still_accepted_after": int(sum(
                   a.accepted for a, (who, p, enr) in zip(after, queries) if who in named and p not in corrected))}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(render(result))
 
 
 if __name__ == "__main__":

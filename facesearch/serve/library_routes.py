@@ -66,7 +66,7 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
         return {"feedback": reader().feedback()}
 
     @v1.delete("/feedback/{feedback_id}", status_code=204, response_class=Response)
-    def feedback_undo(feedback_id: int):
+    def feedback_undo(feedback_id: int = PathParam(description="a correction's id (GET /v1/feedback)")):
         """Undo (delete) a correction."""
         write(Library.undo, feedback_id)
         return Response(status_code=204)
@@ -89,12 +89,13 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
 
     @v1.get("/library/faces/{face_id}/thumbnail", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "the face, 96 px"}})
-    def thumbnail(face_id: int):
+    def thumbnail(face_id: int = PathParam(description="a library face's id (GET /v1/clusters)")):
         """A JPEG of one library face (ids in ``GET /v1/clusters``), cut from its photo's file."""
         return Response(reader().thumbnail(face_id), media_type="image/jpeg")
 
     @v1.post("/clusters/{cluster_id}/name")
-    def cluster_name(cluster_id: int, body: ClusterName = Body(...)):
+    def cluster_name(cluster_id: int = PathParam(description="a cluster's id (GET /v1/clusters)"),
+                     body: ClusterName = Body(...)):
         """Enrol a cluster's faces as ``name`` (merged into that person if enrolled)."""
         added = write(Library.name_cluster, cluster_id, body.name)
         return {"cluster": cluster_id, "identity": _name(body.name), "added": added}
