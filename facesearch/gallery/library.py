@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import CLUSTER_THRESHOLD, EMBED_BATCH
-from ..errors import GalleryError, NotFoundError
+from ..errors import GalleryError, ImageError, NotFoundError
 from ..faces.pipeline import Embedded, PhotoBytes, as_source, label
 from ..files import sha256_file
 from ..types import FileError
@@ -218,7 +218,7 @@ class Library:
             raise NotFoundError(f"no identity named {not_name!r}")
         result = next(gallery.embedder().run([as_source(photo)], all_faces=True))
         if isinstance(result, FileError):
-            raise GalleryError(f"{result.path}: {result.reason}")
+            raise ImageError(f"{result.path}: {result.reason}")
         assert isinstance(result, Embedded)
         i = result.main if face is None else int(face)
         if not 0 <= i < len(result.faces):

@@ -173,3 +173,13 @@ def test_every_write_is_in_the_audit_log_without_biometric_data(lib, tmp_path):
     for a in log:  # names, counts and settings: never a vector
         assert all(isinstance(v, (str, int, float, bool, type(None))) for v in a["details"].values())
     assert [a["id"] for a in lib.audit(limit=2)] == [a["id"] for a in log[-2:]]
+
+
+def test_correcting_a_photo_that_cannot_be_used_is_an_image_error(lib, tmp_path):
+    from facesearch.errors import ImageError
+
+    (tmp_path / "bad.jpg").write_bytes(b"not a photo")
+    with pytest.raises(ImageError, match="bad.jpg"):
+        lib.correct(tmp_path / "bad.jpg", "carol")
+    with pytest.raises(GalleryError, match="has 1 face"):
+        lib.correct(make_photos(tmp_path / "lib", [2])[0], "carol", face=3)
