@@ -60,6 +60,7 @@ def test_clusters_corrections_erase_and_audit(library_server):
     page = requests.get(server.url + "/clusters", timeout=30)
     assert page.status_code == 200 and "clusters.js" in page.text
     assert "/v1/clusters" in requests.get(server.url + "/static/clusters.js", timeout=30).text
+    assert "function api(" in requests.get(server.url + "/static/common.js", timeout=30).text  # shared with /
 
     files = [("image", ("new4.png", png(4, noise=10, rng_seed=40), "image/png")),
              ("image", ("broken.png", b"not an image", "image/png"))]

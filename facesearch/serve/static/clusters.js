@@ -1,29 +1,11 @@
 // facesearch clusters page: each cluster as a row of face thumbnails with a name field.
+// ($, the token field and api() are in common.js, loaded first)
 "use strict";
-const $ = (id) => document.getElementById(id);
-const tokenInput = $("token");
-tokenInput.value = localStorage.getItem("facesearch-token") || "";
-tokenInput.addEventListener("change", () => {
-  localStorage.setItem("facesearch-token", tokenInput.value);
-  load();
-});
-
-function headers() {
-  return tokenInput.value ? { "Authorization": "Bearer " + tokenInput.value } : {};
-}
-
-async function api(method, path, body) {
-  const h = headers();
-  if (body) h["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers: h, body: body && JSON.stringify(body) });
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.error ? data.error.message : response.statusText);
-  return data;
-}
+onTokenChange(() => load());
 
 async function thumbnail(img, faceId) {
   // fetched with the token (an <img src> cannot send it), shown from a blob URL
-  const response = await fetch(`/v1/library/faces/${faceId}/thumbnail`, { headers: headers() });
+  const response = await fetch(`/v1/library/faces/${faceId}/thumbnail`, { headers: authHeaders() });
   if (response.ok) img.src = URL.createObjectURL(await response.blob());
   else img.alt = "(no file)";
 }
@@ -52,7 +34,8 @@ function row(cluster) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const done = await api("POST", `/v1/clusters/${cluster.cluster}/name`, { name: name.value });
+      const done = await api("POST", `/v1/clusters/${cluster.cluster}/name`, JSON.stringify({ name: name.value }),
+                             { "Content-Type": "application/json" });
       $("status").textContent = `cluster ${done.cluster} enrolled as ${done.identity}: ${done.added} photos added`;
       load();
     } catch (error) {
