@@ -6,7 +6,9 @@ anything heavy (torch, faiss, SQLAlchemy) is loaded.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Callable
 
 # -- environment ---------------------------------------------------------------------------
 DB_ENV = "FACESEARCH_DB"
@@ -44,11 +46,21 @@ CLASSIFIER_C = 100.0
 SVC_KERNELS = ("linear", "rbf")
 CLASSIFIER_KERNEL = "linear"
 
+# -- `facesearch cluster`: two groups of faces are one person while the mean cosine similarity
+# of their faces reaches this; chosen on FACECOM train identities for the shipped model by
+# benchmarks/cluster_facecom.py, never on val (another encoder: pass --threshold)
+CLUSTER_THRESHOLD = 0.375
+
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
 SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
 TRAIN_TASKS = ("identity", "gender")  # `train --task`: the encoder, or the gender head on its embeddings
+
+
+# Who is writing, for the audit log (gallery/audit.py): a string or a function giving one.
+# The CLI sets its command path, the server the request's API token id; plain Python: "python".
+AUDIT_ACTOR: ContextVar[str | Callable[[], str]] = ContextVar("facesearch_audit_actor", default="python")
 
 
 def default_db() -> str:

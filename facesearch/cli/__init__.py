@@ -12,13 +12,20 @@ import sys
 
 import click
 
+from ..config import AUDIT_ACTOR
 from ..errors import FacesearchError
 from .analyze_command import analyze
 from .classifier_command import classifier
 from .gallery_commands import check, compare, index, people, query, reindex
+from .library_commands import audit, cluster, correct, reembed
 from .model_commands import calibrate, evaluate, train
 from .serve_command import serve
 from .watch_command import watch
+
+
+def _command_path() -> str:
+    ctx = click.get_current_context(silent=True)
+    return "cli:" + (ctx.command_path if ctx is not None else "facesearch")
 
 
 class Main(click.Group):
@@ -26,6 +33,7 @@ class Main(click.Group):
     closed pipe), into one clean line on stderr and exit status 1."""
 
     def invoke(self, ctx):
+        actor = AUDIT_ACTOR.set(_command_path)  # who wrote, in the audit log: the command, not its arguments
         try:
             return super().invoke(ctx)
         except FacesearchError as e:
@@ -38,6 +46,8 @@ class Main(click.Group):
             if not isinstance(e, BrokenPipeError):  # `| head` has read enough: nothing to say
                 click.echo(f"error: cannot write {e.filename or 'the output'}: {e.strerror or e}", err=True)
             ctx.exit(1)
+        finally:
+            AUDIT_ACTOR.reset(actor)
 
 
 # What writing an output can fail with: files the commands name are wrapped where they are
@@ -70,10 +80,13 @@ def main():
       facesearch people                     enrolled identities and photo counts
       facesearch serve                      REST API + web page on http://127.0.0.1:8000
       facesearch watch video.mp4 --every 5  who appears in a video, stream or webcam, and when
+      facesearch cluster ./photos           group the faces of unsorted photos into people
     """
 
 
 for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve, classifier, watch):
+    main.add_command(command)
+for command in (cluster, correct, audit, reembed):  # the photo library (library_commands.py)
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 

@@ -243,10 +243,16 @@ def people_rename(parent, old, new, sub_db, as_json):
 @people.command("remove")
 @click.argument("name")
 @sub_db_option
+@click.option("--erase", is_flag=True, help="Also every other copy of NAME's biometric data (cached embeddings, "
+              "corrections, library faces, classifier; vectors rebuilt), then compact the database.")
 @json_option
 @click.pass_obj
-def people_remove(parent, name, sub_db, as_json):
-    """Remove identity NAME, its photos and their vectors."""
+def people_remove(parent, name, sub_db, erase, as_json):
+    """Remove identity NAME, its photos and their vectors (--erase: for real, see its help)."""
+    if erase:
+        from .library_commands import erase_person
+
+        return erase_person(sub_db or parent["db"], name, as_json or parent["json"])
     n = open_gallery(sub_db or parent["db"], None, None, None).remove(name)
     if as_json or parent["json"]:
         click.echo(json.dumps({"removed": name, "photos": n}))

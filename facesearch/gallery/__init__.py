@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import GalleryError
 from ..faces.pipeline import PhotoBytes
 from .facade import EnrollReport, Gallery, compare_photos
+from .library import Library
 from .uploads import UploadReport
 
-__all__ = ["EnrollReport", "Gallery", "GalleryError", "PhotoBytes", "UploadReport", "compare_photos"]
+__all__ = ["EnrollReport", "Gallery", "GalleryError", "Library", "PhotoBytes", "UploadReport", "compare_photos"]

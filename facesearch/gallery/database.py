@@ -115,6 +115,7 @@ def open_engine(db_path: str | Path, create: bool = True):
         if not readonly:
             cur.execute("PRAGMA journal_mode=WAL")  # readers never block on a writer
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")  # deleted rows (embeddings) are overwritten, not left in free pages
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 

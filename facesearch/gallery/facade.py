@@ -15,10 +15,11 @@ import numpy as np
 from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Comparison, Embedded, Embedder, label
-from ..types import AcceptRule, FaceMatch, FileError, Match, QueryResult
+from ..types import AcceptRule, FileError, Match, QueryResult
 from .attributes import Attributes
 from .classifier import svc_search
 from .compare import compare_photos
+from .decisions import decide, load_vetoes
 from .index import VectorIndex
 from .embedding_cache import embed_cached
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
@@ -271,6 +272,7 @@ class Gallery:
         search = svc_search(self) if decider == "svc" else self.search
         rule = self.accept_rule(threshold, decider)
         warnings = self._threshold_warnings() if rule is not None else []
+        vetoes = load_vetoes(self.store, self.meta) if rule is not None else {}  # corrections
         fetch = max(k, 2) if rule is not None and rule.margin is not None else k  # the margin needs a runner-up
         out: list[QueryResult | FileError] = []
         for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
@@ -282,8 +284,7 @@ class Gallery:
                     out.append(r)
                     continue
                 pairs = r.faces or [(r.face, r.vector)]
-                faces = [FaceMatch(f, m[:k], None if rule is None else rule.accepts(m, f))
-                         for (f, _), m in zip(pairs, matches)]
+                faces = decide(pairs, [m for _, m in zip(pairs, matches)], rule, k, vetoes)  # decisions.py
                 if attributes:
                     self.attributes.label(faces, pairs, self.encoder.card)
                 main = faces[r.main if all_faces else 0]

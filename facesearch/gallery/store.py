@@ -19,6 +19,8 @@ from ..config import is_database_url
 from ..errors import ConflictError, NotFoundError, StoreError
 from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
+from .audit import record
+from .library_schema import rename_references
 from .instance import FollowsFile, id_problem, server_instance
 from .postgres import shown
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
@@ -162,11 +164,13 @@ class Store(FollowsFile):
                                 flip=card.flip, generation=0, database_id=uuid.uuid4().hex, vectors=vectors))
         return self.meta()
 
-    def _update(self, **values) -> None:
+    def _update(self, audit: dict | None = None, **values) -> None:
         with self.session() as s, s.begin():
             m = _row(s)
             for k, v in values.items():
                 setattr(m, k, v)
+            if audit:
+                record(s, **audit)
 
     def new_database_id(self) -> str:
         """Give the database a new id (a copy, or an id edited by hand): vectors, named by the
@@ -196,11 +200,13 @@ class Store(FollowsFile):
 
     def set_threshold(self, value: float, info: dict) -> None:
         """The identification threshold (``query``)."""
-        self._update(threshold=value, threshold_info=info)
+        self._update(threshold=value, threshold_info=info,
+                     audit={"action": "calibrate", "target": "threshold", "value": value})
 
     def set_verify_threshold(self, value: float, info: dict) -> None:
         """The verification threshold (``compare``)."""
-        self._update(verify_threshold=value, verify_info=info)
+        self._update(verify_threshold=value, verify_info=info,
+                     audit={"action": "calibrate", "target": "verify_threshold", "value": value})
 
     # -- photos --------------------------------------------------------------------------
     def embeddings(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +258,8 @@ class Store(FollowsFile):
                 s.add(row)
                 rows.append(row)
             s.flush()
+            record(s, "enrol", next(iter(people)) if len(people) == 1 else f"{len(people)} identities",
+                   photos=len(rows), replaced=len(replaced))
             return [r.id for r in rows], replaced
 
     def folder_identities(self) -> dict[str, str]:
@@ -273,6 +281,8 @@ class Store(FollowsFile):
             if stale:
                 s.execute(delete(Photo).where(Photo.id.in_(stale)))
             s.execute(delete(Identity).where(~Identity.photos.any()))
+            if stale:
+                record(s, "prune", prefix, photos=len(stale))
         return stale
 
     def photo_info(self, ids) -> dict[int, tuple[str, str]]:
@@ -303,6 +313,7 @@ class Store(FollowsFile):
             person = self._person(s, name)
             ids = [p.id for p in person.photos]
             s.delete(person)
+            record(s, "remove", name, photos=len(ids))
         return ids
 
     def rename_identity(self, old: str, new: str) -> None:
@@ -311,6 +322,8 @@ class Store(FollowsFile):
             if s.scalar(select(Identity).where(Identity.name == new)) is not None:
                 raise ConflictError(f"identity {new!r} already exists")
             person.name = new
+            rename_references(s, old, new)  # corrections and named clusters follow the person
+            record(s, "rename", old, to=new)
 
     def photos_of(self, name: str) -> list[dict]:
         """The stored photos of one identity: id, path, detection and quality, when added."""
@@ -337,6 +350,7 @@ class Store(FollowsFile):
             s.flush()
             if not s.scalar(select(func.count(Photo.id)).where(Photo.identity_id == person.id)):
                 s.delete(person)
+            record(s, "remove_photo", person.name, photo=photo_id)
             return person.name
 
     # -- embedding cache for labelled data -------------------------------------------------

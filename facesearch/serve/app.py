@@ -27,6 +27,7 @@ from . import schemas
 from .batching import Batcher
 from .docs_page import install_docs
 from .errors import install
+from .library_routes import install_library
 from .middleware import RequestContext
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -171,6 +172,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         service.write(service.writer.remove_photo, photo_id)
         return Response(status_code=204)
 
+    install_library(app, v1, service, token)  # clusters, corrections, erasure, audit (library_routes.py)
     app.include_router(v1)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,22 +1,7 @@
 // facesearch web page: search a photo (boxes + names drawn on it), list people, enrol a person.
+// ($, the token field and api() are in common.js, loaded first)
 "use strict";
-const $ = (id) => document.getElementById(id);
-const tokenInput = $("token");
-tokenInput.value = localStorage.getItem("facesearch-token") || "";
-tokenInput.addEventListener("change", () => {
-  localStorage.setItem("facesearch-token", tokenInput.value);
-  refresh();
-});
-
-async function api(method, path, body) {
-  const headers = {};
-  if (tokenInput.value) headers["Authorization"] = "Bearer " + tokenInput.value;
-  const response = await fetch(path, { method, headers, body });
-  if (response.status === 204) return null;
-  const data = await response.json();
-  if (!response.ok) throw new Error(data.error ? data.error.message : response.statusText);
-  return data;
-}
+onTokenChange(() => refresh());
 
 function verdict(face) {
   if (face.quality && !face.quality.usable) return ["unusable face", "unknown"];

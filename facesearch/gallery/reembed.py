@@ -1,0 +1,166 @@
+"""Moving a gallery to another encoder without losing anyone: ``facesearch reembed``.
+
+Every stored photo is embedded again from its file by the new encoder into a shadow table
+(``reembed_shadow``) while the old vectors keep answering; each batch is saved, so an
+interrupted run resumes where it stopped. The report compares both models on the gallery's
+own photos: leave-one-out top-1 (each photo of a person with two or more, searched among
+all the others), genuine and impostor score summaries, and how many of those answers would
+change. ``switch`` then replaces every embedding and the encoder card in one transaction and
+rebuilds the vectors; the old thresholds do not apply to another model, so they are cleared
+(run ``facesearch calibrate`` again), and the report says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from ..config import EMBED_BATCH
+from ..errors import GalleryError
+from ..faces.pipeline import Embedder
+from ..types import FileError
+from .audit import record
+from .library_schema import ShadowEmbedding
+from .schema import Identity, IndexMeta, Photo
+from .store import META_ID, from_blobs, to_blob, vector_problem
+from .uploads import UPLOAD_PREFIX
+
+
+@dataclass
+class ReembedReport:
+    model: str
+    photos: int = 0
+    embedded_now: int = 0
+    resumed: int = 0  # embedded by an earlier, interrupted run
+    missing: list[FileError] = field(default_factory=list)  # no file to embed again (kept, reported)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    changed: int = 0  # leave-one-out answers that differ between the two models
+    switched: bool = False
+    calibration: str = "kept until --switch"
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "photos": self.photos, "embedded_now": self.embedded_now,
+                "resumed": self.resumed, "missing": [{"photo": e.path, "error": e.reason} for e in self.missing],
+                "before": self.before, "after": self.after, "answers_changed": self.changed,
+                "switched": self.switched, "calibration": self.calibration}
+
+
+def _rows(store) -> list[tuple[int, str, str, bytes]]:
+    with store.session() as s:
+        return list(s.execute(select(Photo.id, Photo.path, Identity.name, Photo.embedding).join(Identity)
+                              .order_by(Photo.id)).all())
+
+
+def _shadow(store, checksum: str, dim: int) -> dict[int, np.ndarray]:
+    with store.session() as s:
+        rows = s.execute(select(ShadowEmbedding.photo_id, ShadowEmbedding.embedding)
+                         .where(ShadowEmbedding.model_checksum == checksum)).all()
+    return {pid: np.frombuffer(b, np.float32) for pid, b in rows if vector_problem(b, dim) is None}
+
+
+def _summary(vectors: np.ndarray, names: list[str]) -> tuple[dict, np.ndarray]:
+    """Leave-one-out top-1 and genuine/impostor score summaries; and each photo's answer."""
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    labels = np.array(names)
+    answers = labels[sims.argmax(axis=1)]
+    counts = {n: names.count(n) for n in set(names)}
+    askable = np.array([counts[n] > 1 for n in names])
+    same = labels[:, None] == labels[None, :]
+    upper = np.triu(np.ones_like(same), 1).astype(bool)
+    genuine, impostor = sims[same & upper], sims[~same & upper]
+
+    def stats(x):
+        return {} if not len(x) else {"mean": round(float(x.mean()), 4), "p5": round(float(np.percentile(x, 5)), 4),
+                                      "p95": round(float(np.percentile(x, 95)), 4), "pairs": int(len(x))}
+
+    top1 = float((answers[askable] == labels[askable]).mean()) if askable.any() else None
+    return ({"loo_top1": None if top1 is None else round(top1, 4), "loo_queries": int(askable.sum()),
+             "genuine": stats(genuine), "impostor": stats(impostor)}, np.where(askable, answers, ""))
+
+
+def reembed(gallery, encoder, progress=None) -> ReembedReport:
+    """Embed every stored photo with ``encoder`` into the shadow table (resuming), and report."""
+    store, card = gallery.store, encoder.card
+    if gallery.meta is None:
+        raise GalleryError(f"{store.label} is empty: nothing to embed again")
+    if gallery.meta.card.same_embeddings(card):
+        raise GalleryError(f"{store.label} already uses {card}")
+    rows = _rows(store)
+    report = ReembedReport(str(card), photos=len(rows))
+    done = _shadow(store, card.checksum, card.embedding_dim)
+    report.resumed = sum(pid in done for pid, *_ in rows)
+    todo = []
+    for pid, path, _, _ in rows:
+        if pid in done:
+            continue
+        file, _, face = path.partition("#face")  # a face of a group photo named by `cluster name`
+        if path.startswith(UPLOAD_PREFIX) or not Path(file).is_file():
+            report.missing.append(FileError(path, "no file to embed again (an upload, or moved or deleted)"))
+        else:
+            todo.append((pid, Path(file), int(face) if face.isdigit() else None))
+    embedder = Embedder(encoder, gallery.detector)
+    for start in range(0, len(todo), EMBED_BATCH):
+        batch = todo[start:start + EMBED_BATCH]
+        results = list(embedder.run([p for _, p, _ in batch], all_faces=True))
+        with store.session() as s, s.begin():
+            for (pid, path, face), r in zip(batch, results):
+                if isinstance(r, FileError) or (face is not None and face >= len(r.faces)):
+                    report.missing.append(r if isinstance(r, FileError) else FileError(str(path), f"no face {face}"))
+                    continue
+                vector = r.vector if face is None else r.faces[face][1]
+                s.merge(ShadowEmbedding(photo_id=pid, model_checksum=card.checksum, embedding=to_blob(vector)))
+                report.embedded_now += 1
+        if progress:
+            progress(len(batch))
+    _compare(gallery, card, rows, report)
+    return report
+
+
+def _compare(gallery, card, rows, report: ReembedReport) -> None:
+    new = _shadow(gallery.store, card.checksum, card.embedding_dim)
+    both = [(pid, name, blob) for pid, _, name, blob in rows if pid in new]
+    if len(both) < 2:
+        return
+    old_dim = gallery.meta.card.embedding_dim
+    names = [n for _, n, _ in both]
+    report.before, old_answers = _summary(from_blobs([b for *_, b in both], old_dim), names)
+    report.after, new_answers = _summary(np.stack([new[pid] for pid, _, _ in both]), names)
+    report.changed = int((old_answers != new_answers).sum())
+
+
+def switch(gallery, encoder, drop_missing: bool = False) -> ReembedReport:
+    """Replace every embedding by its shadow and the encoder card, in one transaction, then
+    rebuild the vectors. Refused while a photo has no new embedding, unless ``drop_missing``
+    (those photos are then removed)."""
+    store, card = gallery.store, encoder.card
+    report = reembed(gallery, encoder)  # finishes an interrupted run first; nothing to do otherwise
+    new = _shadow(store, card.checksum, card.embedding_dim)
+    lacking = [pid for pid, *_ in _rows(store) if pid not in new]
+    if lacking and not drop_missing:
+        raise GalleryError(f"{len(lacking)} stored photos have no new embedding (their files are missing): "
+                           "put them back and run `facesearch reembed` again, or pass --drop-missing")
+    with gallery._writing() as (meta, _):
+        with store.session() as s, s.begin():
+            if lacking:
+                s.execute(delete(Photo).where(Photo.id.in_(lacking)))
+            for pid, vector in new.items():
+                photo = s.get(Photo, pid)
+                if photo is not None:
+                    photo.embedding = to_blob(vector)
+            m = s.get(IndexMeta, META_ID)
+            m.encoder, m.embedding_dim, m.preprocess = card.arch, card.embedding_dim, card.preprocess.as_dict()
+            m.model_checksum, m.model_ref, m.flip = card.checksum, {"model": card.model, "weights": card.weights}, card.flip
+            m.threshold = m.threshold_info = m.verify_threshold = m.verify_info = None
+            s.execute(delete(ShadowEmbedding))
+            s.execute(delete(Identity).where(~Identity.photos.any()))
+            record(s, "reembed_switch", None, model=card.model, photos=len(new), dropped=len(lacking))
+        gallery.refresh()
+        gallery.sync.index = gallery.sync.rebuild(gallery.meta)
+    gallery.use_encoder(encoder)
+    report.switched = True
+    report.calibration = "cleared: the old thresholds do not apply to the new model; run `facesearch calibrate`"
+    return report

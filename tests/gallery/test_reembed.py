@@ -1,0 +1,53 @@
+"""`reembed`: a shadow embedding per stored photo, resumable, a before/after report, and an
+atomic switch to the new encoder (fake encoder: flip-averaged -> not, two different cards)."""
+import pytest
+
+from facesearch.encoders import create_encoder
+from facesearch.errors import GalleryError
+from facesearch.gallery.reembed import reembed, switch
+from tests.gallery.test_library import lib  # noqa: F401  (the fixture)
+from tests.conftest import person_image
+
+
+def test_reembed_reports_resumes_and_switches(lib, tmp_path):  # noqa: F811
+    gallery = lib.gallery
+    new = create_encoder("fake", flip=False)
+    carol = tmp_path / "g" / "carol" / "1.png"
+    kept = carol.read_bytes()
+    carol.unlink()  # a missing file: reported, not dropped
+    report = reembed(gallery, new)
+    assert report.photos == 6 and report.embedded_now == 5 and [e.path for e in report.missing] == [str(carol)]
+    assert report.before["loo_top1"] == 1.0 and report.after["loo_top1"] == 1.0 and report.changed == 0
+    assert report.after["genuine"]["mean"] > report.after["impostor"]["mean"]
+    assert gallery.meta.card.flip and gallery.identify([person_image(1)])[0].matches[0].identity == "bob"  # old answers
+    with pytest.raises(GalleryError, match="1 stored photos have no new embedding"):
+        switch(gallery, new)
+    carol.write_bytes(kept)
+    again = reembed(gallery, new)  # resumes: only the photo that was missing
+    assert again.resumed == 5 and again.embedded_now == 1 and not again.missing
+    done = switch(gallery, new)
+    assert done.switched and "calibrate" in done.calibration
+    gallery.refresh()
+    assert not gallery.meta.card.flip and gallery.meta.threshold is None
+    assert gallery.check() == [] and dict(gallery.people()) == {"alice": 2, "bob": 2, "carol": 2}
+    assert gallery.identify([person_image(2, noise=5)])[0].matches[0].identity == "carol"
+    assert any(a["action"] == "reembed_switch" for a in lib.audit())
+    with pytest.raises(GalleryError, match="already uses"):
+        reembed(gallery, new)
+
+
+def test_switch_can_drop_photos_without_a_file(lib, tmp_path):  # noqa: F811
+    lib.gallery.enroll_photos("dave", [_png(4)])  # an upload: no file
+    new = create_encoder("fake", flip=False)
+    report = reembed(lib.gallery, new)
+    assert [e.path.startswith("upload:") for e in report.missing] == [True]
+    switch(lib.gallery, new, drop_missing=True)
+    assert "dave" not in dict(lib.gallery.people()) and lib.gallery.check() == []
+
+
+def _png(seed: int) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    person_image(seed).save(buf, "PNG")
+    return buf.getvalue()
