@@ -200,3 +200,17 @@ def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | N
                         "fnir": np.array([np.mean(~(g_m >= m)) for m in ms]),
                         "point": (float(np.mean(s_m >= rule.margin)), float(np.mean(~(g_m >= rule.margin))))}
     return fpir, fnir, ts, margin_curve
+
+
+def stranger_rate(data: Labelled, rule: AcceptRule, size: int, seed: int = 0) -> float:
+    """FPIR of ``rule`` in galleries of ``size``: the share of queries searched as strangers
+    in simulated galleries whose best match it accepts; past the largest gallery the data
+    can simulate (M), extrapolated as FPIR(N) = 1 - (1 - FPIR(M))^(N / M)."""
+    scores, _ = identity_scores(data)
+    sim = min(size, _others_per_query(scores))
+    best, second = _strangers(scores, sim, seed)
+    if rule.margin is None:
+        rate = float(np.mean(best >= rule.score))
+    else:
+        rate = float(np.mean(_margins(best, second, rule.score) >= rule.margin))
+    return rate if sim == size else float(1 - (1 - rate) ** (size / sim))

@@ -31,6 +31,10 @@ class Face(BaseModel):
                                   "null until a threshold is calibrated")
     margin: float | None = Field(description="best identity's score minus the runner-up's")
     gender: Attribute | None = Field(None, description="with attributes=true: the face's gender")
+    calibration: str | None = Field(None, description='what decided `accepted`: "shipped" (the model\'s own), '
+                                    '"user" (`calibrate`) or "threshold" (given); null: nothing calibrated')
+    reason: str | None = Field(None, description='why not accepted: "low score", "ambiguous" or "unusable face"')
+    threshold: float | None = Field(None, description="the cosine score this face's best match needed")
 
 
 class SearchResult(BaseModel):
@@ -43,6 +47,9 @@ class SearchResult(BaseModel):
 class CompareResult(BaseModel):
     score: float
     same: bool | None = Field(description="score >= the calibrated verification threshold (null: none)")
+    threshold: float | None = Field(None, description="the cosine score these two faces needed")
+    calibration: str | None = Field(None, description='what decided: "shipped" (the model\'s own) or "user" '
+                                    '(`calibrate`); null: nothing calibrated')
 
 
 class Encoder(BaseModel):

@@ -46,7 +46,8 @@ def test_search_names_the_person_with_the_documented_shape(served):
     body = r.json()
     assert set(body) == {"faces", "processing_ms", "warnings"} and body["processing_ms"] > 0
     (face,) = body["faces"]
-    assert set(face) == {"box", "det_score", "quality", "matches", "accepted", "margin"}
+    assert set(face) == {"box", "det_score", "quality", "matches", "accepted", "margin", "calibration",
+                         "reason", "threshold"}
     assert [m["identity"] for m in face["matches"]][0] == "bob" and len(face["matches"]) == 2
     assert set(face["matches"][0]) == {"identity", "score", "photo"}
     assert face["accepted"] is None  # no threshold calibrated
