@@ -185,7 +185,34 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
                    f"{info['queries']:,} queries; stored in {db}")
         if info["replaced"]:
             click.echo(f"replaced {_describe_threshold(info['replaced'])}")
+        for line in changes(info):
+            click.echo(line)
     raise SystemExit(1 if failed else 0)
+
+
+def _value(rule: dict | None, units: str) -> str:
+    if rule is None:
+        return "none"
+    margin = "" if rule.get("margin") is None else f" + margin {rule['margin']:.4f}"
+    return f"{rule['threshold']:.4f}{margin} ({units})"
+
+
+def changes(info: dict) -> list[str]:
+    """Which threshold changed, from what (and whose) to what, and, when a shipped rule was
+    refined, how far the user's data moved it and why."""
+    from ..evaluation.refine import why
+
+    units = "cohort units" if info.get("cohort") else "cosine"
+    lines = []
+    for kind, now, what in (("identification", info, "stranger searches"),
+                            ("verification", info["verification"], "impostor comparisons")):
+        old = info["previous"][kind]
+        was = "none" if old is None else f"{_value(old, old['units'].replace('cohort', 'cohort units'))}, {old['calibration']}"
+        command = "query" if kind == "identification" else "compare"
+        lines.append(f"changed the {kind} threshold ({command}): {was} -> {_value(now, units)}, user")
+        if now.get("refined"):
+            lines.append(f"  {why(now['refined'], what)}")
+    return lines
 
 
 def _describe_threshold(info: dict) -> str:

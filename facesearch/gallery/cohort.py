@@ -87,13 +87,17 @@ def fit_cohort(emb: np.ndarray, labels: np.ndarray, clusters: int, top_n: int, s
     emb, labels = _unit(np.asarray(emb, np.float32)), np.asarray(labels)
     if len(np.unique(labels)) < MIN_IDENTITIES:
         raise ValueError(f"a cohort needs photos of at least {MIN_IDENTITIES} identities")
-    centres = KMeans(min(clusters, len(emb)), n_init=3, random_state=seed).fit(emb).cluster_centers_
-    while True:
-        assign = np.argmax(emb @ _unit(centres).T, axis=1)
+    centres = _unit(KMeans(min(clusters, len(emb)), n_init=3, random_state=seed).fit(emb).cluster_centers_)
+    for _ in range(100):  # Lloyd steps, dissolving the smallest cluster of too few people first
+        assign = np.argmax(emb @ centres.T, axis=1)
         people = np.array([len(np.unique(labels[assign == k])) for k in range(len(centres))])
-        if people.min() >= MIN_IDENTITIES:
+        if people.min() < MIN_IDENTITIES:
+            centres = np.delete(centres, int(np.argmin(people)), axis=0)
+            continue
+        means = _unit(np.stack([emb[assign == k].mean(axis=0) for k in range(len(centres))]))
+        done = np.array_equal(np.argmax(emb @ means.T, axis=1), assign)
+        centres = means
+        if done:
             break
-        centres = np.delete(centres, int(np.argmin(people)), axis=0)  # the smallest first, then reassign
-    # each centroid is the mean of exactly the photos of the >= MIN_IDENTITIES people counted
-    centroids = _unit(np.stack([emb[assign == k].mean(axis=0) for k in range(len(centres))]))
-    return Cohort(centroids, people, min(top_n, len(centroids)))
+    # each centroid is the mean of exactly the photos of the ``people`` counted for it
+    return Cohort(centres, people, min(top_n, len(centres)))
