@@ -40,6 +40,7 @@ def test_few_photos_refine_the_shipped_rule_instead_of_refusing(tmp_path, galler
     assert json.loads(run(main, ["query", q, "--json"]).stdout)["calibration"] == "user"
     compare = json.loads(run(main, ["compare", q, q, "--json"]).stdout)
     assert compare["same"] is True and compare["calibration"] == "user"
+    assert "SAME PERSON (these two faces need " in run(main, ["compare", q, q]).stdout
 
 
 def test_uncalibrated_custom_model_says_how_to_calibrate(tmp_path, gallery_dir, monkeypatch):
