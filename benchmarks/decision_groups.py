@@ -51,7 +51,8 @@ def galleries(data, sexes: np.ndarray, rules: dict, cohort, draws: int, seed: in
     rng = np.random.default_rng(seed)
     out = {}
     for size, rule in rules.items():
-        counts = {k: [0, 0] for k in ("strangers", "strangers_same_sex", "right", "wrong")}
+        counts = {k: [0, 0] for k in ("strangers", "strangers_same_sex", "women_strangers_of_women",
+                                      "men_strangers_of_men", "right", "wrong")}
         for _ in range(draws):
             sex = rng.choice(["female", "male"])
             if size == 1 or rng.random() < 0.5:  # half the galleries of one sex, all of the one-person ones
@@ -69,9 +70,12 @@ def galleries(data, sexes: np.ndarray, rules: dict, cohort, draws: int, seed: in
             known = np.isin(ql, g)
             right = g[order[:, 0]] == ql
             same_sex = ~known & np.isin(sexes[ql], np.unique(sexes[g])) if len(np.unique(sexes[g])) == 1 else None
+            one_sex = {"female": "women_strangers_of_women", "male": "men_strangers_of_men"}
+            by_sex = one_sex[sexes[g[0]]] if same_sex is not None and sexes[g[0]] in one_sex else None
             for key, mask, hit in (("strangers", ~known, ok), ("right", known, ok & right),
-                                   ("wrong", known, ok & ~right), ("strangers_same_sex", same_sex, ok)):
-                if mask is not None:
+                                   ("wrong", known, ok & ~right), ("strangers_same_sex", same_sex, ok),
+                                   (by_sex, same_sex, ok)):
+                if key is not None and mask is not None:
                     counts[key][0] += int(hit[mask].sum())
                     counts[key][1] += int(mask.sum())
         out[str(size)] = {k: {"rate": a / n if n else None, "accepted": a, "queries": n} for k, (a, n) in counts.items()}
@@ -124,12 +128,14 @@ def main() -> None:
             b, f = r["compare_before"][g], r["compare_after"][g]
             print(f"| {g} ({b['pairs']:,} pairs) | {pct(b['far'])} | {pct(f['far'])} |")
         print(f"| genuine accepted (TAR) | {pct(r['compare_before']['tar'])} | {pct(r['compare_after']['tar'])} |")
-        print("\n| gallery of | strangers accepted | of the same sex | enrolled named rightly | wrongly |")
-        print("|---|---|---|---|---|")
+        print("\n| gallery of | strangers accepted | of the same sex | women of women | men of men | "
+              "enrolled named rightly | wrongly |")
+        print("|---|---|---|---|---|---|---|")
         for n in SIZES:
             for when in ("before", "after"):
                 s = r[f"galleries_{when}"][str(n)]
                 print(f"| {n} ({when}) | {pct(s['strangers']['rate'])} | {pct(s['strangers_same_sex']['rate'])} | "
+                      f"{pct(s['women_strangers_of_women']['rate'])} | {pct(s['men_strangers_of_men']['rate'])} | "
                       f"{pct(s['right']['rate'])} | {pct(s['wrong']['rate'])} |")
     print(f"\nwritten to {a.out / 'decision_groups.json'}")
 

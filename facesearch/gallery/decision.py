@@ -124,8 +124,13 @@ def identity_count(gallery) -> int:
 
 
 def threshold_warnings(gallery, decider: Decider | None) -> list[str]:
-    """FPIR grows with the gallery: say when it outgrew the size a user's rule was set for."""
-    size = (gallery.meta.threshold_info or {}).get("gallery_size") if decider and decider.source == USER else None
+    """FPIR grows with the gallery: say when it outgrew the size its rule was set for (the
+    user's, or the largest the shipped calibration has)."""
+    size = None
+    if decider is not None and decider.source == USER:
+        size = (gallery.meta.threshold_info or {}).get("gallery_size")
+    elif decider is not None and decider.source == SHIPPED:
+        size = decider.gallery_size
     n = identity_count(gallery) if size else 0
     if size and n > 2 * size:
         return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
