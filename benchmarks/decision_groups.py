@@ -122,7 +122,7 @@ def main() -> None:
     pct = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
     for name in ("train check third", "val"):
         r = report[name]
-        print(f"\n## {name}\n\n| compare, impostors accepted | before (cosine {t_before:.4f}) | after (shipped, S-norm) |")
+        print(f"\n## {name}\n\n| compare, impostors accepted | before (cosine {t_before:.4f}) | after (shipped, cohort-normalised) |")
         print("|---|---|---|")
         for g in ("all", "woman-woman", "man-man", "mixed"):
             b, f = r["compare_before"][g], r["compare_after"][g]

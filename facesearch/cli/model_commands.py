@@ -151,6 +151,11 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     runner-up, so that strangers are accepted at most --target-fpir of the time in a
     gallery of this database's size), and the verification threshold, used by `compare`.
     The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
+
+    A model that ships its own calibration (the default model) decides without this; here
+    your photos refine its rules, however few: each threshold moves towards what your data
+    alone would give by the share of evidence they hold, n / (n + 10 / target), and the
+    old and new values are printed with the reason.
     """
     from ..evaluation import calibrate as C, metrics, plots as P
 

@@ -95,3 +95,15 @@ def test_unknown_in_one_phrase():
     assert why_unknown([Match("a", 0.6, ""), Match("b", 0.5, "")], good, rule) == AMBIGUOUS
     assert why_unknown([Match("a", 0.9, "")], bad, rule) == UNUSABLE
     assert why_unknown([Match("a", 0.9, ""), Match("b", 0.1, "")], good, rule) is None
+
+
+def test_the_shipped_model_ships_its_calibration():
+    """A new default model needs `python -m training.ship_calibration` run for it (and the file committed)."""
+    from facesearch.encoders import create_encoder
+
+    cal = shipped_calibration(create_encoder("default").card)
+    assert cal is not None, "facesearch/weights/calibration.json has no entry for the shipped model's checksum"
+    sizes = [n for n, _ in cal.rules]
+    assert sizes == sorted(sizes) and {1, 2, 10} <= set(sizes) and np.isfinite(cal.verification)
+    assert cal.rules[0][1].margin is None  # a gallery of one has no runner-up
+    assert "never val" in cal.info["data"]
