@@ -147,3 +147,18 @@ def shipped_calibration_file(tmp_path, monkeypatch, fake_encoder_obj):
     path.write_text(json.dumps({card.checksum: entry}))
     monkeypatch.setattr(decision, "SHIPPED_CALIBRATION", path)
     return path
+
+
+# -- lanes: `pytest -m "not slow"` is the developer's loop --------------------------------------
+# A test is slow when it starts a real server (uvicorn, PostgreSQL, Milvus Lite) or a browser,
+# or trains a model first, whichever way it gets one: by these fixtures, or by a backend other
+# than SQLite + FAISS. Other slow tests (several processes, torchrun, training epochs, real
+# networks, FACECOM runs) say so with @pytest.mark.slow.
+SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site", "gender_model"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or backend not in (None, "sqlite-faiss"):
+            item.add_marker(pytest.mark.slow)
