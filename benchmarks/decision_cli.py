@@ -12,7 +12,9 @@ On train only identities of the check third of ``training/ship_calibration.py`` 
 shipped rules were chosen on another third; ``--identities`` of them, to bound the time).
 One-person galleries: ``--one-person`` people of val (half women, half men), each enrolled
 alone, queried with the distorted photos of up to ``--per-gallery`` other people of the same
-sex; reported: the share accepted. Results go to ``decision_cli.json`` under ``--out``.
+sex; reported: the share accepted. Prints Markdown (record it: ``python benchmarks/results.py
+record decision_cli -- python benchmarks/decision_cli.py ...``); ``--json-out`` also writes
+every count.
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def main() -> None:
     ap.add_argument("--one-person", type=int, default=12, help="one-person galleries (half of each sex)")
     ap.add_argument("--per-gallery", type=int, default=60, help="other people queried per one-person gallery")
     ap.add_argument("--seed", type=int, default=0, help="the train split of training/ship_calibration.py")
-    ap.add_argument("--out", type=Path, default=Path("docs/results"))
+    ap.add_argument("--json-out", type=Path, default=None, help="also write every count here (JSON)")
     a = ap.parse_args()
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,9 +119,10 @@ def main() -> None:
         if a.gender is not None:
             report["one-person galleries (val)"] = one_person(val, identity_genders(a.gender / "val", [p.name for p in val]),
                                                               work, a.one_person, a.per_gallery, a.seed)
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "decision_cli.json").write_text(json.dumps(report, indent=1))
+    if a.json_out is not None:
+        a.json_out.write_text(json.dumps(report, indent=1))
     pct = lambda r: "-" if r["rate"] is None else f"{100 * r['rate']:.2f}% ({r['accepted']}/{r['queries']})"  # noqa: E731
+    print("# Out of the box through the CLI: the shipped calibration, no `calibrate`\n")
     print("| data | strangers accepted (goal <= 1%) | enrolled named wrongly (<= 0.5%) | rightly (>= 80%) |")
     print("|---|---|---|---|")
     for name in ("val", "train check third"):
@@ -129,9 +132,9 @@ def main() -> None:
                   f"{pct(r['strangers'])} | {pct(r['wrong'])} | {pct(r['right'])} |")
     if "one-person galleries (val)" in report:
         r = report["one-person galleries (val)"]
-        print(f"\none-person galleries, other people of the same sex accepted (goal <= 2%): "
-              f"women {pct(r['female'])}, men {pct(r['male'])}")
-    print(f"written to {a.out / 'decision_cli.json'}")
+        print("\n| one-person galleries of val: other people of the same sex accepted (goal <= 2%) | women | men |")
+        print("|---|---|---|")
+        print(f"| {a.one_person} galleries, up to {a.per_gallery} others each | {pct(r['female'])} | {pct(r['male'])} |")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ check third of train (identities neither choice used) and on val:
    strangers accepted (all, and of the enrolled people's own sex: every enrolled person of
    one sex), enrolled people named rightly / wrongly. A face the quality gate calls
    unusable is never accepted (val; train's crops carry no quality).
-Writes ``decision_groups.json`` under ``--out`` and prints the tables.
+Prints Markdown tables (record them: ``python benchmarks/results.py record decision_groups --
+python benchmarks/decision_groups.py ...``); ``--json-out`` also writes every count.
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=DEFAULT_CACHE / "ship_calibration.db", help="embedding cache of val")
     ap.add_argument("--draws", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0, help="the train split of training/ship_calibration.py")
-    ap.add_argument("--out", type=Path, default=Path("docs/results"))
+    ap.add_argument("--json-out", type=Path, default=None, help="also write every count here (JSON)")
     a = ap.parse_args()
     train, card = embed_crops(a.model, a.train, DEFAULT_CACHE)
     shipped = shipped_calibration(card)
@@ -117,9 +118,16 @@ def main() -> None:
         report[name] = {"compare_before": raw, "compare_after": normed,
                         "galleries_before": galleries(data, sexes, before, None, a.draws),
                         "galleries_after": galleries(data, sexes, after, shipped.cohort, a.draws)}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "decision_groups.json").write_text(json.dumps(report, indent=1))
+    if a.json_out is not None:
+        a.json_out.write_text(json.dumps(report, indent=1))
     pct = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+    print("# Shipped calibration against today's cosine rules: false accepts by sex, small galleries\n")
+    print(f"before: cosine, verification {t_before:.4f}, identification "
+          + ", ".join(f"{n}: floor {r.score:.4f} margin {r.margin if r.margin is None else round(r.margin, 4)}"
+                      for n, r in before.items())
+          + f"; after: shipped (cohort units), verification {shipped.verification:.4f}, identification "
+          + ", ".join(f"{n}: floor {r.score:.4f} margin {r.margin if r.margin is None else round(r.margin, 4)}"
+                      for n, r in after.items()))
     for name in ("train check third", "val"):
         r = report[name]
         print(f"\n## {name}\n\n| compare, impostors accepted | before (cosine {t_before:.4f}) | after (shipped, cohort-normalised) |")
@@ -137,7 +145,6 @@ def main() -> None:
                 print(f"| {n} ({when}) | {pct(s['strangers']['rate'])} | {pct(s['strangers_same_sex']['rate'])} | "
                       f"{pct(s['women_strangers_of_women']['rate'])} | {pct(s['men_strangers_of_men']['rate'])} | "
                       f"{pct(s['right']['rate'])} | {pct(s['wrong']['rate'])} |")
-    print(f"\nwritten to {a.out / 'decision_groups.json'}")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ class Face(BaseModel):
     det_score: float | None
     quality: Quality | None
     matches: list[Match]
-    accepted: bool | None = Field(description="best score >= the calibrated threshold and a usable face; "
-                                  "null until a threshold is calibrated")
+    accepted: bool | None = Field(description="the best match passes the deciding rule (see `calibration`) and "
+                                  "the face is usable; null when nothing is calibrated for the model")
     margin: float | None = Field(description="best identity's score minus the runner-up's")
     gender: Attribute | None = Field(None, description="with attributes=true: the face's gender")
     calibration: str | None = Field(None, description='what decided `accepted`: "shipped" (the model\'s own), '
