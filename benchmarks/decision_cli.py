@@ -75,7 +75,7 @@ def open_set(people: list[Path], work: Path, name: str) -> dict:
         else:
             counts["strangers"][0] += named is not None
             counts["strangers"][1] += 1
-    return {"enrolled": len(enrolled), "strangers": len(people) - len(enrolled), "decided_by": sources,
+    return {"enrolled": len(enrolled), "stranger_identities": len(people) - len(enrolled), "decided_by": sources,
             **{k: {"rate": a / n if n else None, "accepted": a, "queries": n} for k, (a, n) in counts.items()}}
 
 
@@ -128,7 +128,8 @@ def main() -> None:
     for name in ("val", "train check third"):
         if name in report:
             r = report[name]
-            print(f"| {name} ({r['enrolled']} enrolled, {r['strangers']} strangers; decided by {r['decided_by']}) | "
+            print(f"| {name} ({r['enrolled']} enrolled, {r['stranger_identities']} strangers; decided by "
+                  f"{', '.join(f'{k}: {v}' for k, v in r['decided_by'].items())}) | "
                   f"{pct(r['strangers'])} | {pct(r['wrong'])} | {pct(r['right'])} |")
     if "one-person galleries (val)" in report:
         r = report["one-person galleries (val)"]

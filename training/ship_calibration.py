@@ -42,6 +42,11 @@ GALLERY_SIZES = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)  # larger: the dat
 # on the fit identities, so that each stays within twice the target on people never seen
 # (the goal; measured on the check third).
 GROUP_FACTOR = 1.5
+# Chosen for a 1% goal: rules chosen for FPIR 1% on the fit third accepted 1.12% of strangers
+# through the CLI on the check third (8 of 714, benchmarks/decision_cli.py); at 0.75% the
+# simulated check-third FPIR for galleries of 50 / 100 / 200 went 1.08 / 0.94 / 0.74% ->
+# 0.87 / 0.68 / 0.53%, TPIR 90.5 / 90.1 / 89.7% -> 90.0 / 89.5 / 89.1%.
+SHIPPED_TARGET_FPIR = 0.0075
 SEXES = ("female", "male")
 
 
@@ -137,7 +142,7 @@ def group_thresholds(fit: Labelled, genders: dict[str, str], target_far: float,
 
 
 def ship(model: str, train: Path, out: Path, cache_dir: Path, gender: Path | None = None, target_far: float = 0.01,
-         target_fpir: float = 0.01, clusters: int = 64, top_n: int = 1, seed: int = 0, shift: bool = True) -> dict:
+         target_fpir: float = SHIPPED_TARGET_FPIR, clusters: int = 64, top_n: int = 1, seed: int = 0, shift: bool = True) -> dict:
     cache_dir.mkdir(parents=True, exist_ok=True)
     data, card = embed_crops(model, train, cache_dir)
     cohort_names, fit_names, check_names = split_identities(data.names, seed)
@@ -188,7 +193,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=SHIPPED_CALIBRATION)
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="aligned crops and embeddings")
     ap.add_argument("--target-far", type=float, default=0.01)
-    ap.add_argument("--target-fpir", type=float, default=0.01)
+    ap.add_argument("--target-fpir", type=float, default=SHIPPED_TARGET_FPIR)
     ap.add_argument("--clusters", type=int, default=64, help="k-means clusters to start from")
     ap.add_argument("--top-n", type=int, default=1, help="cohort scores per face its statistics use")
     ap.add_argument("--norm", choices=("shift", "z"), default="shift", help="shift: only the cohort mean moves "
