@@ -52,3 +52,14 @@ def test_uncalibrated_custom_model_says_how_to_calibrate(tmp_path, gallery_dir, 
     assert "undecided: no verification threshold for this model; run `facesearch calibrate" in r.stdout
     assert json.loads(run(main, ["compare", a, b, "--json"]).stdout)["same"] is None
     assert json.loads(run(main, ["query", a, "--json"]).stdout)["accepted"] is None
+
+
+def test_eval_measures_the_shipped_rule_in_its_units(tmp_path, gallery_dir, monkeypatch, shipped_calibration_file):
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    run(main, ["index", str(gallery_dir), "--model", "fake", "--detector", "none"])
+    r = run(main, ["eval", str(gallery_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["calibration"] == "shipped" and rep["units"] == "cohort" and rep["threshold"] == 1.5  # 3 people: size 10
+    assert rep["open_set"]["queries"] > 0
