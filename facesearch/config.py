@@ -55,6 +55,11 @@ CLUSTER_THRESHOLD = 0.375
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
 SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
+# thresholds and impostor cohort per shipped encoder (keyed by its checksum): training/ship_calibration.py
+SHIPPED_CALIBRATION = PACKAGE_DIR / "weights" / "calibration.json"
+CALIBRATION_SOURCES = ("shipped", "user", "threshold")  # what decided: the model's, `calibrate`'s, --threshold
+HOW_TO_CALIBRATE = ("run `facesearch calibrate <folder of person folders>` with photos of a few people "
+                    "(two or more photos each)")
 TRAIN_TASKS = ("identity", "gender")  # `train --task`: the encoder, or the gender head on its embeddings
 
 

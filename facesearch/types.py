@@ -148,6 +148,13 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def _decided(r) -> dict:
+    """What decided ``accepted`` and, when not accepted, why; ``threshold``: the cosine score
+    this face's best match needed."""
+    return {"calibration": r.calibration, "reason": r.reason,
+            "threshold": None if r.rule is None else _rounded(r.rule.score)}
+
+
 def _face_dict(f: AlignedFace) -> dict:
     """Where a face is and how usable: the keys every per-face answer starts with."""
     return {"box": None if f.box is None else [round(float(v), 1) for v in f.box],
@@ -192,6 +199,9 @@ class FaceMatch:
     matches: list[Match] = field(default_factory=list)
     accepted: bool | None = None
     attributes: dict[str, AttributeLabel] | None = None  # e.g. {"gender": ...} when asked for
+    calibration: str | None = None  # what decided: "shipped", "user" or "threshold" (None: nothing)
+    reason: str | None = None  # why not accepted: "low score", "ambiguous" or "unusable face"
+    rule: AcceptRule | None = None  # the rule in cosine scores for this face (not in the JSON)
 
     @property
     def box(self) -> tuple[float, float, float, float] | None:
@@ -205,7 +215,7 @@ class FaceMatch:
     def as_dict(self) -> dict:
         return {**_face_dict(self.face),
                 "matches": [m.as_dict() for m in self.matches], "accepted": self.accepted,
-                "margin": _rounded(self.margin), **_attributes_dict(self.attributes)}
+                "margin": _rounded(self.margin), **_attributes_dict(self.attributes), **_decided(self)}
 
 
 @dataclass
@@ -220,6 +230,9 @@ class QueryResult:
     warnings: list[str] = field(default_factory=list)
     faces: list[FaceMatch] | None = None
     attributes: dict[str, AttributeLabel] | None = None  # of the main face, when asked for
+    calibration: str | None = None  # of the main face: see FaceMatch
+    reason: str | None = None
+    rule: AcceptRule | None = None
 
     @property
     def margin(self) -> float | None:
@@ -237,6 +250,7 @@ class QueryResult:
             "face_found": None if self.face is None else self.face.detected,
         }
         out.update(_attributes_dict(self.attributes))
+        out.update(_decided(self))
         if self.faces is not None:
             out["faces"] = [f.as_dict() for f in self.faces]
         return out

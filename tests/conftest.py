@@ -128,6 +128,27 @@ def backend(request, tmp_path) -> tuple[str, list[str]]:
     return db, extra
 
 
+@pytest.fixture
+def shipped_calibration_file(tmp_path, monkeypatch, fake_encoder_obj):
+    """A calibration shipped for the fake encoder (cohort of six centroids, verification
+    threshold 1.0, identification rules for galleries of 1 and 10), in a temporary file."""
+    import json
+
+    from facesearch.gallery import decision
+    from facesearch.gallery.cohort import Cohort
+
+    card = fake_encoder_obj.card
+    c = np.random.default_rng(0).normal(size=(6, card.embedding_dim)).astype(np.float32)
+    cohort = Cohort(c / np.linalg.norm(c, axis=1, keepdims=True), np.full(6, 12), 3)
+    rules = [{"gallery_size": 1, "floor": 2.0, "margin": None}, {"gallery_size": 10, "floor": 1.5, "margin": 0.5}]
+    entry = {"embedding_dim": card.embedding_dim, "flip": card.flip, "cohort": cohort.as_dict(),
+             "verification": {"threshold": 1.0}, "identification": {"rules": rules}}
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({card.checksum: entry}))
+    monkeypatch.setattr(decision, "SHIPPED_CALIBRATION", path)
+    return path
+
+
 # -- lanes: `pytest -m "not slow"` is the developer's loop --------------------------------------
 # A test is slow when it starts a real server (uvicorn, PostgreSQL, Milvus Lite) or a browser,
 # or trains a model first, whichever way it gets one: by these fixtures, or by a backend other

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import DECIDERS, QUALITY_GATES
+from ..config import DECIDERS, HOW_TO_CALIBRATE, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
                       json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
@@ -123,26 +123,31 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
                                    decider=decider, attributes=attributes)
     for warning in next((r.warnings for r in results if not isinstance(r, FileError)), []):
         click.echo(f"warning: {warning}", err=True)
-    rule = gallery.accept_rule(threshold, decider)
-    failed += sum(print_result(r, as_json, "query", lambda r: format_result(r, rule)) for r in results)
+    failed += sum(print_result(r, as_json, "query", format_result) for r in results)
     sys.exit(1 if failed else 0)
 
 
-def unknown_reason(r, rule) -> str:
-    """Why the best match was not accepted, by the rule that decided."""
-    if rule is None or not r.matches:
+DECIDED_BY = {"shipped": "the model's shipped calibration", "user": "your calibration",
+              "threshold": "decided by --threshold", None: "no calibration"}
+
+
+def unknown_reason(r) -> str:
+    """Why the best match was not accepted (``r.reason``), with the numbers of the rule
+    that decided for this face."""
+    rule = r.rule
+    if rule is None or not r.matches or r.reason is None:
         return ""
     best = r.matches[0].score
     if best < rule.score:
-        return f": best score {best:.3f} is below the threshold {rule.score:.3f}"
+        return f" ({r.reason}): best score {best:.3f} is below the {rule.score:.3f} this face needs"
     if rule.margin is None:
-        return ""
+        return f" ({r.reason})"
     if r.margin is None:  # k=1: the runner-up was searched, not shown
-        return f": not {rule.margin:.3f} ahead of the next identity"
-    return f": only {r.margin:.3f} ahead of the next identity (needs {rule.margin:.3f})"
+        return f" ({r.reason}): not {rule.margin:.3f} ahead of the next identity"
+    return f" ({r.reason}): only {r.margin:.3f} ahead of the next identity (needs {rule.margin:.3f})"
 
 
-def format_result(r, rule=None) -> str:
+def format_result(r) -> str:
     lines = [shown(r.query) + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
     for i, m in enumerate(r.matches, 1):
         lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
@@ -154,12 +159,13 @@ def format_result(r, rule=None) -> str:
     if quality is not None and not quality.usable:
         lines.append(f"  -> UNUSABLE FACE: {'; '.join(quality.reasons)}: no identity can be accepted")
     elif r.accepted is None:
-        lines.append("  -> no threshold calibrated (run `facesearch calibrate`)")
+        lines.append(f"  -> no threshold calibrated for this model: {HOW_TO_CALIBRATE}")
     elif r.accepted:
         margin = f", {r.margin:.3f} ahead of the next" if r.margin is not None else ""
-        lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f}{margin})")
+        lines.append(f"  -> ACCEPTED {shown(r.matches[0].identity)} ({r.matches[0].score:.3f}{margin}; "
+                     f"{DECIDED_BY[r.calibration]})")
     else:
-        lines.append(f"  -> UNKNOWN{unknown_reason(r, rule)}")
+        lines.append(f"  -> UNKNOWN{unknown_reason(r)}; {DECIDED_BY[r.calibration]}")
     for i, f in enumerate(r.faces or [], 1):
         best = f"{shown(f.matches[0].identity)} {f.matches[0].score:.4f}" if f.matches else "(gallery is empty)"
         verdict = {None: "", True: "  ACCEPTED", False: "  UNKNOWN"}[f.accepted]
@@ -177,32 +183,41 @@ def format_result(r, rule=None) -> str:
 @detector_option
 @json_option
 def compare(photo_a, photo_b, db, model, weights, detector, as_json):
-    """Cosine similarity of the faces in two photos (uses the index's encoder, or --model)."""
+    """Are the faces in two photos one person? Prints the cosine similarity and the decision
+    of the verification calibration: the database's (`calibrate`), else the one shipped with
+    the model (uses the index's encoder, or --model without a database).
+
+    With --json: {"a", "b", "score", "same": true|false|null, "threshold": the score these two
+    faces needed, "calibration": "shipped"|"user"|null, "face_found": {"a", "b"}} (false: no
+    face was found in that photo and its centre crop was compared).
+    """
+    from ..gallery.decision import verifier_of, verify_photos
     from ..types import FileError
 
     if model:  # no database needed
         from ..encoders import create_encoder
         from ..faces.pipeline import Embedder
-        from ..gallery import compare_photos
 
-        res = compare_photos(Embedder(create_encoder(model, weights), detector or "mtcnn"), photo_a, photo_b)
-        threshold = None
+        encoder = create_encoder(model, weights)
+        res = verify_photos(Embedder(encoder, detector or "mtcnn"), photo_a, photo_b, verifier_of(None, encoder.card))
     else:
-        gallery = open_gallery(db, None, None, detector)
-        res = gallery.compare(Path(photo_a), Path(photo_b))
-        threshold = gallery.verify_threshold
+        res = open_gallery(db, None, None, detector).verify(Path(photo_a), Path(photo_b))
     if isinstance(res, FileError):
         report_errors([res])
         sys.exit(1)
-    same = None if threshold is None else res >= threshold
-    no_face = res.no_face(photo_a, photo_b)
     if as_json:
-        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same,
-                               "face_found": dict(zip("ab", res.face_found))}))
+        click.echo(json.dumps({"a": photo_a, "b": photo_b, **res.as_dict()}))
+    elif res.same is None:
+        click.echo(f"{res.score:.4f}  undecided: no verification threshold for this model; {HOW_TO_CALIBRATE}"
+                   + no_face_note(res.no_face(photo_a, photo_b)))
     else:
-        verdict = "" if same is None else ("  same person" if same else "  different people")
-        note = f"  (no face found in {' and '.join(map(shown, no_face))}: centre crop compared)" if no_face else ""
-        click.echo(f"{res:.4f}{verdict}{note}")
+        verdict = "SAME PERSON" if res.same else "DIFFERENT PEOPLE"
+        click.echo(f"{res.score:.4f}  {verdict} (these two faces need {res.needed:.4f}; {DECIDED_BY[res.calibration]})"
+                   + no_face_note(res.no_face(photo_a, photo_b)))
+
+
+def no_face_note(photos: list) -> str:
+    return f"  (no face found in {' and '.join(map(shown, photos))}: centre crop compared)" if photos else ""
 
 
 @click.group(invoke_without_command=True)

@@ -164,6 +164,11 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     runner-up, so that strangers are accepted at most --target-fpir of the time in a
     gallery of this database's size), and the verification threshold, used by `compare`.
     The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
+
+    A model that ships its own calibration (the default model) decides without this; here
+    your photos refine its rules, however few: each threshold moves towards what your data
+    alone would give by the share of evidence they hold, n / (n + 10 / target), and the
+    old and new values are printed with the reason.
     """
     from ..evaluation import calibrate as C
 
@@ -179,17 +184,20 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     else:
         goal = "max F1" if verify["objective"] == "f1" else f"FAR {target_far:g} per comparison"
         margin = "" if info.get("margin") is None else f", margin over the runner-up {info['margin']:.4f}"
-        click.echo(f"identification threshold {info['threshold']:.4f}{margin} (query; FPIR {info['target']:g} in a gallery of "
+        units = " in cohort units (refining the model's shipped calibration)" if info.get("cohort") else ""
+        click.echo(f"identification threshold {info['threshold']:.4f}{margin}{units} (query; FPIR {info['target']:g} in a gallery of "
                    f"{info['gallery_size']:,} identities): strangers accepted {info['fpir']:.4f}, enrolled people "
                    f"accepted with the right name {info['tpir']:.4f}\n"
                    f"  method: {info['method']}\n"
-                   f"verification threshold {verify['threshold']:.4f} (compare; {goal}): TAR {verify['tar']:.4f}  "
+                   f"verification threshold {verify['threshold']:.4f}{units} (compare; {goal}): TAR {verify['tar']:.4f}  "
                    f"FAR {verify['far']:.5f}  precision {verify['precision']:.4f}  recall {verify['recall']:.4f}  "
                    f"F1 {verify['f1']:.4f}\n"
                    f"{info['genuine_pairs']:,} genuine / {info['impostor_pairs']:,} impostor pairs, "
                    f"{info['queries']:,} queries; stored in {db}")
         if info["replaced"]:
             click.echo(f"replaced {_describe_threshold(info['replaced'])}")
+        for line in changes(info):
+            click.echo(line)
     if out:  # after the thresholds are stored and shown: a full disk loses only the plots
         with writing(f"plots to {out}"):
             _calibration_plots(out, info, genuine, impostor, det)
@@ -207,6 +215,31 @@ def _calibration_plots(out: Path, info: dict, genuine, impostor, det) -> None:
     fpir, fnir, ts, margin_curve = det
     P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
                                                    "verification": verify["threshold"]}, margin_curve)
+
+
+def _value(rule: dict | None, units: str) -> str:
+    if rule is None:
+        return "none"
+    margin = "" if rule.get("margin") is None else f" + margin {rule['margin']:.4f}"
+    return f"{rule['threshold']:.4f}{margin} ({units})"
+
+
+def changes(info: dict) -> list[str]:
+    """Which threshold changed, from what (and whose) to what, and, when a shipped rule was
+    refined, how far the user's data moved it and why."""
+    from ..evaluation.refine import why
+
+    units = "cohort units" if info.get("cohort") else "cosine"
+    lines = []
+    for kind, now, what in (("identification", info, "stranger searches"),
+                            ("verification", info["verification"], "impostor comparisons")):
+        old = info["previous"][kind]
+        was = "none" if old is None else f"{_value(old, old['units'].replace('cohort', 'cohort units'))}, {old['calibration']}"
+        command = "query" if kind == "identification" else "compare"
+        lines.append(f"changed the {kind} threshold ({command}): {was} -> {_value(now, units)}, user")
+        if now.get("refined"):
+            lines.append(f"  {why(now['refined'], what)}")
+    return lines
 
 
 def _describe_threshold(info: dict) -> str:

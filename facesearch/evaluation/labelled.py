@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..gallery.cohort import Cohort
 from ..photos.scan import describe, walk_gallery
 from ..types import FileError
 
@@ -26,6 +27,7 @@ class Labelled:
     source: list[str]
     emb: np.ndarray
     usable: np.ndarray | None = None  # face quality gate per photo (None: not measured)
+    cohort: Cohort | None = None  # set: scores are in its units (query side, or both for pairs)
 
 
 def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, list[FileError]]:
@@ -56,19 +58,23 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
                     names, kinds, source, emb, usable), errors
 
 
-def query_gallery(data: Labelled):
-    """(similarities, query labels, gallery labels): distorted vs clean, or all vs all."""
+def query_gallery(data: Labelled, both_sides: bool = False):
+    """(similarities, query labels, gallery labels): distorted vs clean, or all vs all. With
+    a cohort, in its units: the query side's (identification) or, ``both_sides``, S-norm
+    (verification)."""
     clean = np.array(data.kinds) == "clean"
-    if (~clean).any():
-        return data.emb[~clean] @ data.emb[clean].T, data.labels[~clean], data.labels[clean]
-    s = data.emb @ data.emb.T
-    np.fill_diagonal(s, -np.inf)  # a photo is not its own match
-    return s, data.labels, data.labels
+    q, g = (~clean, clean) if (~clean).any() else (slice(None), slice(None))
+    s = data.emb[q] @ data.emb[g].T
+    if data.cohort is not None:
+        s = data.cohort.snorm(s, data.emb[q], data.emb[g]) if both_sides else data.cohort.znorm(s, data.emb[q])
+    if not (~clean).any():
+        np.fill_diagonal(s, -np.inf)  # a photo is not its own match
+    return s, data.labels[q], data.labels[g]
 
 
 def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     """Genuine and impostor cosine scores of every query-gallery pair."""
-    s, ql, gl = query_gallery(data)
+    s, ql, gl = query_gallery(data, both_sides=True)
     same, valid = ql[:, None] == gl[None, :], np.isfinite(s)
     return s[same & valid], s[~same & valid]
 

@@ -114,9 +114,10 @@ def _margins(best: np.ndarray, second: np.ndarray, floor: float) -> np.ndarray:
 
 
 def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1,
-                             force: bool = False) -> tuple[AcceptRule, dict]:
+                             force: bool = False, min_floor: float = -np.inf) -> tuple[AcceptRule, dict]:
     """The accept rule for FPIR ``target`` in a gallery of ``size`` identities, the rates it
-    gives and the method used (see the module doc)."""
+    gives and the method used (see the module doc). ``min_floor``: the score floor is at
+    least this (a stricter floor chosen by the caller, e.g. for the hardest group)."""
     if len(set(data.labels.tolist())) < 2:
         raise DataError("; ".join(missing_pairs(data)))
     hit, scores = _hits_and_identity_scores(data)
@@ -132,10 +133,10 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
                         f"{size:,} (extrapolated from galleries of {sim}): at least {needed(sim_target):,} are "
                         f"needed {MORE_DATA}")
     if sim == 1:  # no runner-up to simulate: the best score alone, per identity
-        rule = AcceptRule(metrics.threshold_at_far(per_identity, sim_target))
+        rule = AcceptRule(max(metrics.threshold_at_far(per_identity, sim_target), min_floor))
         fpir_sim = float(np.mean(per_identity >= rule.score))
     else:
-        floor = metrics.threshold_at_far(per_identity, target)  # alone, it holds a gallery of one
+        floor = max(metrics.threshold_at_far(per_identity, target), min_floor)  # alone, it holds a gallery of one
         margins = _margins(*_strangers(scores, sim, 0), floor)
         rule = AcceptRule(floor, max(0.0, metrics.threshold_at_far(margins, sim_target)))
         fpir_sim = float(np.mean(margins >= rule.margin))
@@ -200,3 +201,17 @@ def det_curve(data: Labelled, size: int, points: int = 200, rule: AcceptRule | N
                         "fnir": np.array([np.mean(~(g_m >= m)) for m in ms]),
                         "point": (float(np.mean(s_m >= rule.margin)), float(np.mean(~(g_m >= rule.margin))))}
     return fpir, fnir, ts, margin_curve
+
+
+def stranger_rate(data: Labelled, rule: AcceptRule, size: int, seed: int = 0) -> float:
+    """FPIR of ``rule`` in galleries of ``size``: the share of queries searched as strangers
+    in simulated galleries whose best match it accepts; past the largest gallery the data
+    can simulate (M), extrapolated as FPIR(N) = 1 - (1 - FPIR(M))^(N / M)."""
+    scores, _ = identity_scores(data)
+    sim = min(size, _others_per_query(scores))
+    best, second = _strangers(scores, sim, seed)
+    if rule.margin is None:
+        rate = float(np.mean(best >= rule.score))
+    else:
+        rate = float(np.mean(_margins(best, second, rule.score) >= rule.margin))
+    return rate if sim == size else float(1 - (1 - rate) ** (size / sim))

@@ -9,11 +9,16 @@ the stranger) still are. Nothing is retrained.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..types import AcceptRule, FaceMatch, Match
+from .decision import Decider, face_match
 from .library_store import LibraryStore
+
+CORRECTED = "corrected"  # why a face is UNKNOWN: a correction says it is not the best identity
 
 Vetoes = dict[str, np.ndarray]  # identity -> embeddings of faces corrected as not that identity
 
@@ -27,26 +32,33 @@ def vetoed(vector: np.ndarray, match: Match, vetoes: Vetoes, rule: AcceptRule) -
     return closest >= rule.score and closest > match.score
 
 
-def decide(pairs: list, matches: list[list[Match]], rule: AcceptRule | None, k: int,
+def decide(pairs: list, matches: list[list[Match]], decides: Decider | None, k: int,
            vetoes: Vetoes | None = None) -> list[FaceMatch]:
     """The answers for the faces of one photo (``pairs``: (face, vector); ``matches``: each
-    face's identities, best first, at least ``k``). With several faces accepted as one
-    identity, an assignment maximising the total score decides (scipy's
+    face's identities, best first, at least ``k``): each face by its own rule
+    (:func:`.decision.face_match`), then the corrections, then, with several faces accepted
+    as one identity, an assignment maximising the total score (scipy's
     ``linear_sum_assignment``): a face that loses its best identity to a closer face is
-    accepted as its next identity if that one reaches the score floor (and is then listed
-    first), else not accepted."""
-    if rule is None:
-        return [FaceMatch(f, m[:k], None) for (f, _), m in zip(pairs, matches)]
+    accepted as its next identity if that one reaches the face's score floor (and is then
+    listed first), else not accepted."""
+    faces = [face_match(f, v, m, k, decides) for (f, v), m in zip(pairs, matches)]
+    if decides is None:
+        return faces
     vetoes = vetoes or {}
-    accepted = [rule.accepts(m, f) and not vetoed(v, m[0], vetoes, rule) for (f, v), m in zip(pairs, matches)]
+    rules = [fm.rule for fm in faces]
+    accepted = [bool(fm.accepted) and not vetoed(v, m[0], vetoes, rule)
+                for fm, (_, v), m, rule in zip(faces, pairs, matches, rules)]
     answers = [list(m) for m in matches]
     tops = [m[0].identity for m, ok in zip(matches, accepted) if ok]
     if len(tops) != len(set(tops)):
-        _assign(pairs, answers, accepted, rule, vetoes)
-    return [FaceMatch(f, m[:k], ok) for (f, _), m, ok in zip(pairs, answers, accepted)]
+        _assign(pairs, answers, accepted, rules, vetoes)
+    return [replace(fm, matches=m[:k], accepted=ok,
+                    reason=fm.reason if ok == fm.accepted else (None if ok else CORRECTED))
+            for fm, m, ok in zip(faces, answers, accepted)]
 
 
-def _assign(pairs: list, answers: list[list[Match]], accepted: list[bool], rule: AcceptRule, vetoes: Vetoes) -> None:
+def _assign(pairs: list, answers: list[list[Match]], accepted: list[bool], rules: list[AcceptRule],
+            vetoes: Vetoes) -> None:
     """Resolve faces accepted as the same identity, in place."""
     faces = [i for i, ok in enumerate(accepted) if ok]
     names = sorted({m.identity for i in faces for m in answers[i]})
@@ -54,7 +66,7 @@ def _assign(pairs: list, answers: list[list[Match]], accepted: list[bool], rule:
     scores = np.full((len(faces), len(names)), -1e6)  # not a candidate
     for r, i in enumerate(faces):
         for m in answers[i]:
-            if m.score >= rule.score and not vetoed(pairs[i][1], m, vetoes, rule):
+            if m.score >= rules[i].score and not vetoed(pairs[i][1], m, vetoes, rules[i]):
                 scores[r, column[m.identity]] = max(scores[r, column[m.identity]], m.score)
     rows, cols = linear_sum_assignment(scores, maximize=True)
     given = dict(zip(rows.tolist(), cols.tolist()))

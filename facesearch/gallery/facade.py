@@ -16,9 +16,11 @@ from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
 from ..faces.pipeline import Comparison, Embedded, Embedder, label
 from ..types import AcceptRule, FileError, Match, QueryResult
+from . import decision
 from .attributes import Attributes
 from .classifier import svc_search
 from .compare import compare_photos
+from .decision import Verdict, verify_photos
 from .decisions import decide, load_vetoes
 from .index import VectorIndex
 from .embedding_cache import embed_cached
@@ -270,10 +272,10 @@ class Gallery:
         face also gets its gender."""
         self.refresh()
         search = svc_search(self) if decider == "svc" else self.search
-        rule = self.accept_rule(threshold, decider)
-        warnings = self._threshold_warnings() if rule is not None else []
-        vetoes = load_vetoes(self.store, self.meta) if rule is not None else {}  # corrections
-        fetch = max(k, 2) if rule is not None and rule.margin is not None else k  # the margin needs a runner-up
+        decides = decision.decider_of(self, threshold, decider)
+        warnings = decision.threshold_warnings(self, decides)
+        vetoes = load_vetoes(self.store, self.meta) if decides is not None else {}  # corrections
+        fetch = max(k, 2) if decides is not None and decides.rule.margin is not None else k  # margin: a runner-up
         out: list[QueryResult | FileError] = []
         for results in self.embedder().batches(paths, EMBED_BATCH, all_faces):
             good = [r for r in results if isinstance(r, Embedded)]
@@ -284,38 +286,23 @@ class Gallery:
                     out.append(r)
                     continue
                 pairs = r.faces or [(r.face, r.vector)]
-                faces = decide(pairs, [m for _, m in zip(pairs, matches)], rule, k, vetoes)  # decisions.py
+                faces = decide(pairs, [m for _, m in zip(pairs, matches)], decides, k, vetoes)  # decisions.py
                 if attributes:
                     self.attributes.label(faces, pairs, self.encoder.card)
                 main = faces[r.main if all_faces else 0]
                 out.append(QueryResult(label(r.path), main.matches, main.accepted, r.face, warnings,
-                                       faces if all_faces else None, main.attributes))
+                                       faces if all_faces else None, main.attributes, main.calibration,
+                                       main.reason, main.rule))
             if progress:
                 progress(len(results))
         return out
 
     def accept_rule(self, threshold: float | None = None, decider: str = "nn") -> AcceptRule | None:
-        """``threshold`` as a score-only rule, else the calibrated one (None: never calibrated;
-        the margin is the nearest neighbour's: the classifier ranks by another score)."""
-        if threshold is not None:
-            return AcceptRule(threshold)
-        rule = AcceptRule.stored(self.meta.threshold, self.meta.threshold_info) if self.meta is not None else None
-        return AcceptRule(rule.score) if rule is not None and decider != "nn" else rule
-
-    def _threshold_warnings(self) -> list[str]:
-        """FPIR grows with the gallery: say when it outgrew the size the threshold was set for."""
-        size = (self.meta.threshold_info or {}).get("gallery_size")
-        if not size:
-            return []
-        # every write that adds or removes an identity advances the generation: count once per generation
-        key = (self.meta.database_id, self.meta.generation)
-        if self._identities is None or self._identities[0] != key:
-            self._identities = (key, self.store.identity_count())
-        n = self._identities[1]
-        if n > 2 * size:
-            return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
-                    "for: strangers are accepted more often; run `facesearch calibrate` again"]
-        return []
+        """``threshold`` as a score-only rule, else the deciding one (the user's calibration,
+        else the model's shipped one; None: neither). A shipped rule is in cohort units:
+        ``identify`` turns it into each face's cosine rule (``decision.py``)."""
+        decides = decision.decider_of(self, threshold, decider)
+        return None if decides is None else decides.rule
 
     @property
     def attributes(self) -> Attributes:
@@ -327,6 +314,11 @@ class Gallery:
     def compare(self, a, b) -> Comparison | FileError:
         """Cosine similarity of the faces in two photos (paths, bytes or PIL images)."""
         return compare_photos(self.embedder(), a, b)
+
+    def verify(self, a, b) -> Verdict | FileError:
+        """Are the faces in two photos one person? The score and the decision of the
+        verification calibration (the user's, else the model's shipped one)."""
+        return verify_photos(self.embedder(), a, b, decision.verifier_of(self.meta, self.encoder.card))
 
     # -- labelled data (calibration, evaluation) ----------------------------------------------
     def embed_labelled(self, paths: list[Path], progress: Progress = None

@@ -70,7 +70,7 @@ def _name(identity: str) -> str:
 
 
 def _face(f: FaceMatch, k: int) -> dict:
-    return FaceMatch(f.face, f.matches[:k], f.accepted, f.attributes).as_dict()
+    return FaceMatch(f.face, f.matches[:k], f.accepted, f.attributes, f.calibration, f.reason, f.rule).as_dict()
 
 
 def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float = 10.0,
@@ -114,23 +114,22 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         r = service.batcher.submit((all_faces, threshold, attributes), _photo(image), k)
         if isinstance(r, FileError):
             raise ImageError(f"{shown(r.path)}: {r.reason}")
-        faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted, r.attributes)]
+        faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted, r.attributes,
+                                                               r.calibration, r.reason, r.rule)]
         return {"faces": [_face(f, k) for f in faces], "warnings": r.warnings,
                 "processing_ms": round((time.perf_counter() - start) * 1000, 2)}
 
     @v1.post("/compare", response_model=schemas.CompareResult)
     def compare(image_a: UploadFile = File(..., description="the first photo (its largest, most central face)"),
                 image_b: UploadFile = File(..., description="the second photo (its largest, most central face)")):
-        """Cosine similarity of the faces in two photos; ``same`` by the calibrated
-        verification threshold."""
-        with service.batcher.lane():
-            score = service.reader.compare(_photo(image_a), _photo(image_b))
-        if isinstance(score, FileError):
-            raise ImageError(f"{shown(score.path)}: {score.reason}")
+        """Cosine similarity of the faces in two photos; ``same`` by the verification
+        calibration (the database's, else the model's shipped one)."""
         service.reader.refresh()
-        threshold = service.reader.verify_threshold
-        return {"score": round(score, 6), "same": None if threshold is None else score >= threshold,
-                "face_found": dict(zip("ab", score.face_found))}
+        with service.batcher.lane():
+            res = service.reader.verify(_photo(image_a), _photo(image_b))
+        if isinstance(res, FileError):
+            raise ImageError(f"{shown(res.path)}: {res.reason}")
+        return res.as_dict()
 
     @v1.get("/people", response_model=schemas.People)
     def people():

@@ -27,10 +27,14 @@ class Face(BaseModel):
     det_score: float | None
     quality: Quality | None
     matches: list[Match]
-    accepted: bool | None = Field(description="best score >= the calibrated threshold and a usable face; "
-                                  "null until a threshold is calibrated")
+    accepted: bool | None = Field(description="the best match passes the deciding rule (see `calibration`) and "
+                                  "the face is usable; null when nothing is calibrated for the model")
     margin: float | None = Field(description="best identity's score minus the runner-up's")
     gender: Attribute | None = Field(None, description="with attributes=true: the face's gender")
+    calibration: str | None = Field(None, description='what decided `accepted`: "shipped" (the model\'s own), '
+                                    '"user" (`calibrate`) or "threshold" (given); null: nothing calibrated')
+    reason: str | None = Field(None, description='why not accepted: "low score", "ambiguous" or "unusable face"')
+    threshold: float | None = Field(None, description="the cosine score this face's best match needed")
 
 
 class SearchResult(BaseModel):
@@ -45,6 +49,9 @@ class CompareResult(BaseModel):
     same: bool | None = Field(description="score >= the calibrated verification threshold (null: none)")
     face_found: dict[str, bool] = Field(description='whether a face was found in image_a ("a") and image_b ("b"); '
                                         "false: that photo's centre crop was compared")
+    threshold: float | None = Field(None, description="the cosine score these two faces needed")
+    calibration: str | None = Field(None, description='what decided: "shipped" (the model\'s own) or "user" '
+                                    '(`calibrate`); null: nothing calibrated')
 
 
 class Encoder(BaseModel):

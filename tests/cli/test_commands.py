@@ -66,7 +66,8 @@ def test_bad_inputs_do_not_stop_the_run(cli, gallery_dir, tmp_path):
     assert r.exit_code == 1
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [sorted(x) for x in lines] == [["error", "query"],
-                                          ["accepted", "face_found", "margin", "matches", "quality", "query"],
+                                          ["accepted", "calibration", "face_found", "margin", "matches", "quality",
+                                           "query", "reason", "threshold"],
                                           ["error", "query"]]
     assert "notes.jpg" in r.stderr and "missing.png" in r.stderr
 
@@ -95,7 +96,8 @@ def test_table_output_and_threshold_override(cli, gallery_dir):
     q = gallery_dir / "carol" / "carol_0001.jpg"
     assert "no threshold calibrated" in cli("query", q).output
     assert "ACCEPTED carol" in cli("query", q, "--threshold", "0.9").output
-    assert "UNKNOWN: best score 1.000 is below the threshold 1.010" in cli("query", q, "--threshold", "1.01").output
+    out = cli("query", q, "--threshold", "1.01").output
+    assert "UNKNOWN (low score): best score 1.000 is below the 1.010 this face needs; decided by --threshold" in out
 
 
 def test_unknown_says_the_margin_was_too_small(cli, gallery_dir, tmp_path):
@@ -105,8 +107,8 @@ def test_unknown_says_the_margin_was_too_small(cli, gallery_dir, tmp_path):
     Gallery(tmp_path / "facesearch.db").set_threshold(-1.0, {"objective": "test", "margin": 1.5})
     q = gallery_dir / "carol" / "carol_0001.jpg"
     out = cli("query", q, "--k", "2").output
-    assert "UNKNOWN: only" in out and "ahead of the next identity (needs 1.500)" in out
-    assert "UNKNOWN: not 1.500 ahead of the next identity" in cli("query", q, "--k", "1").output
+    assert "UNKNOWN (ambiguous): only" in out and "ahead of the next identity (needs 1.500); your calibration" in out
+    assert "UNKNOWN (ambiguous): not 1.500 ahead of the next identity" in cli("query", q, "--k", "1").output
 
 
 def test_compare_people_check_reindex(cli, gallery_dir, tmp_path):

@@ -18,10 +18,12 @@ def test_all_faces_json_keeps_the_documented_keys_and_adds_faces(tmp_path, monke
     r = run(main, ["query", q, "--k", "2", "--json", "--all-faces", "--threshold", "0.5"])
     assert r.exit_code == 0, r.output
     line = json.loads(r.stdout)
-    assert list(line) == ["query", "matches", "accepted", "quality", "margin", "face_found", "faces"]
+    assert list(line) == ["query", "matches", "accepted", "quality", "margin", "face_found", "calibration", "reason",
+                          "threshold", "faces"]
     assert line["matches"] == plain["matches"] and line["accepted"] is True
     (face,) = line["faces"]  # --detector none: the photo is the face
-    assert list(face) == ["box", "det_score", "quality", "matches", "accepted", "margin"]
+    assert list(face) == ["box", "det_score", "quality", "matches", "accepted", "margin", "calibration", "reason",
+                          "threshold"]
     assert face["matches"] == line["matches"] and face["box"] is None and face["margin"] == line["margin"]
     text = run(main, ["query", q, "--all-faces"]).stdout
     assert "face 1 (centre crop, no face found): bob" in text

@@ -97,8 +97,10 @@ def test_identify_every_face(db_path):
     main = r.faces[1]  # the larger face, on the right
     assert r.face.box == main.face.box and r.matches == main.matches and r.accepted == main.accepted
     d = r.as_dict()
-    assert set(d) == {"query", "matches", "accepted", "quality", "margin", "face_found", "faces"}
-    assert set(d["faces"][0]) == {"box", "det_score", "quality", "matches", "accepted", "margin"}
+    assert set(d) == {"query", "matches", "accepted", "quality", "margin", "face_found", "faces", "calibration",
+                      "reason", "threshold"}
+    assert set(d["faces"][0]) == {"box", "det_score", "quality", "matches", "accepted", "margin", "calibration",
+                                  "reason", "threshold"}
     assert d["faces"][0]["box"] == [10.0, 30.0, 90.0, 110.0] and d["faces"][1]["det_score"] == 0.99
     # threshold -1 accepts any usable face, but two faces of one photo are never the same person:
     # the one closer to "left" (the only enrolled person) is accepted, the other is not (issue 28)

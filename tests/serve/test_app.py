@@ -46,7 +46,8 @@ def test_search_names_the_person_with_the_documented_shape(served):
     body = r.json()
     assert set(body) == {"faces", "processing_ms", "warnings"} and body["processing_ms"] > 0
     (face,) = body["faces"]
-    assert set(face) == {"box", "det_score", "quality", "matches", "accepted", "margin"}
+    assert set(face) == {"box", "det_score", "quality", "matches", "accepted", "margin", "calibration",
+                         "reason", "threshold"}
     assert [m["identity"] for m in face["matches"]][0] == "bob" and len(face["matches"]) == 2
     assert set(face["matches"][0]) == {"identity", "score", "photo"}
     assert face["accepted"] is None  # no threshold calibrated
@@ -104,7 +105,8 @@ def test_compare(served):
                          files={"image_a": ("a.png", png(2)), "image_b": ("b.png", png(2, 8, 3))}).json()
     other = requests.post(server.url + "/v1/compare", timeout=30,
                           files={"image_a": ("a.png", png(2)), "image_b": ("b.png", png(0))}).json()
-    assert set(same) == {"score", "same", "face_found"} and same["same"] is None
+    assert set(same) == {"score", "same", "face_found", "threshold", "calibration"} and same["same"] is None
+    assert same["calibration"] is None  # the fake model ships no calibration
     assert same["score"] > 0.9 > other["score"]
     r = requests.post(server.url + "/v1/compare", files={"image_a": ("a.png", png(2)), "image_b": ("b", b"xx")},
                       timeout=30)
