@@ -22,6 +22,7 @@ from ..faces.pipeline import Embedded, PhotoBytes, as_source, label
 from ..files import sha256_file
 from ..types import FileError
 from .clustering import cluster_faces
+from .decision import decider_of
 from .decisions import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
 from .library_writes import EraseReport, enrol_cluster, erase
@@ -119,7 +120,7 @@ class Library:
         failed = {e.path for e in report.errors}
         mine = [i for i, p in enumerate(everything.paths) if p in shown_as and shown_as[p] not in failed]
         names = self._identities(everything.vectors[mine], [everything.photo_ids[i] for i in mine])
-        report.calibrated = gallery.accept_rule() is not None
+        report.calibrated = decider_of(gallery) is not None
         report.faces = [FaceRow(shown_as[everything.paths[i]], everything.index[i], everything.boxes[i],
                                 None if labels[i] < 0 else int(labels[i]), name) for i, name in zip(mine, names)]
         report.seconds = time.perf_counter() - started
@@ -153,8 +154,8 @@ class Library:
     def _identities(self, vectors: np.ndarray, photos: list[int]) -> list[str | None]:
         """Who the decision rule accepts each face as (faces of one photo never share a name)."""
         gallery = self.gallery
-        rule = gallery.accept_rule()
-        if rule is None or not len(vectors):
+        decides = decider_of(gallery)  # each face's own rule (cohort units turned into cosine)
+        if decides is None or not len(vectors):
             return [None] * len(vectors)
         fetch = 5
         matches = gallery.search(np.asarray(vectors, np.float32), fetch)
@@ -166,7 +167,8 @@ class Library:
         for rows in by_photo.values():
             if not any(matches[i] for i in rows):
                 continue
-            answers = decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], rule, fetch, vetoes)
+            answers = decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], decides, fetch,
+                             vetoes)
             for i, a in zip(rows, answers):
                 out[i] = a.matches[0].identity if a.accepted else None
         return out

@@ -177,7 +177,7 @@ def test_compare_says_which_photo_has_no_face(cli, gallery_dir, tmp_path, monkey
     cli("index", gallery_dir, "--model", "fake")
     Gallery.open(tmp_path / "facesearch.db").set_verify_threshold(0.5, {})
     out = cli("compare", "blank.png", face).stdout
-    assert out.endswith("different people  (no face found in blank.png: centre crop compared)\n"), out
+    assert out.endswith("DIFFERENT PEOPLE (these two faces need 0.5000; your calibration)  (no face found in blank.png: centre crop compared)\n"), out
     r = cli("compare", tmp_path / "blank.png", face, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["face_found"] == {"a": False, "b": True}
     assert list(json.loads(r.stdout))[:4] == ["a", "b", "score", "same"]
