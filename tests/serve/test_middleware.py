@@ -1,6 +1,8 @@
 """The token, the upload limit, and failures that must never show a traceback."""
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import io
 import os
 import threading
@@ -26,9 +28,9 @@ def guarded(tmp_path_factory):
     server.stop()
 
 
-def small_png() -> bytes:
+def small_png(seed: int = 0, rng_seed: int = 3) -> bytes:
     buf = io.BytesIO()
-    person_image(0, noise=5, rng_seed=3).save(buf, "PNG")
+    person_image(seed, noise=5, rng_seed=rng_seed).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -75,20 +77,11 @@ def test_an_oversized_upload_is_refused_without_reading_it(guarded):
     assert r.status_code == 200
 
 
-def test_an_unexpected_failure_is_a_500_without_traceback(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def in_process(app):
+    """``app`` served by uvicorn in a thread on a free port; yields its URL."""
     import uvicorn
 
-    from facesearch.gallery import Gallery
-    from facesearch.serve import create_app
-
-    db = tmp_path / "fs.db"
-    index(make_gallery(tmp_path / "gallery"), db)
-    app = create_app(Gallery.open(db), warm=False)
-
-    def boom():
-        raise RuntimeError("secret internal detail /etc/passwd")
-
-    monkeypatch.setattr(app.state.service.reader, "people", boom)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="critical"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -96,13 +89,100 @@ def test_an_unexpected_failure_is_a_500_without_traceback(tmp_path, monkeypatch)
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        url = f"http://127.0.0.1:{server.config.port}"
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def local_app(tmp_path, **options):
+    from facesearch.gallery import Gallery
+    from facesearch.serve import create_app
+
+    db = tmp_path / "fs.db"
+    index(make_gallery(tmp_path / "gallery"), db)
+    return create_app(Gallery.open(db), warm=False, **options)
+
+
+def test_an_unexpected_failure_is_a_500_without_traceback(tmp_path, monkeypatch):
+    app = local_app(tmp_path)
+
+    def boom():
+        raise RuntimeError("secret internal detail /etc/passwd")
+
+    monkeypatch.setattr(app.state.service.reader, "people", boom)
+    with in_process(app) as url:
         r = requests.get(url + "/v1/people", timeout=30)
         assert r.status_code == 500
         body = r.json()
         assert body["error"]["code"] == "internal_error" and body["error"]["request_id"] in body["error"]["message"]
         assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
         assert requests.get(url + "/v1/health", timeout=30).status_code == 500  # health counts people too
-    finally:
-        server.should_exit = True
-        thread.join(10)
+
+
+def test_a_database_failure_names_no_url_nor_path(tmp_path, monkeypatch):
+    from facesearch.errors import IndexFileError, StoreError
+
+    app = local_app(tmp_path)
+    failures = iter([StoreError("database error on postgresql://facesearch@db.internal:5432/faces: "
+                                "invalid byte sequence for encoding \"UTF8\": 0x00"),
+                     IndexFileError(f"{tmp_path}/cache/abc.faiss is damaged: run `facesearch reindex`")])
+
+    def fail():
+        raise next(failures)
+
+    monkeypatch.setattr(app.state.service.reader, "people", fail)
+    with in_process(app) as url:
+        for _ in range(2):
+            r = requests.get(url + "/v1/people", timeout=30)
+            assert r.status_code == 500 and r.json()["error"]["code"] == "server_error", r.text
+            assert r.json()["error"]["request_id"] in r.json()["error"]["message"]
+            for secret in ("postgresql", "db.internal", "UTF8", str(tmp_path), "faiss", "reindex"):
+                assert secret not in r.text, r.text
+
+
+def test_one_failing_photo_fails_only_its_own_request(tmp_path, monkeypatch):
+    """A photo that makes the pipeline raise (a 30 x 30 photo did) gets 422; photos searched
+    at the same time, in the same batch, are answered."""
+    app = local_app(tmp_path)
+    service = app.state.service
+    identify = service.reader.identify
+
+    calls = []
+
+    def fragile(photos, **kw):
+        calls.append((len(photos), any(p.data == bad for p in photos)))
+        time.sleep(0.3)  # slow enough for concurrent requests to be batched together
+        if any(p.data == bad for p in photos):
+            raise ValueError("need at least one array to concatenate")
+        return identify(photos, **kw)
+
+    monkeypatch.setattr(service.reader, "identify", fragile)
+    bad = small_png(seed=5)
+    with in_process(app) as url:
+        def search(data):
+            return requests.post(url + "/v1/search", files={"image": ("p.png", data)}, timeout=60)
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(search, [small_png(), bad, small_png(seed=1), small_png(seed=2), bad,
+                                             small_png(seed=0, rng_seed=9)]))
+    assert [r.status_code for r in answers] == [200, 422, 200, 200, 422, 200], [r.text for r in answers]
+    assert answers[1].json()["error"]["code"] == "invalid_image" and "concatenate" not in answers[1].text
+    assert [r.json()["faces"][0]["matches"][0]["identity"] for r in answers[2:4]] == ["bob", "carol"]
+    assert any(n > 1 and has_bad for n, has_bad in calls), calls  # the bad photo was batched with good ones
+
+
+def test_an_empty_token_is_refused_at_start_up(tmp_path):
+    from click.testing import CliRunner
+
+    from facesearch.cli import main
+    from facesearch.serve import create_app
+
+    db = str(tmp_path / "fs.db")
+    for args, environ in ((["--token", ""], {}), (["--token", "   "], {}), ([], {"FACESEARCH_API_TOKEN": ""}),
+                          ([], {"FACESEARCH_API_TOKEN": " \t"}), (["--token", " padded "], {})):
+        r = CliRunner().invoke(main, ["serve", "--db", db, *args], env=environ)
+        assert r.exit_code == 2 and "--token" in r.output and "Traceback" not in r.output, (args, environ, r.output)
+    assert not (tmp_path / "fs.db").exists()  # refused before anything was opened
+    with pytest.raises(ValueError, match="empty"):
+        create_app(None, token=" ", warm=False)
