@@ -30,7 +30,7 @@ from .batching import Batcher
 from .errors import install, request_id
 from .guard import SitePolicy
 from .middleware import RequestContext, valid_token
-from .photos import checked_id, face_dict, photo_dict
+from .photos import checked_id, face_dict, photo_dict, shown_path
 
 log = logging.getLogger("facesearch.serve")
 MAX_FILE_NAME = 255  # characters of an upload's file name (it is stored with the photo)
@@ -111,7 +111,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     service = Service(gallery, max_batch)
     app = FastAPI(title="facesearch", version=__version__, description=DESCRIPTION)
     app.state.service = service
-    install(app)
+    install(app, hidden=(gallery.store.label, str(gallery.db_path)))
     app.add_middleware(RequestContext, max_body=int(max_upload_mb * (1 << 20)), token=token,
                        policy=SitePolicy(host, allowed_hosts, allowed_origins), body_timeout=body_timeout)
     # documented here (the check itself runs in RequestContext, before a body is read)
@@ -126,7 +126,8 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         people = service.reader.people()
         card = service.reader.encoder.card
         return {"status": "ok", "identities": len(people), "photos": sum(n for _, n in people),
-                "encoder": {"arch": card.arch, "model": card.model, "weights": card.weights,
+                "encoder": {"arch": card.arch, "model": shown_path(card.model, expose_paths),
+                            "weights": card.weights and shown_path(card.weights, expose_paths),
                             "checksum": card.checksum, "embedding_dim": card.embedding_dim, "flip": card.flip},
                 "detector": service.reader.detector}
 

@@ -48,8 +48,15 @@ def envelope(status: int, code: str, message: str, rid: str, headers: dict | Non
                         headers={"X-Request-ID": rid, **(headers or {})})
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into the envelope."""
+def install(app: FastAPI, hidden=()) -> None:
+    """Register the handlers that turn every failure into the envelope. ``hidden``: strings
+    (the database's path or URL) a message must not show; they read "the gallery database"."""
+    hidden = sorted({h for h in hidden if h}, key=len, reverse=True)
+
+    def scrubbed(message: str) -> str:
+        for h in hidden:
+            message = message.replace(h, "the gallery database")
+        return message
 
     @app.exception_handler(FacesearchError)
     async def facesearch_error(request: Request, exc: FacesearchError):
@@ -59,7 +66,7 @@ def install(app: FastAPI) -> None:
             log.error("request %s: %s", rid, exc)
             return envelope(status, code, f"the server cannot serve this request (database or model; request id "
                             f"{rid}): the server log has the details", rid)
-        return envelope(status, code, str(exc), rid)
+        return envelope(status, code, scrubbed(str(exc)), rid)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

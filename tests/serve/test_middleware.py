@@ -141,6 +141,22 @@ def test_a_database_failure_names_no_url_nor_path(tmp_path, monkeypatch):
                 assert secret not in r.text, r.text
 
 
+def test_a_refusal_does_not_name_the_database(tmp_path, monkeypatch):
+    from facesearch.errors import GalleryError
+
+    app = local_app(tmp_path)
+    label = app.state.service.reader.store.label
+
+    def refuse():
+        raise GalleryError(f"{label} is empty: run `facesearch index <gallery> --db {label}` first")
+
+    monkeypatch.setattr(app.state.service.reader, "people", refuse)
+    with in_process(app) as url:
+        r = requests.get(url + "/v1/people", timeout=30)
+    assert r.status_code == 400 and str(tmp_path) not in r.text, r.text
+    assert "the gallery database is empty" in r.json()["error"]["message"]
+
+
 def test_one_failing_photo_fails_only_its_own_request(tmp_path, monkeypatch):
     """A photo that makes the pipeline raise (a 30 x 30 photo did) gets 422; photos searched
     at the same time, in the same batch, are answered."""
@@ -173,16 +189,17 @@ def test_one_failing_photo_fails_only_its_own_request(tmp_path, monkeypatch):
 
 
 def test_an_empty_token_is_refused_at_start_up(tmp_path):
-    from click.testing import CliRunner
+    import subprocess
 
-    from facesearch.cli import main
     from facesearch.serve import create_app
+    from tests.serve.conftest import CLI
 
     db = str(tmp_path / "fs.db")
     for args, environ in ((["--token", ""], {}), (["--token", "   "], {}), ([], {"FACESEARCH_API_TOKEN": ""}),
                           ([], {"FACESEARCH_API_TOKEN": " \t"}), (["--token", " padded "], {})):
-        r = CliRunner().invoke(main, ["serve", "--db", db, *args], env=environ)
-        assert r.exit_code == 2 and "--token" in r.output and "Traceback" not in r.output, (args, environ, r.output)
+        r = subprocess.run([*CLI, "serve", "--db", db, "--port", str(free_port()), *args], env=env(**environ),
+                           capture_output=True, text=True, timeout=60)  # a server that starts never ends: a failure
+        assert r.returncode == 2 and "--token" in r.stderr and "Traceback" not in r.stderr, (args, environ, r.stderr)
     assert not (tmp_path / "fs.db").exists()  # refused before anything was opened
     with pytest.raises(ValueError, match="empty"):
         create_app(None, token=" ", warm=False)
