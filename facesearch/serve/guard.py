@@ -9,7 +9,8 @@ to 127.0.0.1), read it. So, by default:
   ``--allowed-host`` adds names (``*`` allows any).
 - A write (POST, PUT, PATCH, DELETE) from a browser must come from the server's own origin:
   ``Sec-Fetch-Site: cross-site``, or an ``Origin`` (else ``Referer``) that is neither the
-  server's own ``scheme://host:port`` nor an ``--allowed-origin``, gets 403 ``forbidden``.
+  server's own ``host:port`` (as the ``Host`` header names it, in either scheme: a TLS proxy
+  in front is http to the server) nor an ``--allowed-origin``, gets 403 ``forbidden``.
   Clients that send neither header (curl, scripts) are not browsers and pass.
 """
 from __future__ import annotations
@@ -27,9 +28,10 @@ def host_name(host: str) -> str:
     host = host.strip().lower()
     if host.startswith("["):
         return host[1:host.find("]")] if "]" in host else host
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
+    name, _, port = host.partition(":")
+    if port and not port.isdigit():  # not host:port (a browser never sends that): no match
+        return host
+    return name.rstrip(".")
 
 
 def _is_ip(name: str) -> bool:
@@ -67,7 +69,7 @@ class SitePolicy:
         return (self.any_host or name in self.hosts or name in LOCAL_NAMES or name.endswith(".localhost")
                 or _is_ip(name))
 
-    def refusal(self, method: str, scheme: str, headers: dict) -> tuple[int, str, str] | None:
+    def refusal(self, method: str, headers: dict) -> tuple[int, str, str] | None:
         """(status, code, message) for a request these rules refuse, else None."""
         host = headers.get("host")
         if host is not None and not self.host_allowed(host):
@@ -81,7 +83,8 @@ class SitePolicy:
         if given is None:
             return None
         origin = origin_of(given)
-        own = origin_of(f"{scheme}://{host}") if host else None
+        # the page's own origin, in the page's scheme: behind a TLS proxy the server sees http
+        own = origin_of(f"{origin.split(':', 1)[0]}://{host}") if host and origin else None
         if origin is None or (origin != own and origin not in self.origins):
             shown = origin or given[:100]
             return 403, "forbidden", (f"cross-origin request from {shown!r} refused: writes must come from this "

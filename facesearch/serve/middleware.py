@@ -87,7 +87,7 @@ class RequestContext:
 
     def _refusal(self, scope, headers: dict, rid: str):
         """The 400, 403, 401 or 413 response a request gets before its body is read, or None."""
-        refused = self.policy.refusal(scope.get("method", ""), scope.get("scheme", "http"), headers)
+        refused = self.policy.refusal(scope.get("method", ""), headers)
         if refused is not None:
             return envelope(*refused, rid, CLOSE)
         if self.token and scope.get("path", "").startswith(PROTECTED):

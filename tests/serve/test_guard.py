@@ -7,7 +7,6 @@ import io
 import pytest
 import requests
 
-from facesearch.serve.guard import SitePolicy, host_name, origin_of
 from tests.conftest import person_image
 from tests.serve.conftest import Server, index, make_gallery
 
@@ -81,6 +80,8 @@ def test_an_unknown_host_header_is_refused(open_server, path):
 
 
 def test_the_policy_rules():
+    from facesearch.serve.guard import SitePolicy, host_name, origin_of
+
     policy = SitePolicy("myhost.example", ["extra.lan"], ["https://app.example.org:443/"])
     assert policy.origins == {"https://app.example.org"}
     for host in ("localhost", "LOCALHOST:8000", "app.localhost", "10.1.2.3:80", "[fe80::1]:8000", "myhost.example",
@@ -91,8 +92,11 @@ def test_the_policy_rules():
     assert SitePolicy(allowed_hosts=["*"]).host_allowed("anything.example")
     assert host_name("[::1]:8000") == "::1" and origin_of("http://h:80/x") == "http://h" and origin_of("null") is None
     h = {"host": "127.0.0.1:8000"}
-    assert policy.refusal("GET", "http", {**h, "origin": "http://evil"}) is None  # reads: the browser hides them
-    assert policy.refusal("POST", "http", {**h, "origin": "http://127.0.0.1:8000"}) is None
-    assert policy.refusal("POST", "http", {**h, "origin": "https://127.0.0.1:8000"})[0] == 403
-    assert policy.refusal("POST", "http", {**h, "sec-fetch-site": "same-site", "origin": "http://localhost:3000"})[0] \
+    assert policy.refusal("GET", {**h, "origin": "http://evil"}) is None  # reads: the browser hides them
+    assert policy.refusal("POST", {**h, "origin": "http://127.0.0.1:8000"}) is None
+    assert policy.refusal("POST", {**h, "origin": "https://127.0.0.1:8000"}) is None  # a TLS proxy in front
+    assert policy.refusal("POST", {"host": "extra.lan", "origin": "https://extra.lan"}) is None
+    assert policy.refusal("POST", {"host": "extra.lan", "origin": "http://extra.lan:8443"})[0] == 403
+    assert not policy.host_allowed("localhost:80@evil.example") and not policy.host_allowed("localhost:x")
+    assert policy.refusal("POST", {**h, "sec-fetch-site": "same-site", "origin": "http://localhost:3000"})[0] \
         == 403
