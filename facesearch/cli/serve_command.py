@@ -36,7 +36,7 @@ def _token(ctx, param, value):
               help="Largest request body; larger uploads get 413 and are not read.")
 @click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds a request body may take to arrive; a slower upload gets 408 and its connection "
-              "is closed.")
+              "is closed. A request's headers get the same time, at most 10 s.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Also answer requests whose Host header is NAME (repeatable; `*`: any). By default only "
               "localhost, IP addresses and the --host name are answered (no DNS rebinding).")
@@ -66,6 +66,7 @@ def serve(db, host, port, token, max_upload_mb, body_timeout, allowed_hosts, all
     from uvicorn.config import LOGGING_CONFIG
 
     from ..serve import create_app
+    from ..serve.protocol import HEADER_SECONDS, with_header_timeout
 
     gallery = open_gallery(db, model, weights, detector, create=True)
     if gallery.meta is None:
@@ -78,4 +79,5 @@ def serve(db, host, port, token, max_upload_mb, body_timeout, allowed_hosts, all
     click.echo(f"facesearch: serving {gallery.store.label} on http://{host}:{port} "
                f"({'token required' if token else 'no token: anyone who can connect may read and write'})",
                err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logging, access_log=False,
+                http=with_header_timeout(min(HEADER_SECONDS, body_timeout)))

@@ -100,3 +100,29 @@ def test_urllib_reads_the_refusal_of_an_oversized_upload(strict, token):
 
     status, answer = urllib_post(strict.url + "/v1/search", chunks(), headers)
     assert (status, answer["error"]["code"]) == ((413, "payload_too_large") if token else (401, "unauthorized"))
+
+
+def test_headers_that_do_not_finish_are_cut_off(strict):
+    for first in (b"", b"GET /v1/people HTTP/1.1\r\nHost: localhost\r\nX-API-Key: " + TOKEN.encode() + b"\r\n\r\n"):
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", strict.port), timeout=15) as s:
+            s.sendall(first + b"POST /v1/search HTTP/1.1\r\nHost: loc")  # then nothing: a slowloris
+            got = b""
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+            except (socket.timeout, ConnectionResetError):
+                pass
+        took = time.monotonic() - start
+        assert got.count(b"HTTP/1.1 200") == (1 if first else 0) and b"HTTP/1.1 4" not in got, got[:300]
+        assert 1.5 < took < 10, took  # closed by the server (2 s), not by our 15 s wait
+
+
+def test_keep_alive_connections_still_serve_several_requests(strict):
+    import requests
+
+    with requests.Session() as session:
+        for pause in (0, 0.5, 1.0):
+            time.sleep(pause)
+            r = session.get(strict.url + "/v1/people", headers={"X-API-Key": TOKEN}, timeout=30)
+            assert r.status_code == 200
