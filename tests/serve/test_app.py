@@ -214,11 +214,9 @@ def test_results_name_photos_by_id_not_by_server_path(served):
 
 
 def test_expose_paths_shows_stored_paths(tmp_path):
-    from tests.serve.conftest import Server, index, make_gallery
+    from tests.serve.conftest import serve_gallery
 
-    db = tmp_path / "fs.db"
-    index(make_gallery(tmp_path / "gallery"), db)
-    server = Server(db, "--expose-paths")
+    server = serve_gallery(tmp_path, "--expose-paths")
     try:
         r = post_image(server.url + "/v1/search", query_photo(tmp_path, 0), k=1)
         (match,) = r.json()["faces"][0]["matches"]

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.conftest import person_image
-from tests.serve.conftest import Server, index, make_gallery
+from tests.serve.conftest import serve_gallery
 
 
 def png(seed: int) -> bytes:
@@ -20,10 +20,8 @@ def png(seed: int) -> bytes:
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
     """No token; one extra host name and one extra origin allowed."""
-    tmp = tmp_path_factory.mktemp("guard")
-    db = tmp / "fs.db"
-    index(make_gallery(tmp / "gallery"), db)
-    server = Server(db, "--allowed-host", "faces.lan", "--allowed-origin", "https://app.example.org")
+    server = serve_gallery(tmp_path_factory.mktemp("guard"), "--allowed-host", "faces.lan",
+                           "--allowed-origin", "https://app.example.org")
     yield server
     server.stop()
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import person_image
-from tests.serve.conftest import Server, env, free_port, index, make_gallery
+from tests.serve.conftest import env, free_port, index, make_gallery, serve_gallery
 
 TOKEN = "s3cret-token"
 
@@ -20,10 +20,8 @@ TOKEN = "s3cret-token"
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     """A server with a token (from $FACESEARCH_API_TOKEN) and a 0.5 MB upload limit."""
-    tmp = tmp_path_factory.mktemp("guarded")
-    db = tmp / "fs.db"
-    index(make_gallery(tmp / "gallery"), db)
-    server = Server(db, "--max-upload-mb", "0.5", environ=env(FACESEARCH_API_TOKEN=TOKEN))
+    server = serve_gallery(tmp_path_factory.mktemp("guarded"), "--max-upload-mb", "0.5",
+                           environ=env(FACESEARCH_API_TOKEN=TOKEN))
     yield server
     server.stop()
 
