@@ -66,8 +66,13 @@ def serve(db, host, port, token, max_upload_mb, body_timeout, allowed_hosts, all
     from uvicorn.config import LOGGING_CONFIG
 
     from ..serve import create_app
+    from ..serve.guard import SitePolicy
     from ..serve.protocol import HEADER_SECONDS, with_header_timeout
 
+    try:  # a typo in an allow-list is refused before anything is opened
+        SitePolicy(host, allowed_hosts, allowed_origins)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     gallery = open_gallery(db, model, weights, detector, create=True)
     if gallery.meta is None:
         click.echo(f"note: {gallery.store.label} is a new, empty gallery: enrol people with POST /v1/people/<name>/photos "

@@ -60,9 +60,18 @@ class SitePolicy:
     """The Host and Origin rules above, for a server bound to ``bound_host``."""
 
     def __init__(self, bound_host: str | None = None, allowed_hosts=(), allowed_origins=()):
+        """ValueError for an allowed host or origin that cannot match anything (a typo must not
+        pass silently)."""
+        for h in allowed_hosts:
+            if not h.strip() or any(c in h for c in "/@ "):
+                raise ValueError(f"--allowed-host {h!r} is not a host name (e.g. faces.example.org, or *)")
+        for o in allowed_origins:
+            if origin_of(o) is None or urlsplit(o.strip()).path not in ("", "/"):
+                raise ValueError(f"--allowed-origin {o!r} is not an origin (scheme://host[:port], "
+                                 "e.g. https://app.example.org)")
         self.any_host = ANY in allowed_hosts
         self.hosts = {host_name(h) for h in (*allowed_hosts, bound_host or "") if h and h != ANY}
-        self.origins = {o for o in (origin_of(x) for x in allowed_origins) if o}
+        self.origins = {origin_of(x) for x in allowed_origins}
 
     def host_allowed(self, host: str) -> bool:
         name = host_name(host)

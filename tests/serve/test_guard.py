@@ -88,6 +88,10 @@ def test_the_policy_rules():
     for host in ("evil.example", "localhost.evil.example", "extra.lan.evil", ""):
         assert not policy.host_allowed(host), host
     assert SitePolicy(allowed_hosts=["*"]).host_allowed("anything.example")
+    for bad in ({"allowed_origins": ["app.example.org"]}, {"allowed_origins": ["https://a.example/x"]},
+                {"allowed_hosts": ["https://a.example"]}, {"allowed_hosts": [" "]}):
+        with pytest.raises(ValueError):
+            SitePolicy(**bad)
     assert host_name("[::1]:8000") == "::1" and origin_of("http://h:80/x") == "http://h" and origin_of("null") is None
     h = {"host": "127.0.0.1:8000"}
     assert policy.refusal("GET", {**h, "origin": "http://evil"}) is None  # reads: the browser hides them

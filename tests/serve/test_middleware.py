@@ -198,6 +198,11 @@ def test_an_empty_token_is_refused_at_start_up(tmp_path):
         r = subprocess.run([*CLI, "serve", "--db", db, "--port", str(free_port()), *args], env=env(**environ),
                            capture_output=True, text=True, timeout=60)  # a server that starts never ends: a failure
         assert r.returncode == 2 and "--token" in r.stderr and "Traceback" not in r.stderr, (args, environ, r.stderr)
+    for args in (["--allowed-origin", "app.example.org"], ["--allowed-origin", "https://app.example.org/page"],
+                 ["--allowed-host", "http://faces.lan"], ["--allowed-host", ""]):
+        r = subprocess.run([*CLI, "serve", "--db", db, "--port", str(free_port()), *args], env=env(),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and args[0] in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     assert not (tmp_path / "fs.db").exists()  # refused before anything was opened
     with pytest.raises(ValueError, match="empty"):
         create_app(None, token=" ", warm=False)
