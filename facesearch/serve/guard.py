@@ -10,7 +10,8 @@ to 127.0.0.1), read it. So, by default:
 - A write (POST, PUT, PATCH, DELETE) from a browser must come from the server's own origin:
   ``Sec-Fetch-Site: cross-site``, or an ``Origin`` (else ``Referer``) that is neither the
   server's own ``host:port`` (as the ``Host`` header names it, in either scheme: a TLS proxy
-  in front is http to the server) nor an ``--allowed-origin``, gets 403 ``forbidden``.
+  in front is http to the server) nor an ``--allowed-origin``, gets 403 ``forbidden``
+  (a page of an ``--allowed-origin`` passes, though its browser calls it cross-site).
   Clients that send neither header (curl, scripts) are not browsers and pass.
 """
 from __future__ import annotations
@@ -86,15 +87,17 @@ class SitePolicy:
                                      "its IP addresses and --allowed-host names")
         if method.upper() in SAFE_METHODS:
             return None
+        given = headers.get("origin") or headers.get("referer")
+        origin = origin_of(given) if given is not None else None
+        if origin is not None and origin in self.origins:  # another site, allowed by name
+            return None
         if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
             return 403, "forbidden", "cross-site request refused: writes must come from this server's own page"
-        given = headers.get("origin") or headers.get("referer")
         if given is None:
             return None
-        origin = origin_of(given)
         # the page's own origin, in the page's scheme: behind a TLS proxy the server sees http
         own = origin_of(f"{origin.split(':', 1)[0]}://{host}") if host and origin else None
-        if origin is None or (origin != own and origin not in self.origins):
+        if origin is None or origin != own:
             shown = origin or given[:100]
             return 403, "forbidden", (f"cross-origin request from {shown!r} refused: writes must come from this "
                                       "server's own page (or an --allowed-origin)")

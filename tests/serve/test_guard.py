@@ -61,7 +61,8 @@ def test_the_servers_own_page_and_scripts_may_write(open_server):
     assert enrol(open_server, "dora", 32, **own).status_code == 201
     assert enrol(open_server, "dora", 33, Referer=open_server.url + "/").status_code == 201
     assert enrol(open_server, "dora", 34).status_code == 201  # curl, scripts: no Origin at all
-    assert enrol(open_server, "dora", 35, Origin="https://app.example.org").status_code == 201  # --allowed-origin
+    allowed = {"Origin": "https://app.example.org", "Sec-Fetch-Site": "cross-site"}  # --allowed-origin
+    assert enrol(open_server, "dora", 35, **allowed).status_code == 201
     r = requests.post(open_server.url + "/v1/search", files={"image": ("q.png", png(32))}, headers=own, timeout=60)
     assert r.status_code == 200 and r.json()["faces"][0]["matches"][0]["identity"] == "dora"
 
