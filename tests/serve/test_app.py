@@ -187,7 +187,7 @@ def test_openapi_docs_and_page(served):
     assert routes >= {("/v1/health", "get"), ("/v1/search", "post"), ("/v1/compare", "post"), ("/v1/people", "get"),
                       ("/v1/people/{identity}/photos", "post"), ("/v1/people/{identity}/photos", "get"),
                       ("/v1/people/{identity}", "patch"), ("/v1/people/{identity}", "delete"),
-                      ("/v1/photos/{photo_id}", "delete")}
+                      ("/v1/photos/{photo_id}", "delete"), ("/v1/photos/{photo_id}", "get")}
     search = spec["paths"]["/v1/search"]["post"]
     assert {"200", "400", "413", "422"} <= set(search["responses"])
     assert "Error" in spec["components"]["schemas"]

@@ -36,7 +36,8 @@ def test_token_required_on_every_v1_route(guarded):
     url = guarded.url
     for method, path in [("get", "/v1/health"), ("get", "/v1/people"), ("post", "/v1/search"),
                          ("post", "/v1/compare"), ("post", "/v1/people/x/photos"), ("patch", "/v1/people/x"),
-                         ("delete", "/v1/people/x"), ("delete", "/v1/photos/1"), ("get", "/v1/people/x/photos")]:
+                         ("delete", "/v1/people/x"), ("delete", "/v1/photos/1"), ("get", "/v1/people/x/photos"),
+                         ("get", "/v1/photos/1")]:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"X-API-Key": "nope"}):
             r = requests.request(method, url + path, headers=headers, timeout=30)
             assert r.status_code == 401, (method, path, headers, r.text)
