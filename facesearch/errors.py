@@ -41,3 +41,7 @@ class ConflictError(GalleryError):
 
 class SourceError(FacesearchError):
     """A video source (file, stream URL, webcam) cannot be opened or read, or an output video written."""
+
+
+class OutputError(FacesearchError):
+    """An output the user named (a report, plots, a video, the standard output) cannot be written."""

@@ -34,6 +34,15 @@ def atomic_write(path: str | Path):
         tmp.unlink(missing_ok=True)
 
 
+def is_same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (one inode: also through hard or symbolic links);
+    False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 class NotFramed(ValueError):
     """The file does not start with the expected magic line."""
 

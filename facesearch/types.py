@@ -71,7 +71,8 @@ class AlignedFace:
     """A face cropped and aligned to an encoder's template.
 
     ``crop`` is uint8 HxWx3 RGB. ``detected`` is False when no face was found and
-    ``crop`` is a centre-crop fallback; ``box`` and ``score`` are then None.
+    ``crop`` is a centre-crop fallback; ``box`` and ``score`` are then None. ``box`` and
+    ``landmarks`` are in the photo's own pixels, even when a smaller copy was searched.
     """
 
     crop: np.ndarray
@@ -79,8 +80,9 @@ class AlignedFace:
     n_faces: int = 0
     box: tuple[float, float, float, float] | None = None
     score: float | None = None
-    landmarks: np.ndarray | None = None  # 5 x 2 (eyes, nose, mouth corners) in source pixels
+    landmarks: np.ndarray | None = None  # 5 x 2 (eyes, nose, mouth corners) in the photo's pixels
     quality: FaceQuality | None = None
+    scale: float = 1.0  # photo pixels per pixel of the copy the face was cropped from (large photos)
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,14 @@ class PhotoAnalysis:
     faces: list[FaceAnalysis]
     main: int = 0
 
+    @property
+    def faces_found(self) -> int:
+        """Faces detected (0: ``faces`` holds the centre crop alone)."""
+        return sum(f.face.detected for f in self.faces)
+
     def as_dict(self) -> dict:
-        return {"photo": self.photo, "faces": [f.as_dict() for f in self.faces], "main": self.main}
+        return {"photo": self.photo, "faces": [f.as_dict() for f in self.faces], "main": self.main,
+                "faces_found": self.faces_found}
 
 
 @dataclass
@@ -227,6 +235,7 @@ class QueryResult:
             "accepted": self.accepted,
             "quality": quality.as_dict() if quality is not None else None,
             "margin": _rounded(self.margin),
+            "face_found": None if self.face is None else self.face.detected,
         }
         out.update(_attributes_dict(self.attributes))
         if self.faces is not None:

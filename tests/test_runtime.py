@@ -96,6 +96,7 @@ def test_torch_runtime_and_export_failure_fall_back_to_the_module(cache, monkeyp
     np.testing.assert_allclose(slow(x)[0].detach().numpy(), net(x)[0].detach().numpy())
 
 
+@pytest.mark.slow  # exports the real models to ONNX
 def test_real_encoder_and_detector_agree_across_runtimes(cache, monkeypatch):
     from facesearch.encoders import create_encoder
     from facesearch.faces.mtcnn import MTCNN

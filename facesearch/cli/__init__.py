@@ -5,6 +5,11 @@ Exit codes: 0 all good; 1 some files failed (each reported on stderr) or a refus
 """
 from __future__ import annotations
 
+import errno
+import io
+import os
+import sys
+
 import click
 
 from ..errors import FacesearchError
@@ -17,7 +22,8 @@ from .watch_command import watch
 
 
 class Main(click.Group):
-    """Turns facesearch's own errors into one clean line on stderr and exit status 1."""
+    """Turns facesearch's own errors, and outputs that cannot be written (a full disk, a
+    closed pipe), into one clean line on stderr and exit status 1."""
 
     def invoke(self, ctx):
         try:
@@ -25,6 +31,30 @@ class Main(click.Group):
         except FacesearchError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
+        except OSError as e:
+            if e.errno not in OUTPUT_ERRNOS:
+                raise
+            _quiet_stdout()
+            if not isinstance(e, BrokenPipeError):  # `| head` has read enough: nothing to say
+                click.echo(f"error: cannot write {e.filename or 'the output'}: {e.strerror or e}", err=True)
+            ctx.exit(1)
+
+
+# What writing an output can fail with: files the commands name are wrapped where they are
+# written (options.writing); these are left for the standard output (`> /dev/full`).
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO}
+
+
+def _quiet_stdout() -> None:
+    """Point a standard output that cannot be written at /dev/null, so that what is still
+    buffered does not fail again, with a traceback, at exit."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):  # no file descriptor (a test's capture)
+            pass
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})

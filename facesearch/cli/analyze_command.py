@@ -11,7 +11,7 @@ from .options import (detector_option, face_place, format_gender, json_option, p
 
 
 def format_analysis(r) -> str:
-    lines = [shown(r.photo)]
+    lines = [shown(r.photo) + ("" if r.faces_found else "  (no face found: centre crop)")]
     lines += [f"  face {i}{face_place(f.face.box)}: {format_gender(f.attributes)}{unusable_note(f.face)}"
               for i, f in enumerate(r.faces, 1)]
     return "\n".join(lines)
@@ -28,9 +28,9 @@ def analyze(photos, model, detector, as_json):
 
     With --json, one line per photo:
     {"photo": ..., "faces": [{"box", "det_score", "quality", "gender": {"label": "male"|"female",
-    "score"}}, ...], "main": <position of the largest, most central face>}
+    "score"}}, ...], "main": <position of the largest, most central face>, "faces_found": N}
     or, for a photo that could not be used, {"photo": ..., "error": reason}. A photo with no
-    face found is answered for its centre crop (box null). The score is the model's
+    face found ("faces_found": 0) is answered for its centre crop (box null). The score is the model's
     probability of the label; faces the quality gate calls unusable are still answered,
     less reliably (see README, "Gender").
     """

@@ -6,7 +6,7 @@ import json
 import click
 
 from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, SVC_KERNELS
-from .options import db_option, json_option, open_gallery
+from .options import FiniteFloat, db_option, json_option, open_gallery, writing
 
 
 @click.group()
@@ -26,7 +26,7 @@ def classifier():
 @db_option
 @click.option("--components", type=click.IntRange(min=1), default=CLASSIFIER_COMPONENTS, show_default=True,
               help="PCA dimensions kept (whitened) before the SVC.")
-@click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=CLASSIFIER_C, show_default=True,
+@click.option("--c", "c", type=FiniteFloat(min=0, min_open=True), default=CLASSIFIER_C, show_default=True,
               help="SVC regularisation (larger: fits the enrolled photos more closely).")
 @click.option("--kernel", type=click.Choice(SVC_KERNELS), default=CLASSIFIER_KERNEL, show_default=True,
               help="SVC kernel.")
@@ -36,8 +36,9 @@ def fit(db, components, c, kernel, as_json):
     from ..gallery.classifier import classifier_path, fit_gallery
 
     gallery = open_gallery(db, None, None, None)
-    clf = fit_gallery(gallery, components, c, kernel)
     path = classifier_path(gallery)
+    with writing(path):
+        clf = fit_gallery(gallery, components, c, kernel)
     if as_json:
         click.echo(json.dumps({"path": str(path), **clf.header}))
     else:

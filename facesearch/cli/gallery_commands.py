@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from ..config import DECIDERS, QUALITY_GATES
 from ..types import shown
 from .options import (db_option, detector_option, ef_search_option, face_place, format_gender, index_type_option,
                       json_option, model_option, no_flip_option, nprobe_option, open_gallery, print_result,
-                      progress, report_errors, sub_db_option, unusable_note, vectors_option, weights_option)
+                      progress, report_errors, sub_db_option, threshold_option, unusable_note, vectors_option,
+                      weights_option)
 
 
 @click.command()
@@ -58,8 +58,8 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
     rep = EnrollReport()
     try:
         with progress(len(scan.items), "index") as bar:
-            gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None,
-                           require_face=require_face, progress=bar.update, report=rep, quality_gate=quality_gate)
+            gallery.enroll(scan.items, prune_under=Path(gallery_dir) if prune else None, require_face=require_face,
+                           progress=bar.update, report=rep, quality_gate=quality_gate, keep_under=scan.unreadable)
     except KeyboardInterrupt:
         report_errors(scan.errors + rep.errors)
         click.echo(f"interrupted: {rep.added} photos were saved before the interruption (each batch is saved "
@@ -87,8 +87,7 @@ def index(gallery_dir, db, model, weights, detector, no_flip, include_distorted,
 @click.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path())
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(min=1), help="Identities to return.")
-@click.option("--threshold", type=float, default=None, callback=lambda c, p, v: _finite(v),
-              help="Accept by this cosine score alone for this call (default: the calibrated rule, score floor + margin over the runner-up).")
+@threshold_option
 @db_option
 @model_option
 @weights_option
@@ -106,7 +105,8 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     """Top-k identities for each photo (files or folders), with cosine scores.
 
     With --json, one line per photo:
-    {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null}
+    {"query": ..., "matches": [{"identity", "score", "photo"}, ...], "accepted": true|false|null,
+    "face_found": false where no face was found and its centre crop was searched}
     (--all-faces adds "faces": [{"box", "det_score", "quality", "matches", "accepted", "margin"}];
     --attributes adds "gender": {"label", "score"} to the photo and to each face)
     or, for a photo that could not be used, {"query": ..., "error": reason}.
@@ -126,12 +126,6 @@ def query(photos, k, threshold, db, model, weights, nprobe, ef_search, all_faces
     rule = gallery.accept_rule(threshold, decider)
     failed += sum(print_result(r, as_json, "query", lambda r: format_result(r, rule)) for r in results)
     sys.exit(1 if failed else 0)
-
-
-def _finite(value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, not {value}")
-    return value
 
 
 def unknown_reason(r, rule) -> str:
@@ -201,11 +195,14 @@ def compare(photo_a, photo_b, db, model, weights, detector, as_json):
         report_errors([res])
         sys.exit(1)
     same = None if threshold is None else res >= threshold
+    no_face = res.no_face(photo_a, photo_b)
     if as_json:
-        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same}))
+        click.echo(json.dumps({"a": photo_a, "b": photo_b, "score": round(res, 6), "same": same,
+                               "face_found": dict(zip("ab", res.face_found))}))
     else:
         verdict = "" if same is None else ("  same person" if same else "  different people")
-        click.echo(f"{res:.4f}{verdict}")
+        note = f"  (no face found in {' and '.join(map(shown, no_face))}: centre crop compared)" if no_face else ""
+        click.echo(f"{res:.4f}{verdict}{note}")
 
 
 @click.group(invoke_without_command=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ..config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
-from .options import (db_option, fail, json_option, objective_option, open_gallery, plots_option, progress,
-                      report_errors)
+from .options import (FiniteFloat, db_option, fail, finite_float, json_option, objective_option, open_gallery,
+                      output_folder, plots_option, progress, report_errors, writing)
 
 
 @click.command()
@@ -21,7 +21,7 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False),
               help="Labelled folder scored each epoch (protocols A and B). Without --holdout best.pt is kept "
               "by its B, then A; with --holdout it is only reported.")
-@click.option("--holdout", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--holdout", type=FiniteFloat(0, 1, max_open=True), default=None,
               help="Hold out this fraction of the training identities (chosen by --seed, e.g. 0.15); protocols "
               "A and B on them choose best.pt and early stopping. --val is then only reported (val_* in "
               "history.json), never used for a choice.  [default: 0: choose on --val]")
@@ -32,17 +32,17 @@ from .options import (db_option, fail, json_option, objective_option, open_galle
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2),
               help="Photos per step (under torchrun: in all processes together).")
-@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--lr", default=1e-3, show_default=True, type=finite_float)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw", show_default=True)
-@click.option("--margin", default=0.3, show_default=True, type=float, help="Angular margin m.")
-@click.option("--scale", default=32.0, show_default=True, type=float, help="Logit scale s.")
+@click.option("--margin", default=0.3, show_default=True, type=finite_float, help="Angular margin m.")
+@click.option("--scale", default=32.0, show_default=True, type=finite_float, help="Logit scale s.")
 @click.option("--margin-kind", type=click.Choice(MARGIN_KINDS), default="arcface",
               show_default=True)
 @click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
               "trunk then runs once and its features are cached.")
 @click.option("--augment", is_flag=True, help="On-the-fly synthetic distortions (for clean-only data; "
               "not with --freeze on MobileFaceNet).")
-@click.option("--pair-weight", type=float, default=None,
+@click.option("--pair-weight", type=finite_float, default=None,
               help="Stage 2: weight of a contrastive loss pulling distorted crops to their clean source "
               "(0 = off).  [default: 0]")
 @click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
@@ -73,6 +73,8 @@ def train(train_dir, val_dir, resume, task, **options):
     log_to_stderr()
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
+    if not resume:
+        output_folder(options["out"])  # an --out that cannot be written fails now, not after an epoch
     finished = False
     try:
         if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
@@ -101,6 +103,9 @@ def _train_gender(train_dir, val_dir, options):
         fail("give TRAIN_DIR (one folder per class)")
     log_to_stderr()
     out = options["out"] if options["out"] != "runs/train" else "runs/gender"
+    for data in filter(None, (train_dir, val_dir)):
+        _outside_the_data("--out", out, data)  # confusion.png would be a photo of a class there
+    out = output_folder(out)
     rep = train_gender(train_dir, val_dir, out, options["encoder"] or "default", options["weights"], options["seed"])
     best = rep["selection"]["best"]
     click.echo(f"chosen {best['kind']} ({best['param']:g}), threshold {best['threshold']:.3f}: balanced accuracy "
@@ -118,6 +123,14 @@ def _train_gender(train_dir, val_dir, options):
     raise SystemExit(1 if failed else 0)
 
 
+def _outside_the_data(option: str, path: str | None, data: str) -> None:
+    """Refuse an output inside the labelled folder: plots there would be read as photos of a
+    person (or as a person) next time, and a report could replace a photo."""
+    if path and Path(path).resolve().is_relative_to(Path(data).resolve()):
+        fail(f"{option} {path} is inside the data folder {data}: what is written there would be read as "
+             "data next time; write it elsewhere")
+
+
 def _labelled_run(db, fn, *args, **kwargs):
     """Run calibrate/evaluate with a progress bar; per-file errors are printed, not fatal."""
     from ..photos.scan import scan_gallery
@@ -131,10 +144,10 @@ def _labelled_run(db, fn, *args, **kwargs):
 
 @click.command()
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--target-fpir", default=None, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--target-fpir", default=None, type=FiniteFloat(0, 1, min_open=True),
               help="Identification (`query`): the share of queries of people NOT enrolled that may be "
               "accepted as someone, in a gallery the size of this database's.  [default: 0.01]")
-@click.option("--target-far", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--target-far", default=0.01, show_default=True, type=FiniteFloat(0, 1, min_open=True),
               help="Verification (`compare`): false accepts per impostor comparison.")
 @objective_option
 @click.option("--force", is_flag=True, help="Calibrate even on less data than the targets need "
@@ -152,23 +165,15 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
     gallery of this database's size), and the verification threshold, used by `compare`.
     The thresholds they replace are printed. Plots: histogram.png, roc.png, det.png.
     """
-    from ..evaluation import calibrate as C, metrics, plots as P
+    from ..evaluation import calibrate as C
 
+    _outside_the_data("--plots", plots, data_dir)
+    out = output_folder(plots) if plots else None  # a folder that cannot be made fails before the work
     gallery, (info, errors) = _labelled_run(db, C.calibrate, data_dir, objective=objective, target_far=target_far,
                                             target_fpir=target_fpir, force=force)
     genuine, impostor, det = info.pop("_genuine"), info.pop("_impostor"), info.pop("_det")
     verify = info["verification"]
     failed = report_errors(errors)
-    if plots:
-        out = Path(plots)
-        out.mkdir(parents=True, exist_ok=True)
-        P.histogram(genuine, impostor, {"identification": info["threshold"], "verification": verify["threshold"]},
-                    out / "histogram.png")
-        far, tar, _ = metrics.roc(genuine, impostor)
-        P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
-        fpir, fnir, ts, margin_curve = det
-        P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
-                                                       "verification": verify["threshold"]}, margin_curve)
     if as_json:
         click.echo(json.dumps(info))
     else:
@@ -185,7 +190,23 @@ def calibrate(data_dir, target_fpir, target_far, objective, force, plots, db, as
                    f"{info['queries']:,} queries; stored in {db}")
         if info["replaced"]:
             click.echo(f"replaced {_describe_threshold(info['replaced'])}")
+    if out:  # after the thresholds are stored and shown: a full disk loses only the plots
+        with writing(f"plots to {out}"):
+            _calibration_plots(out, info, genuine, impostor, det)
     raise SystemExit(1 if failed else 0)
+
+
+def _calibration_plots(out: Path, info: dict, genuine, impostor, det) -> None:
+    from ..evaluation import metrics, plots as P
+
+    verify = info["verification"]
+    P.histogram(genuine, impostor, {"identification": info["threshold"], "verification": verify["threshold"]},
+                out / "histogram.png")
+    far, tar, _ = metrics.roc(genuine, impostor)
+    P.roc_curve(far, tar, out / "roc.png", (max(verify["far"], 1e-7), verify["tar"]))
+    fpir, fnir, ts, margin_curve = det
+    P.det_curve(fpir, fnir, ts, out / "det.png", {"identification floor": info["threshold"],
+                                                   "verification": verify["threshold"]}, margin_curve)
 
 
 def _describe_threshold(info: dict) -> str:
@@ -207,27 +228,41 @@ def _describe_threshold(info: dict) -> str:
 def evaluate(data_dir, report, plots, tsne, db, as_json):
     """Measure the index's encoder on labelled DATA_DIR: protocols A/B, per-distortion
     top-1, verification at the stored threshold, ROC AUC, TAR@FAR and an open-set test."""
-    from ..evaluation import calibrate as C, metrics, plots as P
+    from ..evaluation import calibrate as C
     from ..evaluation.report import markdown
 
+    if report and Path(report).suffix.lower() == ".json":
+        fail(f"--report {report}: the Markdown report and its JSON (written beside it, .json) would be one "
+             "file; name the report .md")
+    _outside_the_data("--plots", plots, data_dir)
+    _outside_the_data("--report", report, data_dir)
+    out = output_folder(plots) if plots else None  # what cannot be written fails before the work
+    if report:
+        output_folder(Path(report).parent)
     gallery, (rep, errors, data) = _labelled_run(db, C.evaluate, data_dir)
     genuine, impostor = rep.pop("_genuine"), rep.pop("_impostor")
     failed = report_errors(errors)
-    if plots:
-        out = Path(plots)
-        out.mkdir(parents=True, exist_ok=True)
-        if len(genuine) and len(impostor):  # one identity, or one photo each: nothing to plot
-            P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
-            far, tar, _ = metrics.roc(genuine, impostor)
-            P.roc_curve(far, tar, out / "roc.png")
-        if "A" in rep["protocols"]:
-            P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
-        if tsne:
-            P.tsne(data.emb, data.labels, out / "tsne.png")
     text = markdown(rep)
+    click.echo(json.dumps(rep) if as_json else text)  # first: a file that cannot be written loses nothing
     if report:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(text)
-        Path(report).with_suffix(".json").write_text(json.dumps(rep, indent=2))
-    click.echo(json.dumps(rep) if as_json else text)
+        with writing(report):
+            Path(report).write_text(text)
+        with writing(Path(report).with_suffix(".json")):
+            Path(report).with_suffix(".json").write_text(json.dumps(rep, indent=2))
+    if out:
+        with writing(f"plots to {out}"):
+            _evaluation_plots(out, rep, genuine, impostor, data if tsne else None)
     raise SystemExit(1 if failed else 0)
+
+
+def _evaluation_plots(out: Path, rep: dict, genuine, impostor, tsne_data) -> None:
+    from ..evaluation import metrics, plots as P
+
+    if len(genuine) and len(impostor):  # one identity, or one photo each: nothing to plot
+        P.histogram(genuine, impostor, rep["threshold"], out / "histogram.png")
+        far, tar, _ = metrics.roc(genuine, impostor)
+        P.roc_curve(far, tar, out / "roc.png")
+    if "A" in rep["protocols"]:
+        P.distortion_bars(rep["protocols"]["A"]["by_distortion"], out / "distortions.png")
+    if tsne_data is not None:
+        P.tsne(tsne_data.emb, tsne_data.labels, out / "tsne.png")

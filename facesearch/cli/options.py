@@ -2,11 +2,39 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
 from ..config import DETECTORS, INDEX_KINDS, OBJECTIVES, default_db
+from ..errors import OutputError
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option, optionally bounded, that refuses nan and inf (a usage error, exit 2):
+    click's FloatRange lets nan through every bound, and a nan threshold accepts no one or
+    anyone. Every float option of the CLI is one of these."""
+
+    name = "float"
+
+    def _describe_range(self) -> str:  # click writes an unbounded range as "x<=None"
+        return "finite" if self.min is None and self.max is None else super()._describe_range()
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, not {value}", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+finite_float = FiniteFloat()
+threshold_option = click.option(
+    "--threshold", type=finite_float, default=None,
+    help="Accept by this cosine score alone (default: the calibrated rule, score floor + margin over "
+    "the runner-up).")
 
 db_option = click.option("--db", "db", default=default_db, show_default="$FACESEARCH_DB or ./facesearch.db",
                          type=click.Path(dir_okay=False), help="SQLite database file (the FAISS index lives "
@@ -100,3 +128,22 @@ def open_gallery(db: str, model: str | None, weights: str | None, detector: str 
 
     return Gallery.open(db, model, weights, detector, flip=not no_flip, create=create,
                         on_wait=lambda msg: click.echo(f"note: {msg}", err=True), vectors=vectors)
+
+
+@contextmanager
+def writing(what: str | Path):
+    """Any OSError inside (disk full, no permission, not a folder...) becomes an
+    :class:`OutputError` naming ``what`` was being written."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputError(f"cannot write {what}: {e.strerror or e}") from None
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` created as a folder for outputs (an OutputError if it cannot be), before the
+    work whose results go there."""
+    path = Path(path)
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path

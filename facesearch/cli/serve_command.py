@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .options import db_option, detector_option, model_option, open_gallery, weights_option
+from .options import FiniteFloat, db_option, detector_option, model_option, open_gallery, weights_option
 
 TOKEN_ENV = "FACESEARCH_API_TOKEN"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -32,9 +32,9 @@ def _token(ctx, param, value):
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar=TOKEN_ENV, default=None, show_envvar=True, callback=_token,
               help="Require `Authorization: Bearer TOKEN` on every /v1 route (an empty token is refused).")
-@click.option("--max-upload-mb", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--max-upload-mb", default=10.0, show_default=True, type=FiniteFloat(min=0, min_open=True),
               help="Largest request body; larger uploads get 413 and are not read.")
-@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--body-timeout", default=30.0, show_default=True, type=FiniteFloat(min=0, min_open=True),
               help="Seconds a request body may take to arrive; a slower upload gets 408 and its connection "
               "is closed. A request's headers get the same time, at most 10 s.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",

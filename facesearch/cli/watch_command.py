@@ -7,14 +7,14 @@ import sys
 import click
 
 from ..types import shown
-from .options import db_option, json_option, open_gallery
+from .options import db_option, json_option, open_gallery, threshold_option
 
 
 @click.command()
 @click.argument("source")
 @click.option("--every", type=click.IntRange(min=1), default=5, show_default=True,
               help="Identify faces in every N-th frame; tracks carry names in between.")
-@click.option("--threshold", type=float, default=None, help="Accept by this cosine score alone (default: the calibrated rule, score floor + margin over the runner-up).")
+@threshold_option
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the video with boxes, track numbers and names drawn (mp4).")
 @db_option
@@ -26,7 +26,8 @@ def watch(source, every, threshold, out, db, as_json):
     With --json, one line per processed frame:
       {"frame": N, "time": seconds, "faces": [{"box", "track", "identity", "score", "accepted"}]}
     then one summary line: {"summary": [{"identity", "spans": [[from, to], ...], "seen_s", "tracks"}],
-    "tracks", "unknown_tracks", "frames_read", "frames_processed", "wall_s", "frames_per_s", "interrupted"}.
+    "tracks", "unknown_tracks", "frames_read", "frames_processed", "wall_s", "frames_per_s", "interrupted",
+    "frame_errors"}.
     A track's identity is the one its accepted sightings voted for. Ctrl-C stops cleanly (the
     summary is still printed, --out finished).
     """
@@ -48,9 +49,11 @@ def watch(source, every, threshold, out, db, as_json):
         run.interrupted = True
         frames.close()
     summary = run.summary()
+    if run.frame_errors:
+        click.echo(f"error: {run.frame_errors} frames could not be searched: {run.first_error}", err=True)
     if as_json:
         click.echo(json.dumps(summary))
-        return
+        sys.exit(1 if run.frame_errors else 0)
     click.echo(f"{summary['frames_read']} frames read, {summary['frames_processed']} processed in "
                f"{summary['wall_s']:.1f} s ({summary['frames_per_s'] or 0:.1f} frames/s); "
                f"{summary['tracks']} tracks, {summary['unknown_tracks']} unknown"
@@ -58,3 +61,4 @@ def watch(source, every, threshold, out, db, as_json):
     for entry in summary["summary"]:
         spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in entry["spans"])
         click.echo(f"  {shown(entry['identity'])}: {spans}")
+    sys.exit(1 if run.frame_errors else 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..photos.scan import describe, scan_gallery
+from ..photos.scan import describe, walk_gallery
 from ..types import FileError
 
 
@@ -32,10 +32,13 @@ def embed_folder(gallery, root: str | Path, progress=None) -> tuple[Labelled, li
     """Every photo under ``root`` (clean and distorted), embedded through ``gallery``
     (:meth:`~facesearch.gallery.Gallery.embed_labelled` caches them in its database).
     DataError when there is no photo to use."""
-    items = scan_gallery(root, include_distorted=True)
+    scan = walk_gallery(root, include_distorted=True)  # its errors (unreadable folders...) are reported
+    items = scan.items
     if not items:
-        raise DataError(f"no labelled photos in {root} (expected {root}/<person>/*.jpg)")
+        raise DataError(f"no labelled photos in {root} (expected {root}/<person>/*.jpg)"
+                        + "".join(f"; {str(e).removeprefix('error: ')}" for e in scan.errors[:3]))
     vectors, errors = gallery.embed_labelled([p for _, p in items], progress)
+    errors = scan.errors + errors
     keep = [(n, p) for n, p in items if p in vectors]
     if not keep:
         raise DataError(f"none of the {len(items)} photos in {root} could be used"
@@ -68,6 +71,26 @@ def pair_scores(data: Labelled) -> tuple[np.ndarray, np.ndarray]:
     s, ql, gl = query_gallery(data)
     same, valid = ql[:, None] == gl[None, :], np.isfinite(s)
     return s[same & valid], s[~same & valid]
+
+
+def missing_pairs(data: Labelled) -> list[str]:
+    """What the data lacks for genuine pairs (two photos of one identity) and impostor pairs
+    (photos of two identities), in words (empty: it has both)."""
+    genuine, impostor = pair_scores(data)
+    facecom = "clean" in data.kinds and any(k != "clean" for k in data.kinds)
+    missing = []
+    if not len(genuine):
+        missing.append("no genuine pairs: no identity has both a clean photo and a distorted one "
+                       "(<person>/distortion/*)" if facecom else
+                       "no genuine pairs: no identity has two or more photos (a person folder needs at "
+                       "least two photos to compare)")
+    if not len(impostor):
+        present = sorted({data.names[i] for i in data.labels.tolist()})
+        missing.append(f"no impostor pairs: photos of two or more identities are needed, there are only "
+                       f"photos of {present[0]!r}" if len(present) < 2 else
+                       "no impostor pairs: no distorted photo has a clean photo of another identity to be "
+                       "compared with")
+    return missing
 
 
 def identification_scores(data: Labelled, product=None) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import DataError
 from ..types import AcceptRule
 from . import metrics
-from .labelled import Labelled, identification_scores, pair_scores, query_gallery
+from .labelled import Labelled, identification_scores, missing_pairs, pair_scores, query_gallery
 from .protocols import best_per_identity
 
 # A rate of r is measured from at least 10 / r trials: about ten events at the target.
@@ -58,7 +58,7 @@ def verification_threshold(data: Labelled, objective: str = "far", target: float
     """Threshold per comparison and the pair rates it gives (``force`` skips the data check)."""
     genuine, impostor = pair_scores(data)
     if not len(genuine) or not len(impostor):
-        raise DataError("calibration needs at least two identities with photos")
+        raise DataError("; ".join(missing_pairs(data)))
     if not force:
         check_enough(objective, target, len(genuine), len(impostor), 0)
     t = metrics.threshold_max_f1(genuine, impostor) if objective == "f1" else metrics.threshold_at_far(impostor, target)
@@ -118,7 +118,7 @@ def identification_threshold(data: Labelled, target: float = 0.01, size: int = 1
     """The accept rule for FPIR ``target`` in a gallery of ``size`` identities, the rates it
     gives and the method used (see the module doc)."""
     if len(set(data.labels.tolist())) < 2:
-        raise DataError("calibration needs at least two identities with photos")
+        raise DataError("; ".join(missing_pairs(data)))
     hit, scores = _hits_and_identity_scores(data)
     if not force:
         check_enough("fpir", target, 0, 0, len(hit))

@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import DETECTORS, MIN_FACE_SIZE
+from ..photos.images import original_size
 from ..types import AlignedFace
 
 # ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners.
@@ -52,6 +53,16 @@ def center_crop(image: Image.Image, size: int, fraction: float = CENTER_CROP_FRA
     return np.asarray(image.resize((size, size), Image.BILINEAR, box=box), dtype=np.uint8)
 
 
+def in_photo_pixels(image: Image.Image, boxes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Boxes (clipped to the photo) and landmarks found on ``image``, in the pixels of the
+    photo it was made from (a large photo is searched on a smaller copy), and how many photo
+    pixels one pixel of ``image`` spans."""
+    (w, h), (ow, oh) = image.size, original_size(image)
+    sx, sy = ow / w, oh / h
+    boxes = np.clip(boxes * np.array([sx, sy, sx, sy]), 0, [ow, oh, ow, oh])
+    return boxes, points * np.array([sx, sy]), (sx + sy) / 2
+
+
 def pick_face(boxes: np.ndarray, width: int, height: int) -> int:
     """Largest face, ties broken towards the image centre."""
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -84,6 +95,14 @@ class Aligner:
 
             self._mtcnn = MTCNN(min_face_size=MIN_FACE_SIZE, device=self._device)
         return self._mtcnn
+
+    def too_small(self, image: Image.Image) -> str | None:
+        """Why no face can be looked for in ``image`` (None: it can): MTCNN finds faces of
+        MIN_FACE_SIZE pixels or more, so a smaller photo cannot hold one it would find."""
+        w, h = image.size
+        if self.detector != "mtcnn" or (w, h) == (self.size, self.size) or min(w, h) >= MIN_FACE_SIZE:
+            return None
+        return f"image too small to find a face in ({w}x{h} px; the face detector needs {MIN_FACE_SIZE} px a side)"
 
     def fallback(self, image: Image.Image) -> AlignedFace:
         if image.size == (self.size, self.size):
@@ -129,9 +148,10 @@ class Aligner:
         main, n = pick_face(boxes, *image.size), int(keep.sum())
         order = np.argsort((boxes[:, 0] + boxes[:, 2]) / 2, kind="stable") if every else np.array([main])
         faces = []
+        shown_boxes, shown_points, scale = in_photo_pixels(image, boxes, points)
         for j in order:
             m = similarity_transform(points[j], self.template)
             faces.append(AlignedFace(warp(image, m, self.size), detected=True, n_faces=n,
-                                     box=tuple(float(v) for v in boxes[j]), score=float(probs[j]),
-                                     landmarks=np.asarray(points[j], np.float64)))
+                                     box=tuple(float(v) for v in shown_boxes[j]), score=float(probs[j]),
+                                     landmarks=np.asarray(shown_points[j], np.float64), scale=scale))
         return faces, int(np.flatnonzero(order == main)[0])

@@ -288,6 +288,8 @@ def _detect(imgs, minsize, pnet, rnet, onet, threshold, factor):
     while minl >= 12:
         scales.append(scale)
         scale, minl = scale * factor, minl * factor
+    if not scales:  # the image is smaller than the smallest face looked for: none to find
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.int64)
     sizes = [(int(h * scale + 1), int(w * scale + 1)) for scale in scales]
     boxes, image_inds = [np.zeros((0, 9), np.float32)], [np.zeros(0, np.int64)]
     for scale, im in zip(scales, _pyramid(imgs, sizes)):  # stage 1: proposal net over an image pyramid

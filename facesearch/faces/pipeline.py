@@ -62,6 +62,23 @@ class Embedded:
     main: int = 0  # position of ``face`` in ``faces``
 
 
+class Comparison(float):
+    """The cosine similarity of the faces in two photos: a float, as it always was, that
+    also says whether a face was found in each photo (``face_found``, for a and b; False:
+    that photo's centre crop was compared)."""
+
+    face_found: tuple[bool, bool]
+
+    def __new__(cls, score: float, face_found: tuple[bool, bool]) -> "Comparison":
+        obj = super().__new__(cls, score)
+        obj.face_found = (bool(face_found[0]), bool(face_found[1]))
+        return obj
+
+    def no_face(self, a, b) -> list:
+        """Those of ``a`` and ``b`` (the photos, or their names) where no face was found."""
+        return [name for name, found in zip((a, b), self.face_found) if not found]
+
+
 def _decode(sources: list[Source]) -> list:
     """Each source's (image, sha256 of its bytes), or the ImageError that explains why it has none."""
     out = []
@@ -129,6 +146,8 @@ class Embedder:
         for i, (src, im) in enumerate(zip(sources, decoded)):
             if isinstance(im, ImageError):
                 results[i] = FileError(label(src), str(im))
+            elif (why := self.aligner.too_small(im[0])) is not None:
+                results[i] = FileError(label(src), why)
             else:
                 images.append(im[0])
                 digests[i] = im[1]
@@ -153,10 +172,11 @@ class Embedder:
                                       pairs if all_faces else None, main)
         return results  # type: ignore[return-value]
 
-    def compare(self, a, b) -> float | FileError:
-        """Cosine similarity of the faces in two photos, or the first photo's error."""
-        ra, rb = self.run([a, b])
+    def compare(self, a, b) -> Comparison | FileError:
+        """Cosine similarity of the faces in two photos (or of their centre crops, where no
+        face is found), or the first photo's error."""
+        ra, rb = self.run([as_source(a), as_source(b)])
         for r in (ra, rb):
             if isinstance(r, FileError):
                 return r
-        return float(np.dot(ra.vector, rb.vector))
+        return Comparison(float(np.dot(ra.vector, rb.vector)), (ra.face.detected, rb.face.detected))

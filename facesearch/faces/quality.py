@@ -25,7 +25,7 @@ FACE_BOX = (0.18, 0.25, 0.82, 0.92)  # x0, y0, x1, y1
 class QualityLimits:
     max_saturated: float = 0.60  # share of the inner face at >= 250 grey levels
     max_dark: float = 0.90  # share at <= 8 grey levels
-    min_face_px: float = 20.0  # detected face box side, source pixels
+    min_face_px: float = 20.0  # detected face box side, in pixels of the image it was cropped from
     max_yaw: float = 0.85  # nose offset from the eyes' midpoint, in inter-eye distances
 
 
@@ -53,7 +53,7 @@ def measure(face: AlignedFace) -> dict:
          "face_px": None, "yaw": None, "roll": None}
     if face.box is not None:
         x0, y0, x1, y1 = face.box
-        m["face_px"] = float(min(x1 - x0, y1 - y0))
+        m["face_px"] = float(min(x1 - x0, y1 - y0)) / face.scale  # the detail the crop was made from
     if face.landmarks is not None:
         left, right, nose = face.landmarks[0], face.landmarks[1], face.landmarks[2]
         eyes = right - left
@@ -78,7 +78,8 @@ def assess(face: AlignedFace, limits: QualityLimits = LIMITS) -> FaceQuality:
           f"face washed out: {m['saturated']:.0%} of it is saturated (limit {limits.max_saturated:.0%})")
     check(1 - m["dark"] / limits.max_dark, f"face too dark: {m['dark']:.0%} of it is black")
     if m["face_px"] is not None:
-        check(m["face_px"] / limits.min_face_px - 1, f"face too small: {m['face_px']:.0f} px")
+        check(m["face_px"] / limits.min_face_px - 1, f"face too small: {m['face_px']:.0f} px"
+              + (f" in the copy of the photo searched ({face.scale:.1f}x smaller)" if face.scale > 1 else ""))
     if m["yaw"] is not None:
         check(1 - abs(m["yaw"]) / limits.max_yaw, "face turned away from the camera")
     score = float(np.clip(min(margins), 0, 1))

@@ -83,7 +83,7 @@ class Enrolment:
         self.store, self.sync, self.meta, self.report = store, sync, meta, report
         self.progress, self.quality_gate = progress, quality_gate
 
-    def run(self, items: list[tuple[str, Path]], embedder, prune_under: Path | None) -> None:
+    def run(self, items: list[tuple[str, Path]], embedder, prune_under: Path | None, keep_under=()) -> None:
         owner = self.store.photos_by_hash()  # sha256 -> (identity, path)
         todo = self.new_items(items, owner)
         if todo:  # no model load for a no-op run
@@ -95,7 +95,8 @@ class Enrolment:
                     self.progress(len(chunk))
         if prune_under is not None:
             prefix = walked(Path(prune_under)) + "/"
-            stale = self.store.prune(prefix, {walked(p) for _, p in items})
+            keep = [walked(k) for k in keep_under]  # unreadable folders (and photos): left as they are
+            stale = self.store.prune(prefix, {walked(p) for _, p in items} | set(keep), tuple(k + "/" for k in keep))
             self.sync.remove(self.meta, stale)
             self.report.removed = len(stale)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import EMBED_BATCH, is_database_url
 from ..errors import GalleryError, NotFoundError
-from ..faces.pipeline import Embedded, Embedder, as_source, label
+from ..faces.pipeline import Comparison, Embedded, Embedder, label
 from ..types import AcceptRule, FaceMatch, FileError, Match, QueryResult
 from .attributes import Attributes
 from .classifier import svc_search
@@ -28,14 +28,10 @@ from .uploads import UploadReport, embed_all, owners, store_uploads
 Progress = Callable[[int], None] | None
 
 
-def compare_photos(embedder: Embedder, a, b) -> float | FileError:
-    """Cosine similarity of the faces in two photos (paths, bytes or PIL images), or the
-    first photo's error."""
-    ra, rb = embedder.run([as_source(a), as_source(b)])
-    for r in (ra, rb):
-        if isinstance(r, FileError):
-            return r
-    return float(np.dot(ra.vector, rb.vector))
+def compare_photos(embedder: Embedder, a, b) -> Comparison | FileError:
+    """Cosine similarity of the faces in two photos (paths, bytes or PIL images) and whether
+    a face was found in each, or the first photo's error."""
+    return embedder.compare(a, b)
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
@@ -211,20 +207,21 @@ class Gallery:
 
     # -- enrol ---------------------------------------------------------------------------
     def enroll(self, items: Iterable[tuple[str, Path]], prune_under: Path | None = None,
-               require_face: bool = False, progress: Progress = None,
-               report: EnrollReport | None = None, quality_gate: str = "warn") -> EnrollReport:
+               require_face: bool = False, progress: Progress = None, report: EnrollReport | None = None,
+               quality_gate: str = "warn", keep_under: Iterable[Path] = ()) -> EnrollReport:
         """Add ``(identity, photo)`` pairs; photos already stored (same identity, same bytes)
         are skipped, a stored path whose bytes changed is replaced, and the same bytes under
         another identity are refused. A folder's photos keep the name its identity was given
         by ``rename``. ``prune_under``: remove stored photos below that folder that are not in
-        ``items`` any more, and identities left with no photo. ``report`` is filled as the
+        ``items`` any more (except below ``keep_under``: folders that could not be read), and
+        identities left with no photo. ``report`` is filled as the
         work goes (batches are saved whole), so an interrupted caller can say what was saved.
         ``quality_gate``: photos whose face is unusable are listed in ``report.unusable`` and
         enrolled ("warn") or left out ("skip")."""
         report = report if report is not None else EnrollReport()
         with self._writing() as (meta, _):
             run = Enrolment(self.store, self.sync, meta, report, progress, quality_gate)
-            run.run(run.named(items), lambda: self.embedder(require_face), prune_under)
+            run.run(run.named(items), lambda: self.embedder(require_face), prune_under, keep_under)
         return report
 
     # -- search --------------------------------------------------------------------------
@@ -328,7 +325,7 @@ class Gallery:
             self._attributes = Attributes()
         return self._attributes
 
-    def compare(self, a, b) -> float | FileError:
+    def compare(self, a, b) -> Comparison | FileError:
         """Cosine similarity of the faces in two photos (paths, bytes or PIL images)."""
         return compare_photos(self.embedder(), a, b)
 

@@ -230,12 +230,12 @@ class Store:
         with self.session() as s:
             return {h: (n, p) for h, n, p in s.execute(select(Photo.sha256, Identity.name, Photo.path).join(Identity))}
 
-    def prune(self, prefix: str, present: set[str]) -> list[int]:
-        """Delete photos whose path starts with ``prefix`` but is not in ``present``, then
-        identities left without photos; returns the deleted photo ids."""
+    def prune(self, prefix: str, present: set[str], keep: tuple[str, ...] = ()) -> list[int]:
+        """Delete photos whose path starts with ``prefix`` (but not with one of ``keep``) and
+        is not in ``present``, then identities left without photos; returns the deleted ids."""
         with self.session() as s, s.begin():
             stale = [pid for pid, path in s.execute(select(Photo.id, Photo.path))
-                     if path.startswith(prefix) and path not in present]
+                     if path.startswith(prefix) and path not in present and not path.startswith(keep)]
             if stale:
                 s.execute(delete(Photo).where(Photo.id.in_(stale)))
             s.execute(delete(Identity).where(~Identity.photos.any()))

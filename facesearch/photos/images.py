@@ -8,16 +8,25 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..config import MAX_DETECT_SIDE, MAX_FILE_BYTES
 from ..errors import ImageError
 
+# Photos larger than MAX_DETECT_SIDE are searched on a smaller copy; the copy remembers the
+# photo's own (upright) size here, so that faces are reported in the photo's pixels.
+ORIGINAL_SIZE = "facesearch.original_size"
+_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the photo by 90 degrees
 # Pixels decoded per pixel that detection sees (MAX_DETECT_SIDE^2): 25 x 1024^2 = 26.2 MP,
 # a 24 MP camera's photo even as PNG. JPEGs are reduced while decoding (draft), so nearly
 # any JPEG fits; other formats are decoded whole, so a small file that unpacks to more
 # (a 150 KB, 81 MP 16-bit PNG took 2.2 GB and 7-15 s) is refused from its header.
 DECODE_BUDGET = 25
+
+
+def original_size(image: Image.Image) -> tuple[int, int]:
+    """The (width, height) of the photo ``image`` was made from (its own size if none)."""
+    return image.info.get(ORIGINAL_SIZE, image.size)
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -74,6 +83,8 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | No
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+                size = (h, w) if im.getexif().get(ExifTags.Base.Orientation) in _SWAPS_AXES else (w, h)
                 _draft(im, max_side)
                 im.load()
                 im = ImageOps.exif_transpose(im)
@@ -86,7 +97,7 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | No
         raise ImageError("not an image file (unrecognised format)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"cannot decode image ({e})") from None
-    return _sized(im, max_side)
+    return _sized(im, max_side, size)
 
 
 def _draft(im: Image.Image, max_side: int) -> None:
@@ -120,12 +131,15 @@ def from_pil(image: Image.Image, max_side: int = MAX_DETECT_SIDE) -> Image.Image
         im = _to_rgb(ImageOps.exif_transpose(image))
     except (OSError, ValueError) as e:
         raise ImageError(f"cannot use image ({e})") from None
-    return _sized(im, max_side)
+    return _sized(im, max_side, im.size)
 
 
-def _sized(im: Image.Image, max_side: int) -> Image.Image:
+def _sized(im: Image.Image, max_side: int, size: tuple[int, int]) -> Image.Image:
+    """``im`` (upright, decoded from a photo of ``size``) no larger than ``max_side``; the
+    photo's size is kept in ``im.info`` (:func:`original_size`)."""
     if min(im.size) < 8:
         raise ImageError(f"image too small ({im.size[0]}x{im.size[1]})")
     if max(im.size) > max_side:
         im.thumbnail((max_side, max_side), Image.BILINEAR)
+    im.info[ORIGINAL_SIZE] = size
     return im

@@ -41,6 +41,7 @@ class GalleryScan:
     distorted_skipped: int = 0  # FACECOM distortion/ photos, enrolled only with include_distorted
     empty_folders: list[Path] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)  # photos that cannot be enrolled as they are named
+    unreadable: list[Path] = field(default_factory=list)  # folders that could not be listed: never "empty"
 
     def leave_out(self, path: Path, reason: str) -> None:
         if reason == NOT_UTF8:  # meant as a photo or a person: an error, not a remark
@@ -49,11 +50,36 @@ class GalleryScan:
             self.ignored.append((path, reason))
 
 
-def _entries(folder: Path) -> list[Path]:
+def _entries(folder: Path, scan: GalleryScan) -> list[Path] | None:
+    """The entries of ``folder``, or None (an error in ``scan``) where it cannot be read: a
+    folder that can be entered but not listed (mode 0311), or not entered at all (000)."""
     try:
-        return sorted(folder.iterdir())
-    except OSError:
-        return []
+        entries = sorted(folder.iterdir())
+        for entry in entries:
+            entry.lstat()  # a folder that can be listed but not entered (0600)
+        return entries
+    except OSError as e:
+        _cannot_read(folder, e, scan, "this folder")
+        return None
+
+
+def _cannot_read(path: Path, e: OSError, scan: GalleryScan, what: str = "it") -> None:
+    scan.unreadable.append(path)
+    scan.errors.append(FileError(str(path), f"cannot read {what} ({e.strerror or e}); "
+                                 "what is enrolled from it is left as it is"))
+
+
+def _unreachable(path: Path, scan: GalleryScan) -> bool:
+    """Whether ``path``, followed if it is a link, cannot be reached (a link into a folder
+    this user may not enter): an error in ``scan``, and kept from pruning."""
+    try:
+        path.stat()
+    except FileNotFoundError:  # a broken link: _problem names it
+        return False
+    except OSError as e:
+        _cannot_read(path, e, scan)
+        return True
+    return False
 
 
 NOT_UTF8 = "its name is not valid UTF-8, so it cannot be stored: rename it"
@@ -72,9 +98,15 @@ def _problem(path: Path) -> str | None:
     return None
 
 
-def _photos(folder: Path, scan: GalleryScan, nested_ok: bool) -> list[Path]:
+def _photos(folder: Path, scan: GalleryScan, nested_ok: bool) -> list[Path] | None:
+    """The photos of ``folder`` (None: it cannot be read)."""
+    entries = _entries(folder, scan)
+    if entries is None:
+        return None
     photos = []
-    for p in _entries(folder):
+    for p in entries:
+        if _unreachable(p, scan):
+            continue
         reason = _problem(p)
         if reason is None and p.is_dir():
             if nested_ok and p.name == DISTORTION_DIR:
@@ -98,7 +130,9 @@ def walk_gallery(root: str | Path, include_distorted: bool = False) -> GallerySc
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder of person folders")
     scan = GalleryScan()
-    for person in _entries(root):
+    for person in _entries(root, scan) or []:
+        if _unreachable(person, scan):
+            continue
         reason = _problem(person)
         if reason is None and not person.is_dir():
             reason = "not in a person folder (photos go in <gallery>/<person>/)"
@@ -111,14 +145,19 @@ def walk_gallery(root: str | Path, include_distorted: bool = False) -> GallerySc
             scan.leave_out(person, reason)
             continue
         photos = _photos(person, scan, nested_ok=True)
+        if photos is None:
+            continue
         distorted = person / DISTORTION_DIR
         if distorted.is_dir():
             more = _photos(distorted, scan, nested_ok=False)
+            if more is None and not include_distorted:  # photos that are not enrolled: no error
+                scan.unreadable.pop()
+                scan.errors.pop()
             if include_distorted:
-                photos += more
+                photos += more or []
             else:
-                scan.distorted_skipped += len(more)
-        if not photos:
+                scan.distorted_skipped += len(more or [])
+        if not photos and distorted not in scan.unreadable:
             scan.empty_folders.append(person)
         scan.items += [(name, photo) for photo in photos]
     return scan
@@ -138,11 +177,13 @@ def expand_paths(args: list[str | Path]) -> tuple[list[Path], list[FileError]]:
     for arg in args:
         p = Path(arg)
         if p.is_dir():
-            found = []
-            for dirpath, dirnames, filenames in os.walk(p):
+            found, unreadable = [], []
+            for dirpath, dirnames, filenames in os.walk(p, onerror=unreadable.append):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 found += [Path(dirpath) / f for f in sorted(filenames) if is_image_name(Path(f))]
-            if not found:
+            errors += [FileError(e.filename or str(p), f"cannot read this folder ({e.strerror or e})")
+                       for e in unreadable]
+            if not found and not unreadable:
                 errors.append(FileError(str(p), "no photos in this folder"))
             out += found
         else:

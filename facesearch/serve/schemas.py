@@ -46,6 +46,8 @@ class SearchResult(BaseModel):
 class CompareResult(BaseModel):
     score: float
     same: bool | None = Field(description="score >= the calibrated verification threshold (null: none)")
+    face_found: dict[str, bool] = Field(description='whether a face was found in image_a ("a") and image_b ("b"); '
+                                        "false: that photo's centre crop was compared")
 
 
 class Encoder(BaseModel):
@@ -107,12 +109,14 @@ class Added(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(description="the identity's new name")
+    """The body of PATCH /v1/people/{identity}: ``{"name": "<new name>"}``."""
+    name: str = Field(description="the identity's new name (NFC-normalised; 409 if another identity has it)",
+                      examples=["Ann Smith"])
 
 
 class Renamed(BaseModel):
-    identity: str
-    previous: str
+    identity: str = Field(description="the new name, as stored")
+    previous: str = Field(description="the name before")
 
 
 class ErrorBody(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import SourceError
+from ..files import is_same_file
 from .tracker import IoUTracker, Sighting, Track, timeline
 
 OPEN_TIMEOUT_MS = 10_000  # a URL that does not answer is an error after this, not a hang
@@ -47,6 +48,19 @@ def open_source(source: str):
     return cap
 
 
+def check_output(source: str, out: str) -> None:
+    """A SourceError for an --out that would destroy the source (the same file, also through
+    a link) or is not a file a video can be written to (a folder, a device)."""
+    if is_same_file(source, out):
+        raise SourceError(f"--out {out} is the source video itself: the annotated copy would replace it; "
+                          "write it to another file")
+    path = Path(out)
+    if path.exists() and not path.is_file():
+        raise SourceError(f"--out {out} is not a regular file: a video can only be written to a file")
+    if not path.parent.is_dir():
+        raise SourceError(f"--out {out}: no folder {path.parent}")
+
+
 @dataclass
 class FrameResult:
     """One processed frame: its number, its time (s) and the faces on it with their tracks."""
@@ -76,11 +90,15 @@ class Watch:
     frames_processed: int = 0
     wall_s: float = 0.0
     interrupted: bool = False
+    frame_errors: int = 0  # processed frames that could not be searched (e.g. too small for a face)
+    first_error: str | None = None
 
     def frames(self) -> Iterator[FrameResult]:
         """A result per processed frame, until the source ends (or Ctrl-C: stops cleanly,
         ``interrupted`` set, the output file finished)."""
         cv2 = _cv2()
+        if self.out:
+            check_output(self.source, self.out)
         cap = open_source(self.source)
         self._warm_up()
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
@@ -137,6 +155,9 @@ class Watch:
                      f.matches[0].score if f.matches else None, f.accepted,
                      {m.identity: m.score for m in f.matches})
             for f in r.faces or [] if f.box is not None or whole is not None]
+        if isinstance(r, FileError):
+            self.frame_errors += 1
+            self.first_error = self.first_error or r.reason
         tracks = self.tracker.update(sightings, at)
         return FrameResult(n, at, list(zip(sightings, tracks)))
 
@@ -155,7 +176,7 @@ class Watch:
                 "frames_read": self.frames_read, "frames_processed": self.frames_processed,
                 "wall_s": round(self.wall_s, 3),
                 "frames_per_s": round(self.frames_read / self.wall_s, 2) if self.wall_s else None,
-                "interrupted": self.interrupted}
+                "interrupted": self.interrupted, "frame_errors": self.frame_errors}
 
 
 def draw(cv2, bgr, faces: list[tuple[Sighting, Track]]):

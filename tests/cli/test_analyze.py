@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from facesearch.cli import main
+from tests.stub_detector import expected_box, install, large_photo
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "facecom_gender"
 
@@ -22,7 +23,8 @@ def test_analyze_json_gives_box_quality_and_gender_per_face(cli, gender_model, g
     r = cli("analyze", female, tmp_path / "broken.jpg", male, "--model", gender_model, "--json")
     assert r.exit_code == 1 and "broken.jpg" in r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [list(x) for x in lines] == [["photo", "faces", "main"], ["photo", "error"], ["photo", "faces", "main"]]
+    assert [list(x) for x in lines] == [["photo", "faces", "main", "faces_found"], ["photo", "error"],
+                                        ["photo", "faces", "main", "faces_found"]]
     assert [x["faces"][x["main"]]["gender"]["label"] for x in (lines[0], lines[2])] == ["female", "male"]
     face = lines[0]["faces"][0]
     assert list(face) == ["box", "det_score", "quality", "gender"] and list(face["gender"]) == ["label", "score"]
@@ -40,6 +42,7 @@ def test_analyze_refuses_a_file_that_is_no_model(cli, tmp_path, gender_dir):
     assert r.exit_code == 1 and "not a facesearch attribute model" in r.stderr
 
 
+@pytest.mark.slow  # training
 def test_train_task_gender_through_the_cli(cli, gender_dir, tmp_path, monkeypatch):
     import training.data
 
@@ -71,3 +74,37 @@ def test_shipped_gender_model_on_facecom_val_photos(cli):
     labels = [(lambda x: x["faces"][x["main"]]["gender"]["label"])(json.loads(line)) for line in r.stdout.splitlines()]
     correct = sum(got == p.parent.name for got, p in zip(labels, photos))
     assert correct >= 14, labels
+
+
+def test_faces_of_a_large_photo_are_boxed_in_its_own_pixels(cli, gender_model, tmp_path, monkeypatch):
+    """Issue 23 row 23: a 2280 x 1588 photo is searched on a 1024 px copy; its box was the copy's."""
+    install(monkeypatch)
+    photo = large_photo(tmp_path / "large.jpg")
+    line = json.loads(cli("analyze", photo, "--model", gender_model, "--json").stdout)
+    assert line["faces"][0]["box"] == pytest.approx(expected_box(2280, 1588), abs=0.1)
+    assert line["faces_found"] == 1
+    assert "face 1 at 684,318,1254,953:" in cli("analyze", photo, "--model", gender_model).stdout
+
+
+def test_a_photo_without_a_face_says_so(cli, gender_model, tmp_path):
+    """Issue 23 row 24: a blank image was answered "male 1.00" with nothing saying no face was found."""
+    from PIL import Image
+
+    Image.new("RGB", (300, 300), (255, 255, 255)).save(tmp_path / "blank.png")
+    r = cli("analyze", tmp_path / "blank.png", "--model", gender_model)
+    assert r.exit_code == 0 and r.stdout.splitlines()[0].endswith("blank.png  (no face found: centre crop)")
+    line = json.loads(cli("analyze", tmp_path / "blank.png", "--model", gender_model, "--json").stdout)
+    assert line["faces_found"] == 0 and line["faces"][0]["box"] is None
+
+
+@pytest.mark.parametrize("size", [(30, 30), (10, 500), (39, 200)])
+def test_a_photo_too_small_for_a_face_is_one_error_line(cli, gender_model, gender_dir, tmp_path, size):
+    """Issue 23 row 17: 'ValueError: need at least one array to concatenate' from the detector."""
+    from PIL import Image
+
+    Image.new("RGB", size, (120, 100, 90)).save(tmp_path / "tiny.png")
+    good = sorted((gender_dir / "val" / "male").iterdir())[0]
+    r = cli("analyze", tmp_path / "tiny.png", good, "--model", gender_model, "--json")
+    assert r.exit_code == 1
+    assert f"tiny.png: image too small to find a face in ({size[0]}x{size[1]} px" in r.stderr
+    assert [list(json.loads(x)) for x in r.stdout.splitlines()][1][0] == "photo"

@@ -65,7 +65,8 @@ def test_bad_inputs_do_not_stop_the_run(cli, gallery_dir, tmp_path):
     r = cli("query", tmp_path / "notes.jpg", gallery_dir / "bob" / "bob_0001.jpg", tmp_path / "missing.png", "--json")
     assert r.exit_code == 1
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [sorted(x) for x in lines] == [["error", "query"], ["accepted", "margin", "matches", "quality", "query"],
+    assert [sorted(x) for x in lines] == [["error", "query"],
+                                          ["accepted", "face_found", "margin", "matches", "quality", "query"],
                                           ["error", "query"]]
     assert "notes.jpg" in r.stderr and "missing.png" in r.stderr
 
@@ -159,3 +160,25 @@ def test_query_warns_when_the_gallery_outgrew_its_threshold(cli, gallery_dir):
     Gallery("facesearch.db").set_threshold(0.5, {"gallery_size": 1, "objective": "fpir"})
     r = cli("query", gallery_dir / "bob" / "bob_0001.jpg")
     assert "more than twice the 1 its threshold was calibrated for" in r.stderr
+
+
+def test_compare_says_which_photo_has_no_face(cli, gallery_dir, tmp_path, monkeypatch):
+    """Issue 23 row 24: a blank photo was compared as "different people" with no word of it."""
+    from PIL import Image
+
+    from facesearch.gallery import Gallery
+    from tests.stub_detector import install
+
+    install(monkeypatch)
+    Image.new("RGB", (300, 300), (255, 255, 255)).save(tmp_path / "blank.png")
+    face = gallery_dir / "bob" / "bob_0001.jpg"
+    cli("index", gallery_dir, "--model", "fake")
+    Gallery.open(tmp_path / "facesearch.db").set_verify_threshold(0.5, {})
+    out = cli("compare", "blank.png", face).stdout
+    assert out.endswith("different people  (no face found in blank.png: centre crop compared)\n"), out
+    r = cli("compare", tmp_path / "blank.png", face, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["face_found"] == {"a": False, "b": True}
+    assert list(json.loads(r.stdout))[:4] == ["a", "b", "score", "same"]
+    assert "no face" not in cli("compare", face, face).stdout
+    r = cli("compare", face, tmp_path / "blank.png", "--model", "fake", "--json")
+    assert json.loads(r.stdout)["face_found"] == {"a": True, "b": False}

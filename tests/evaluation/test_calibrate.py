@@ -204,3 +204,23 @@ def test_rates_without_data_are_null_not_nan(tmp_path, monkeypatch):
            "at_threshold": p, "open_set": o}
     text = markdown(rep)
     assert "ROC AUC: -" in text and "FAR -" in text and "people not enrolled: -" in text
+
+
+@pytest.mark.parametrize("layout, says", [
+    ("one photo each", "no genuine pairs: no identity has two or more photos"),
+    ("one identity", "no impostor pairs: photos of two or more identities are needed, there are only photos of 'p0'"),
+    ("distorted of others", "no genuine pairs: no identity has both a clean photo and a distorted one"),
+])
+def test_calibration_says_what_the_data_lacks(tmp_path, gallery_dir, monkeypatch, layout, says):
+    """Issue 23 row 21: "needs at least two identities with photos" for data that had many."""
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    run(main, ["index", str(gallery_dir), "--model", "fake", "--detector", "none"])
+    root = tmp_path / "data"
+    people = {"one photo each": [(i, "") for i in range(4)], "one identity": [(0, ""), (0, "")],
+              "distorted of others": [(0, ""), (1, "distortion/")]}[layout]
+    for n, (i, sub) in enumerate(people):
+        (root / f"p{i}" / sub).mkdir(parents=True, exist_ok=True)
+        person_image(i, noise=4, rng_seed=n).save(root / f"p{i}" / sub / f"p{i}_{n}_noisy.png")
+    r = run(main, ["calibrate", str(root), "--force"])
+    assert r.exit_code == 1 and says in r.stderr and "at least two identities with photos" not in r.stderr, r.output

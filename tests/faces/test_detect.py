@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from facesearch.faces.detect import ARCFACE_112, Aligner, center_crop, pick_face, similarity_transform, warp
+from tests.test_facecom import FACECOM
 
 
 def test_similarity_transform_recovers_known_transform():
@@ -217,3 +218,55 @@ def test_mtcnn_detects_with_numpy_blas_on_one_thread(monkeypatch):
     assert mtcnn.MTCNN().detect([Image.new("RGB", (64, 64))]) == [(None, None, None)]
     assert seen and set(seen) == {1}
     assert [lib["num_threads"] for lib in mtcnn.blas().info()] == before
+
+
+@pytest.mark.parametrize("size", [(30, 30), (10, 500), (39, 39)])
+def test_mtcnn_finds_no_face_in_an_image_smaller_than_the_smallest_face(size):
+    """Issue 23 row 17: no pyramid level fits, which was 'need at least one array to concatenate'."""
+    from facesearch.config import MIN_FACE_SIZE
+    from facesearch.faces.mtcnn import MTCNN
+
+    im = Image.new("RGB", size, (120, 100, 90))
+    assert MTCNN(min_face_size=MIN_FACE_SIZE).detect([im, im]) == [(None, None, None)] * 2
+    aligner = Aligner(112)
+    assert "image too small to find a face in" in aligner.too_small(im)
+    assert aligner.too_small(Image.new("RGB", (40, 40))) is None and Aligner(112, "none").too_small(im) is None
+    assert not aligner.align([im])[0].detected
+
+
+def test_faces_found_on_a_smaller_copy_are_reported_in_the_photos_pixels(tmp_path):
+    """Issue 23 row 23: boxes and landmarks of a photo over 1,024 px, scaled back and clipped."""
+    from facesearch.photos.images import load_rgb
+
+    large_photo = Image.new("RGB", (2280, 1588), (90, 90, 90))
+    large_photo.save(tmp_path / "large.png")
+    im = load_rgb(tmp_path / "large.png")
+    assert im.size == (1024, 713)
+    #        inside               past the right and bottom edges of the copy
+    boxes = [[100, 50, 300, 250], [900, 600, 1100, 800]]
+    (faces, _), = stub_aligner(boxes, [0.99, 0.99]).align_all([im])
+    sx, sy = 2280 / 1024, 1588 / 713
+    np.testing.assert_allclose(faces[0].box, [100 * sx, 50 * sy, 300 * sx, 250 * sy])
+    np.testing.assert_allclose(faces[1].box, [900 * sx, 600 * sy, 2280, 1588])  # clipped to the photo
+    np.testing.assert_allclose(faces[0].landmarks[0], (ARCFACE_112[0] / 112 * 200 + [100, 50]) * [sx, sy])
+    assert faces[0].scale == pytest.approx(2.227, abs=1e-3)
+
+
+FACECOM_PHOTO = FACECOM / "train" / "001_frontal" / "001_frontal.jpg"
+
+
+@pytest.mark.slow  # a FACECOM photo through the real detector
+@pytest.mark.skipif(not FACECOM_PHOTO.is_file(), reason="FACECOM data set not present")
+def test_a_real_face_has_the_same_box_in_a_photo_enlarged_past_the_detection_size(tmp_path):
+    """The real detector on a FACECOM photo and on the same photo 2280 px wide: same box, scaled."""
+    from facesearch.encoders import create_encoder
+    from facesearch.faces.pipeline import Embedder
+
+    small = Image.open(FACECOM_PHOTO).convert("RGB")
+    factor = 2280 / small.width
+    small.resize((2280, round(small.height * factor)), Image.BICUBIC).save(tmp_path / "large.jpg", quality=95)
+    embedder = Embedder(create_encoder("fake"))
+    a, b = embedder.run([FACECOM_PHOTO, tmp_path / "large.jpg"])
+    assert a.face.detected and b.face.detected
+    side = (a.face.box[2] - a.face.box[0]) * factor
+    np.testing.assert_allclose(b.face.box, np.array(a.face.box) * factor, atol=0.04 * side)

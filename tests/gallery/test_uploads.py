@@ -97,7 +97,7 @@ def test_identify_every_face(db_path):
     main = r.faces[1]  # the larger face, on the right
     assert r.face.box == main.face.box and r.matches == main.matches and r.accepted == main.accepted
     d = r.as_dict()
-    assert set(d) == {"query", "matches", "accepted", "quality", "margin", "faces"}
+    assert set(d) == {"query", "matches", "accepted", "quality", "margin", "face_found", "faces"}
     assert set(d["faces"][0]) == {"box", "det_score", "quality", "matches", "accepted", "margin"}
     assert d["faces"][0]["box"] == [10.0, 30.0, 90.0, 110.0] and d["faces"][1]["det_score"] == 0.99
     assert all(f["accepted"] is True for f in d["faces"])  # threshold -1: any usable face

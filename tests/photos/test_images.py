@@ -113,3 +113,21 @@ def test_sha256(tmp_path):
     p = tmp_path / "a"
     p.write_bytes(b"abc")
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_downscaled_copy_remembers_the_photos_upright_size(tmp_path):
+    """Issue 23 row 23: faces are reported in the photo's pixels, so the copy keeps its size
+    (before JPEG draft decoding, after EXIF rotation)."""
+    from facesearch.photos.images import from_pil, original_size
+
+    Image.new("RGB", (3000, 1500)).save(tmp_path / "large.jpg")
+    im = load_rgb(tmp_path / "large.jpg", max_side=512)
+    assert im.size == (512, 256) and original_size(im) == (3000, 1500)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    Image.new("RGB", (3000, 1500)).save(tmp_path / "rot.jpg", exif=exif)
+    im = load_rgb(tmp_path / "rot.jpg", max_side=512)
+    assert im.size == (256, 512) and original_size(im) == (1500, 3000)
+    small = load_rgb(tmp_path / "large.jpg", max_side=4000)
+    assert original_size(small) == small.size == (3000, 1500)
+    assert original_size(from_pil(Image.new("RGB", (1920, 1080)))) == (1920, 1080)

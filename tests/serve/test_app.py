@@ -105,7 +105,7 @@ def test_compare(served):
                          files={"image_a": ("a.png", png(2)), "image_b": ("b.png", png(2, 8, 3))}).json()
     other = requests.post(server.url + "/v1/compare", timeout=30,
                           files={"image_a": ("a.png", png(2)), "image_b": ("b.png", png(0))}).json()
-    assert set(same) == {"score", "same"} and same["same"] is None
+    assert set(same) == {"score", "same", "face_found"} and same["same"] is None
     assert same["score"] > 0.9 > other["score"]
     r = requests.post(server.url + "/v1/compare", files={"image_a": ("a.png", png(2)), "image_b": ("b", b"xx")},
                       timeout=30)

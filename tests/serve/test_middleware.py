@@ -14,6 +14,8 @@ import requests
 from tests.conftest import person_image
 from tests.serve.conftest import env, free_port, index, make_gallery, serve_gallery
 
+pytestmark = pytest.mark.slow  # real servers
+
 TOKEN = "s3cret-token"
 
 

@@ -90,3 +90,66 @@ def test_an_unopenable_webcam_is_a_clear_error():
 def test_an_unreachable_stream_is_a_clear_error():
     with pytest.raises(SourceError, match="cannot open video source http://127.0.0.1:9/"):
         open_source("http://127.0.0.1:9/live.mp4")  # nothing listens on the discard port
+
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink", "dotted"])
+def test_an_output_that_is_the_source_is_refused(enrolled, clip, tmp_path, link):
+    """Issue 23 row 7: `watch clip.mp4 --out clip.mp4` replaced the source with the annotated copy."""
+    import os
+
+    before = clip.read_bytes()
+    out = {"same": clip, "symlink": tmp_path / "soft.mp4", "hardlink": tmp_path / "hard.mp4",
+           "dotted": tmp_path / "." / clip.name}[link]
+    if link == "symlink":
+        out.symlink_to(clip)
+    elif link == "hardlink":
+        os.link(clip, out)
+    r = CliRunner().invoke(main, ["watch", str(clip), "--out", str(out)])
+    assert r.exit_code == 1 and "is the source video itself" in r.stderr and "Traceback" not in r.output
+    assert clip.read_bytes() == before
+
+
+def test_an_output_that_cannot_hold_a_video_is_refused_before_reading(enrolled, clip, tmp_path):
+    for out, says in [("/dev/full", "is not a regular file"), (tmp_path / "no" / "out.mp4", "no folder")]:
+        r = CliRunner().invoke(main, ["watch", str(clip), "--out", str(out)])
+        assert r.exit_code == 1 and says in r.stderr and "Traceback" not in r.output
+
+
+def test_boxes_on_an_hd_video_are_in_its_own_pixels(tmp_path, monkeypatch, gallery_dir):
+    """Issue 23 row 23: frames over 1,024 px are searched on a smaller copy; the boxes printed
+    and drawn (--out) were the copy's."""
+    import numpy as np
+
+    from tests.stub_detector import expected_box, install
+    from tests.video.conftest import cv2
+
+    monkeypatch.chdir(tmp_path)
+    install(monkeypatch)
+    assert CliRunner().invoke(main, ["index", str(gallery_dir), "--model", "fake"]).exit_code == 0
+    w, h = 1280, 720
+    clip = write_clip(tmp_path / "hd.mp4", [person_image(0).resize((w, h))] * 3)
+    out = tmp_path / "annotated.mp4"
+    r = CliRunner().invoke(main, ["watch", str(clip), "--every", "1", "--json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    box = expected_box(w, h)
+    assert json.loads(r.stdout.splitlines()[0])["faces"][0]["box"] == pytest.approx(box, abs=0.1)
+    cap = cv2.VideoCapture(str(out))
+    ok, annotated = cap.read()
+    cap.release()
+    ok2, plain = cv2.VideoCapture(str(clip)).read()
+    assert ok and ok2
+    changed = np.abs(annotated.astype(int) - plain.astype(int)).sum(axis=2) > 120  # where a box was drawn
+    x1, y1, x2, y2 = (round(v) for v in box)
+    ys, xs = np.nonzero(changed)
+    assert abs(xs.min() - x1) <= 3 and abs(xs.max() - x2) <= 3 and abs(ys.max() - y2) <= 3
+    assert changed[(y1 + y2) // 2, x1 - 1:x1 + 2].any() and changed[(y1 + y2) // 2, x2 - 1:x2 + 2].any()
+
+
+def test_frames_too_small_for_a_face_are_reported(tmp_path, monkeypatch, gallery_dir):
+    """Issue 23 row 17 in `watch`: frames the detector cannot search were passed over silently."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["index", str(gallery_dir), "--model", "fake"]).exit_code == 0
+    clip = write_clip(tmp_path / "tiny.mp4", [person_image(0, size=24)] * 4)
+    r = CliRunner().invoke(main, ["watch", str(clip), "--every", "2", "--json"])
+    assert r.exit_code == 1 and "error: 2 frames could not be searched: image too small to find a face in" in r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["frame_errors"] == 2
