@@ -120,6 +120,8 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     security = [Depends(HTTPBearer(auto_error=False)), Depends(APIKeyHeader(name="X-API-Key", auto_error=False))]
     v1 = APIRouter(prefix="/v1", dependencies=security if token else [], responses=ERRORS)
     identity_param = PathParam(description="an enrolled identity's name (URL-encoded)")
+    photo_id_param = PathParam(description="a photo's id (a match's photo_id; GET /v1/people/{identity}/photos "
+                               "lists them)")
 
     @v1.get("/health", response_model=schemas.Health)
     def health():
@@ -203,7 +205,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         return Response(status_code=204)
 
     @v1.get("/photos/{photo_id}", response_model=schemas.PhotoInfo)
-    def photo(photo_id: int):
+    def photo(photo_id: int = photo_id_param):
         """One stored photo: its identity, detection and quality (the ``photo_url`` of a match)."""
         pid = checked_id(photo_id)
         found = service.reader.store.photo_info({pid})
@@ -216,7 +218,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         return {"identity": name, **photo_dict(row, expose_paths)}
 
     @v1.delete("/photos/{photo_id}", status_code=204, response_class=Response)
-    def remove_photo(photo_id: int = PathParam(description="a photo's id (GET /v1/people/{identity}/photos lists them)")):
+    def remove_photo(photo_id: int = photo_id_param):
         """Remove one photo and its vector (and its identity, if it was the last photo)."""
         service.write(service.writer.remove_photo, checked_id(photo_id))
         return Response(status_code=204)
