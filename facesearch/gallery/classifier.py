@@ -3,16 +3,18 @@
 
 It lives in a file beside the database (``x.db`` -> ``x.svc``, see
 :func:`~facesearch.config.classifier_path_for`): a magic line, a JSON header, then the
-pickled scikit-learn pipeline. The header carries the database's id and a fingerprint of
-what it was fitted on (photo ids, their identities, their vectors, the encoder), so a
-classifier fitted before the gallery changed (photos added, removed, replaced, renamed) is
-refused with the reason instead of naming people from an old gallery. The file is trusted
-as much as the database beside it (pickle runs code when loaded).
+fitted PCA and SVC as data: their scalar settings in the header, their arrays in an ``.npz``
+read with ``allow_pickle=False``. Loading it runs no code (it never unpickles: a server
+database's classifier sits in a cache folder named by an id read from that database). The
+header carries the database's id and a fingerprint of what it was fitted on (photo ids,
+their identities, their vectors, the encoder), so a classifier fitted before the gallery
+changed (photos added, removed, replaced, renamed) is refused with the reason instead of
+naming people from an old gallery.
 """
 from __future__ import annotations
 
 import hashlib
-import pickle
+import io
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,7 +27,8 @@ from ..errors import GalleryError
 from ..files import NotFramed, read_framed, write_framed
 from ..types import Match
 
-MAGIC = b"FACESEARCH-SVC 1\n"
+MAGIC = b"FACESEARCH-SVC 2\n"
+PICKLED = b"FACESEARCH-SVC 1\n"  # written before issue 23: a pickle, never loaded
 
 
 def make_pipeline(n_samples: int, dim: int, components: int = CLASSIFIER_COMPONENTS, c: float = CLASSIFIER_C,
@@ -102,11 +105,54 @@ def rank(model, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
 
 def classifier_path(gallery) -> Path:
     """Beside a database file (``x.db`` -> ``x.svc``); for a server database, in this
-    machine's cache folder by the database's id, like its FAISS file (derived data: any
-    machine can fit it again)."""
+    machine's cache folder by the database's (validated) id, like its FAISS file (derived
+    data: any machine can fit it again)."""
     if gallery.store.is_server:
-        return index_cache_dir() / f"{gallery.meta.database_id}.svc"
+        return index_cache_dir() / f"{gallery.meta.key}.svc"
     return classifier_path_for(gallery.db_path)
+
+
+def _steps():
+    from sklearn.decomposition import PCA
+    from sklearn.svm import SVC
+
+    return {"pca": PCA, "svc": SVC}
+
+
+def dump_model(model) -> tuple[dict, bytes]:
+    """The fitted pipeline as data: (JSON-able settings, ``.npz`` bytes of its arrays)."""
+    settings, arrays = {}, {}
+    for name, step in model.steps:
+        for key, value in step.__getstate__().items():
+            if isinstance(value, (np.ndarray, np.generic)):
+                arrays[f"{name}.{key}"] = np.asarray(value)
+            elif isinstance(value, tuple):
+                settings[f"{name}.{key}"] = {"tuple": list(value)}
+            elif value is None or isinstance(value, (str, int, float, bool)):
+                settings[f"{name}.{key}"] = value
+            else:  # a scikit-learn that keeps objects in its state: fail the fit, not a later load
+                raise TypeError(f"cannot store {name}.{key} ({type(value).__name__}) as data")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return settings, buf.getvalue()
+
+
+def load_model(settings: dict, payload: bytes):
+    """The pipeline back from :func:`dump_model`'s data (no pickle: only PCA and SVC are made)."""
+    from sklearn.pipeline import Pipeline
+
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    steps = []
+    for name, cls in _steps().items():
+        state = {k.partition(".")[2]: (tuple(v["tuple"]) if isinstance(v, dict) else v)
+                 for k, v in settings.items() if k.startswith(name + ".")}
+        state.update({k.partition(".")[2]: (a[()] if a.ndim == 0 else a)
+                      for k, a in arrays.items() if k.startswith(name + ".")})
+        step = cls.__new__(cls)
+        step.__setstate__(state)
+        steps.append((name, step))
+    return Pipeline(steps)
 
 
 def fit_gallery(gallery, components: int = CLASSIFIER_COMPONENTS, c: float = CLASSIFIER_C,
@@ -117,24 +163,33 @@ def fit_gallery(gallery, components: int = CLASSIFIER_COMPONENTS, c: float = CLA
     header = {"database_id": gallery.meta.database_id, "fingerprint": stamp, "photos": len(ids),
               "identities": len(set(names)), "components": int(model.named_steps["pca"].n_components_),
               "C": c, "kernel": kernel, "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_framed(classifier_path(gallery), MAGIC, header, pickle.dumps(model))
+    settings, arrays = dump_model(model)
+    write_framed(classifier_path(gallery), MAGIC, {**header, "model": settings}, arrays)
     return Classifier(model, header)
 
 
 def read(path: Path) -> Classifier:
     try:
         header, body = read_framed(path, MAGIC)
-        return Classifier(pickle.loads(body), header)
+        return Classifier(load_model(header.pop("model"), body), header)
     except FileNotFoundError:
         raise GalleryError(f"no classifier fitted for this database ({path} is missing): run "
                            "`facesearch classifier fit` first") from None
     except OSError as e:
         raise GalleryError(f"cannot read the classifier {path}: {e.strerror or e}") from None
     except NotFramed:
+        if _starts_with(path, PICKLED):
+            raise GalleryError(f"the classifier {path} was written by an older facesearch as a pickle, which is "
+                               "never loaded (it could run code): run `facesearch classifier fit` again") from None
         raise GalleryError(f"the classifier {path} is damaged (not a facesearch classifier file): run "
                            "`facesearch classifier fit` again") from None
-    except Exception as e:  # a damaged file: any unpickling error means the same thing here
+    except Exception as e:  # a damaged file: any decoding error means the same thing here
         raise GalleryError(f"the classifier {path} is damaged ({e}): run `facesearch classifier fit` again") from None
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(magic)) == magic
 
 
 def staleness(gallery, clf: Classifier) -> str | None:

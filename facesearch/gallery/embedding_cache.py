@@ -3,6 +3,7 @@ their embeddings by file hash and encoder checksum, so a second `calibrate` or `
 the same folder embeds nothing again."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -15,10 +16,11 @@ from .store import Store
 
 
 def embed_cached(store: Store, embedder: Embedder, card: EncoderCard, paths: list[Path],
-                 progress: Callable[[int], None] | None = None
+                 progress: Callable[[int], None] | None = None, locked=nullcontext
                  ) -> tuple[dict[Path, tuple[np.ndarray, bool]], list[FileError]]:
     """``path -> (embedding, face usable)`` and the files that failed (a damaged or
-    pre-quality cache entry is embedded again)."""
+    pre-quality cache entry is embedded again). ``locked``: the writer lock, held while the
+    new embeddings are saved (not while photos are embedded)."""
     errors, hashes = [], {}
     for p in paths:
         try:
@@ -41,5 +43,6 @@ def embed_cached(store: Store, embedder: Embedder, card: EncoderCard, paths: lis
         if progress:
             progress(1)
     if fresh:
-        store.cache_embeddings(card.checksum, fresh)
+        with locked():
+            store.cache_embeddings(card.checksum, fresh)
     return {p: out[p] for p in hashes if p in out}, errors

@@ -18,20 +18,16 @@ from ..faces.pipeline import Comparison, Embedded, Embedder, label
 from ..types import AcceptRule, FaceMatch, FileError, Match, QueryResult
 from .attributes import Attributes
 from .classifier import svc_search
+from .compare import compare_photos
 from .index import VectorIndex
 from .embedding_cache import embed_cached
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
 from .store import GalleryMeta, Store
 from .vectors import open_vectors, parse_vectors
 from .uploads import UploadReport, embed_all, owners, store_uploads
+from .writes import under_writer_lock
 
 Progress = Callable[[int], None] | None
-
-
-def compare_photos(embedder: Embedder, a, b) -> Comparison | FileError:
-    """Cosine similarity of the faces in two photos (paths, bytes or PIL images) and whether
-    a face was found in each, or the first photo's error."""
-    return embedder.compare(a, b)
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
@@ -155,6 +151,7 @@ class Gallery:
             self.meta = self.store.create_meta(self.encoder.card, self.detector, self._vectors or "faiss")
         return self.meta
 
+    @under_writer_lock
     def set_vectors(self, spec: str) -> None:
         """Keep the vectors in another store (``faiss``, ``milvus:<uri>``): recorded in the
         database and filled from it by the next write (``index``, ``reindex``)."""
@@ -180,6 +177,7 @@ class Gallery:
 
         return self.sync.writing(prepare, rebuild)
 
+    @under_writer_lock
     def set_index_type(self, kind: str | None = None, **params) -> None:
         """Choose the FAISS index kind and its parameters (None values keep the stored ones)."""
         self.ensure_meta()
@@ -334,7 +332,7 @@ class Gallery:
                        ) -> tuple[dict[Path, tuple[np.ndarray, bool]], list[FileError]]:
         """``path -> (embedding, face usable)`` of labelled photos, cached in the DB by file
         hash and encoder (a damaged or pre-quality cache entry is embedded again)."""
-        return embed_cached(self.store, self.embedder(), self.encoder.card, paths, progress)
+        return embed_cached(self.store, self.embedder(), self.encoder.card, paths, progress, self.sync.locked)
 
     # -- people and thresholds -------------------------------------------------------------
     def people(self) -> list[tuple[str, int]]:
@@ -349,6 +347,7 @@ class Gallery:
             self.sync.remove(meta, ids)
         return len(ids)
 
+    @under_writer_lock
     def rename(self, old: str, new: str) -> None:
         self.store.rename_identity(old, valid_name(new))
 
@@ -378,11 +377,13 @@ class Gallery:
             self.sync.remove(meta, [int(photo_id)])
         return name
 
+    @under_writer_lock
     def set_threshold(self, value: float, info: dict) -> None:
         """The identification threshold (``query``: FPIR for this gallery's size)."""
         self.store.set_threshold(value, info)
         self.refresh()
 
+    @under_writer_lock
     def set_verify_threshold(self, value: float, info: dict) -> None:
         """The verification threshold (``compare``: false accepts per comparison)."""
         self.store.set_verify_threshold(value, info)

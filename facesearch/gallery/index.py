@@ -11,12 +11,14 @@ the same recall (benchmarks/search_alternatives.py). ``storage: "flat"`` keeps t
 graph; files written before this option load as such.
 
 Each kind is a factory string (:func:`factory_string`), e.g. ``IDMap2,HNSW32_SQ8,RFlat``.
-The file on disk is one atomic unit: a magic line, a JSON header (generation, dim, kind,
-params, factory) and the FAISS-serialised index. ``generation`` ties the file to the database state
+The file on disk is one atomic unit: a magic line, a JSON header (generation, database id,
+owner, dim, kind, params, factory, and the sha256 of what follows) and the FAISS-serialised
+index; a file whose index does not match its sha256 is refused as damaged. ``generation`` ties the file to the database state
 that produced it; a stale or missing file is rebuilt from the embeddings stored in the DB.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -83,6 +85,8 @@ class VectorIndex:
         self.dim = dim
         self.generation = generation
         self.database_id = database_id  # the database this index belongs to (None: written before ids)
+        self.owner: str | None = None  # which database instance wrote it (see Store.instance; None: before)
+        self.checksummed = True  # False: loaded from a file written before vectors had a checksum
         self.kind = kind
         self.params = {**DEFAULTS[kind], **(params or {})}
         self.faiss = faiss_index if faiss_index is not None else _make(kind, dim, self.params, None)
@@ -141,6 +145,20 @@ class VectorIndex:
             return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
         return faiss.vector_to_array(self.faiss.id_map).astype(np.int64)
 
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) as stored (for ``check``: compared with the database's embeddings)."""
+        if self.kind == "ivf":
+            inv, parts = self.faiss.invlists, []
+            for i in range(inv.nlist):
+                n = inv.list_size(i)
+                if n:
+                    codes = faiss.rev_swig_ptr(inv.get_codes(i), n * inv.code_size).copy()
+                    parts.append(codes.view(np.float32).reshape(n, self.dim))
+            vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+            return self.ids(), vectors
+        return self.ids(), self.faiss.index.reconstruct_n(0, len(self)) if len(self) else \
+            np.zeros((0, self.dim), np.float32)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids, each (n_queries, k'); missing slots have id -1. Batched."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
@@ -159,11 +177,13 @@ class VectorIndex:
             faiss.omp_set_num_threads(OMP_THREADS)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically: temp file, fsync, rename."""
-        header = {"generation": self.generation, "database_id": self.database_id, "dim": self.dim,
+        """Write atomically: temp file, fsync, rename. The header carries the payload's sha256:
+        a file whose vectors were changed (two swapped, header intact) is never searched."""
+        payload = faiss.serialize_index(self.faiss).tobytes()
+        header = {"sha256": hashlib.sha256(payload).hexdigest(), "generation": self.generation, "database_id": self.database_id, "owner": self.owner, "dim": self.dim,
                   "count": len(self), "kind": self.kind, "params": self.params,
                   "factory": factory_string(self.kind, self.params)}
-        write_framed(path, MAGIC, header, faiss.serialize_index(self.faiss).tobytes())
+        write_framed(path, MAGIC, header, payload)
 
     @staticmethod
     def peek(path: str | Path) -> dict:
@@ -176,6 +196,8 @@ class VectorIndex:
     @classmethod
     def load(cls, path: str | Path) -> "VectorIndex":
         header, data = _read(path)
+        if header.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
+            raise IndexFileError(f"index file {path} is damaged: its vectors do not match its checksum")
         try:
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except RuntimeError as e:
@@ -183,7 +205,9 @@ class VectorIndex:
         kind, params = header.get("kind", "flat"), header.get("params") or {}
         if kind == "hnsw":
             params.setdefault("storage", "flat")  # written before sq8 storage existed
-        return cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))
+        loaded = cls(int(header["dim"]), int(header["generation"]), index, kind, params, header.get("database_id"))
+        loaded.owner, loaded.checksummed = header.get("owner"), "sha256" in header
+        return loaded
 
 
 def _read(path: str | Path, payload: bool = True) -> tuple[object, bytes | None]:

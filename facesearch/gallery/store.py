@@ -6,6 +6,7 @@ labelled data. Callers get numpy arrays, tuples and :class:`GalleryMeta`, never 
 """
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,10 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..config import is_database_url
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, NotFoundError, StoreError
 from ..types import EncoderCard, FaceQuality, Preprocess
 from .database import open_engine
+from .instance import FollowsFile, id_problem, server_instance
 from .postgres import shown
 from .schema import CachedEmbedding, Identity, IndexMeta, PersonFolder, Photo
 
@@ -40,6 +42,14 @@ class GalleryMeta:
     verify_info: dict | None = None
     vectors: str = "faiss"  # the vector store: faiss | milvus:<uri>
     vectors_generation: int | None = None  # generation a Milvus collection was last saved at
+
+    @property
+    def key(self) -> str:
+        """The database id, validated, to name files and collections with (it is read from
+        the database, which may have been edited: ``../x`` must not name a path)."""
+        if why := id_problem(self.database_id):
+            raise StoreError(why)
+        return self.database_id
 
 
 @dataclass
@@ -106,7 +116,7 @@ READ_PHOTO_INFO = (select(Photo.id, Identity.name, Photo.path).join(Identity)
                    .where(Photo.id.in_(bindparam("ids", expanding=True))))
 
 
-class Store:
+class Store(FollowsFile):
     """One database (migrated to Alembic's head on open; ``create``: a new file may be made):
     a SQLite file path, or a server URL (``postgresql://...``)."""
 
@@ -115,6 +125,21 @@ class Store:
         self.is_server = is_database_url(db_path)
         self.db_path = None if self.is_server else Path(db_path)  # the file; None for a server
         self.label = shown(self.engine.url) if self.is_server else str(db_path)  # for messages: no password
+        self._inode = None if self.is_server else os.stat(db_path).st_ino  # the file opened
+        self._instance = None if self._inode is None else f"file:{self._inode}"
+        self._last: GalleryMeta | None = None  # the settings as last read (what a replacement must match)
+        self._broken: str | None = None  # why this file can no longer be used by this process
+
+    @property
+    def instance(self) -> str:
+        """What tells this database from a copy of it, which carries the same id: the file's
+        inode (a ``cp`` gets its own; ``mv`` and restoring a backup over it keep it), or the
+        server's system identifier and the database's oid (``CREATE DATABASE ... TEMPLATE``
+        and a dump restored elsewhere get their own). Vectors kept where copies could meet
+        (a Milvus collection, a server database's FAISS file) record it."""
+        if self._instance is None:
+            self._instance = server_instance(self.engine)
+        return self._instance
 
     def session(self) -> Session:
         return Session(self.engine)
@@ -123,8 +148,10 @@ class Store:
     def meta(self) -> GalleryMeta | None:
         # Core, not an ORM session: read on every search (a server notices the CLI's writes
         # this way), where a session costs 2-3x as much as the query itself
+        self.follow()
         with self.engine.connect() as c:
-            return _meta(c.execute(READ_META).first())
+            self._last = _meta(c.execute(READ_META).first())
+        return self._last
 
     def create_meta(self, card: EncoderCard, detector: str, vectors: str = "faiss") -> GalleryMeta:
         with self.session() as s, s.begin():
@@ -140,6 +167,13 @@ class Store:
             m = _row(s)
             for k, v in values.items():
                 setattr(m, k, v)
+
+    def new_database_id(self) -> str:
+        """Give the database a new id (a copy, or an id edited by hand): vectors, named by the
+        id, are then rebuilt from the stored embeddings."""
+        new = uuid.uuid4().hex
+        self._update(database_id=new, vectors_generation=None)
+        return new
 
     def bump_generation(self) -> int:
         """Advance the generation (first step of every write) and return it."""

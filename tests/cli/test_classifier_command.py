@@ -65,9 +65,24 @@ def test_a_damaged_or_foreign_classifier_file_is_refused(run, gallery_dir, tmp_p
     shutil.copy(tmp_path / "facesearch.svc", other / "o.svc")
     r = run(main, ["query", q, "--db", str(other / "o.db"), "--decider", "svc"])
     assert r.exit_code == 1 and "another database" in r.stderr
-    (tmp_path / "facesearch.svc").write_bytes(b"FACESEARCH-SVC 1\n{}\nnot a pickle")
+    (tmp_path / "facesearch.svc").write_bytes(b"FACESEARCH-SVC 2\n{}\nnot arrays")
     r = run(main, ["query", q, "--decider", "svc"])
     assert r.exit_code == 1 and "damaged" in r.stderr and "Traceback" not in r.output
+
+
+def test_a_pickled_classifier_is_never_loaded(run, tmp_path):
+    """Issue 23 row 10: the classifier file is data (npz + JSON), never a pickle, which runs code."""
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("open('pwned', 'w').write('x')",))
+
+    (tmp_path / "facesearch.svc").write_bytes(b"FACESEARCH-SVC 1\n{}\n" + pickle.dumps(Boom()))
+    r = run(main, ["query", str(tmp_path / "gallery" / "alice" / "alice_0002.png"), "--decider", "svc"])
+    assert r.exit_code == 1 and "never loaded" in r.stderr and not (tmp_path / "pwned").exists()
+    assert run(main, ["classifier", "fit"]).exit_code == 0
+    assert (tmp_path / "facesearch.svc").read_bytes().startswith(b"FACESEARCH-SVC 2\n")
 
 
 def test_fit_needs_two_identities(run):

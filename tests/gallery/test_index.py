@@ -148,3 +148,47 @@ def test_index_factory_gives_the_hand_built_results(kind, factory):
     (s1, i1), (s2, i2) = idx.search(q, 10), old.search(q, 10)
     np.testing.assert_array_equal(i1, i2)
     np.testing.assert_allclose(s1, s2, atol=1e-6)
+
+
+def swap_two_vectors(path, store, fix_checksum: bool = False) -> None:
+    """Rewrite an index file with two photos' vectors swapped, its header as it was."""
+    import hashlib
+
+    import faiss
+
+    from facesearch.files import read_framed, write_framed
+    from facesearch.gallery.index import MAGIC
+
+    header, _ = read_framed(path, MAGIC)
+    idx = VectorIndex.load(path)
+    ids, vectors = store.embeddings(idx.dim)
+    vectors = vectors.copy()
+    vectors[[0, -1]] = vectors[[-1, 0]]
+    swapped = VectorIndex.build(idx.dim, ids, vectors, idx.generation, idx.kind, idx.params)
+    payload = faiss.serialize_index(swapped.faiss).tobytes()
+    if fix_checksum:  # a careful forger: only comparing with the database finds it
+        header["sha256"] = hashlib.sha256(payload).hexdigest()
+    write_framed(path, MAGIC, header, payload)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_swapped_vectors_are_found_by_check_and_never_searched(tmp_path, kind):
+    """Issue 23 row 3: two vectors swapped inside the .faiss file, header intact."""
+    from facesearch.gallery import Gallery
+    from tests.conftest import person_image
+
+    db = tmp_path / "fs.db"
+    g = Gallery.open(db, model="fake", detector="none", create=True)
+    g.set_index_type(kind)
+    for i, name in enumerate(["ann", "ben", "cat", "dan"]):
+        g.enroll_photos(name, [person_image(i)])
+    assert g.check() == []
+    swap_two_vectors(tmp_path / "fs.faiss", g.store)
+    again = Gallery.open(db)
+    assert any("do not match its checksum" in p for p in again.check())
+    for i, name in enumerate(["ann", "ben", "cat", "dan"]):  # rebuilt from the database, not the file
+        m = again.identify([person_image(i)], k=1)[0].matches[0]
+        assert (m.identity, round(m.score, 3)) == (name, 1.0)
+    assert again.reindex() == 4 and Gallery.open(db).check() == []
+    swap_two_vectors(tmp_path / "fs.faiss", g.store, fix_checksum=True)
+    assert Gallery.open(db).check() == ["2 vectors in index differ from the embeddings stored for their photos"]

@@ -77,3 +77,29 @@ def test_the_faiss_file_of_a_server_database_lives_in_the_cache_folder(pg_url, t
     assert Gallery.open(pg_url).identify([person_image(0)])[0].matches[0].identity == "ann"
     assert g.sync.path().exists() and Gallery.open(pg_url).check() == []  # the reader saved this machine's copy
     assert Gallery.open(pg_url).reindex() == 1 and Gallery.open(pg_url).check() == []
+
+
+def test_a_database_id_edited_into_a_path_names_no_file(pg_url, tmp_path, monkeypatch):
+    """Issue 23 row 10: the id read from the server is validated before it names a file."""
+    from click.testing import CliRunner
+
+    from facesearch.cli import main
+
+    cache = tmp_path / "a" / "b" / "cache"
+    monkeypatch.setenv("FACESEARCH_INDEX_CACHE", str(cache))
+    g = Gallery.open(pg_url, model="fake", detector="none", create=True)
+    g.enroll_photos("ann", [person_image(0)])
+    g.enroll_photos("bob", [person_image(1)])
+    with g.store.engine.begin() as c:
+        c.exec_driver_sql("UPDATE index_meta SET database_id = '../../outside'")
+    run = lambda *a: CliRunner().invoke(main, [*a, "--db", pg_url])  # noqa: E731
+    for args in (["classifier", "fit"], ["query", str(tmp_path / "q.png")], ["check"]):
+        person_image(0).save(tmp_path / "q.png")
+        r = run(*args)
+        assert r.exit_code == 1 and "is not one facesearch writes" in r.stderr and "Traceback" not in r.output, r.output
+    assert not list(tmp_path.glob("a/outside*")) and not list(tmp_path.glob("a/b/outside*"))
+    r = run("reindex")  # gives the database a new, valid id
+    assert r.exit_code == 0 and "now has an id of its own" in r.stderr, r.output
+    assert run("check").exit_code == 0 and run("classifier", "fit").exit_code == 0
+    written = [p for p in tmp_path.rglob("*.*") if p.suffix in (".faiss", ".svc")]
+    assert {p.parent for p in written} == {cache} and {p.suffix for p in written} == {".faiss", ".svc"}

@@ -1,6 +1,8 @@
 """Vector stores (facesearch/gallery/vectors): the --vectors spec, Milvus (Lite) behind the
 generation protocol, and moving a database's vectors from one store to another."""
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +94,53 @@ def test_cli_index_vectors_option(tmp_path, milvus_spec, gallery_dir, monkeypatc
     assert not (tmp_path / "facesearch.db").exists()  # refused before a database is made
     r = run("index", gallery_dir, "--model", "fake", "--detector", "none", "--vectors", milvus_spec, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["photos"] == 6 and not (tmp_path / "facesearch.faiss").exists()
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite", "folder"])
+def test_a_file_that_is_not_a_milvus_lite_store_is_refused_at_once(tmp_path, milvus_spec, gallery_dir, monkeypatch,
+                                                                   kind):
+    """Issue 23 row 22: not 'another facesearch command has it open' after a two-minute wait."""
+    import sqlite3
+    import time
+
+    from click.testing import CliRunner
+
+    from facesearch.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    notes = tmp_path / "notes.db"
+    if kind == "text":
+        notes.write_text("my notes\n")
+    elif kind == "sqlite":
+        with sqlite3.connect(notes) as c:
+            c.execute("CREATE TABLE notes (t TEXT)")
+    else:
+        notes.mkdir()
+        (notes / "holiday.jpg").write_bytes(b"x")
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    start = time.monotonic()
+    r = run("index", gallery_dir, "--model", "fake", "--detector", "none", "--vectors", "milvus:notes.db")
+    assert r.exit_code == 1 and "notes.db is not a Milvus Lite store" in r.stderr, r.output
+    assert "another facesearch command" not in r.stderr and time.monotonic() - start < 20
+    assert not (tmp_path / "facesearch.db").exists()
+    # a recorded store replaced by such a file later: the same sentence, at once
+    assert run("index", gallery_dir, "--model", "fake", "--detector", "none", "--vectors", milvus_spec).exit_code == 0
+    import facesearch.gallery.vectors.milvus as milvus
+
+    milvus._clients.clear()  # as a new process
+    lite = Path(milvus_spec.partition(":")[2])
+    shutil.rmtree(lite)
+    shutil.copy(notes, lite) if kind != "folder" else shutil.copytree(notes, lite)
+    start = time.monotonic()
+    r = run("query", gallery_dir / "alice" / "alice_0001.jpg")
+    assert r.exit_code == 1 and "is not a Milvus Lite store" in r.stderr and time.monotonic() - start < 20, r.output
+
+
+def test_check_compares_milvus_vectors_with_the_stored_embeddings(milvus_gallery):
+    """Issue 23 row 3, for Milvus: two vectors swapped in the collection."""
+    g = milvus_gallery
+    ids, vectors = g.store.embeddings(16)
+    g.sync.client.upsert(g.sync.collection(g.meta), [{"id": int(ids[0]), "vector": vectors[1].tolist()},
+                                                     {"id": int(ids[1]), "vector": vectors[0].tolist()}])
+    assert [p.split(" in Milvus")[0] for p in g.check()] == ["2 vectors"]
+    assert g.reindex() == 6 and g.check() == []

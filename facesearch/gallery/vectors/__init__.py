@@ -21,7 +21,7 @@ def parse_vectors(spec: str) -> str:
         raise GalleryError(f"{spec!r}: {USAGE}")
     if kind == "faiss":
         return "faiss"
-    from .milvus import is_local
+    from .milvus import is_local, lite_problem
 
     if not is_local(uri):
         return f"milvus:{uri}"
@@ -30,6 +30,8 @@ def parse_vectors(spec: str) -> str:
         raise GalleryError(f"{spec!r}: a Milvus Lite file must end in .db ({USAGE})")
     if not path.parent.is_dir():
         raise GalleryError(f"{spec!r}: folder {path.parent} does not exist")
+    if why := lite_problem(str(path)):  # said at once, not after waiting for a store that never opens
+        raise GalleryError(why)
     return f"milvus:{path}"
 
 

@@ -8,7 +8,7 @@ trusting a stale copy. Readers take no lock. The SQL database stays the system o
 every embedding is in it, and any vector store can be rebuilt from it.
 
 A store keeps an *index*: an object with ``add(ids, vectors)``, ``remove(ids)``,
-``search(queries, k)``, ``ids()``, ``len()``, ``set_search_params(**p)``, ``kind``,
+``search(queries, k)``, ``ids()``, ``vectors()``, ``len()``, ``set_search_params(**p)``, ``kind``,
 ``generation``, ``database_id`` and ``supports_remove`` (:class:`~..index.VectorIndex`
 for FAISS, :class:`.milvus.MilvusIndex` for Milvus).
 """
@@ -17,14 +17,37 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable
 
-from ...errors import IndexFileError
-from ..index import resolve_kind
+import numpy as np
+
+from ...errors import IndexFileError, StoreError
+from ..index import VectorIndex, resolve_kind
+from ..instance import id_problem
 from ..locks import writer_lock
 from ..store import GalleryMeta, Store
 
 
 def wanted_kind(meta: GalleryMeta, n: int) -> str:
     return resolve_kind(meta.index_type, n) if n else "flat"
+
+
+def changed_vectors(db_ids: np.ndarray, db_vectors: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> int:
+    """How many photos' stored vectors differ from their embeddings in the database (two
+    swapped vectors are two)."""
+    row = {int(pid): i for i, pid in enumerate(ids)}
+    pairs = [(i, row[int(pid)]) for i, pid in enumerate(db_ids) if int(pid) in row]
+    if not pairs:
+        return 0
+    ours, theirs = (list(x) for x in zip(*pairs))
+    return int((np.abs(db_vectors[ours] - np.asarray(vectors, np.float32)[theirs]).max(axis=1) > 1e-4).sum())
+
+
+def memory_index(store: Store, meta: GalleryMeta) -> VectorIndex:
+    """A FAISS index of every stored embedding, in the kind ``meta`` asks for."""
+    ids, vectors = store.embeddings(meta.card.embedding_dim)
+    index = VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
+                              kind=wanted_kind(meta, len(ids)), params=meta.index_params)
+    index.database_id, index.owner = meta.database_id, store.instance
+    return index
 
 
 class VectorStore:
@@ -59,6 +82,13 @@ class VectorStore:
         """(stored index, its generation stamp), or (None, what is wrong), for :meth:`check`."""
         raise NotImplementedError
 
+    shared = True  # kept where a copy of the database (same id) finds them too: see claim()
+
+    def owner(self, meta: GalleryMeta) -> str | None:
+        """The :attr:`Store.instance` that wrote the stored vectors ("" if they do not say;
+        None if there are none)."""
+        raise NotImplementedError
+
     name = "index"  # how messages call the stored vectors
 
     @property
@@ -76,16 +106,19 @@ class VectorStore:
         it, the last index this process had keeps serving (or an interim one) and the store
         is looked at again on the next call."""
         idx = self.index
-        if idx is not None and idx.generation == meta.generation and self.settled:
+        if idx is not None and (idx.generation, idx.database_id) == (meta.generation, meta.database_id) \
+                and self.settled:
             return idx
         fresh = self.load_current(meta)
         if fresh is not None:
             self.index, self.settled = fresh, True
             return fresh
         with self._try_lock() as free:
-            if free:
+            if free and self.claim(meta, by_reader=True):
                 self.index, self.settled = self.rebuild(meta), True
                 self.save(meta, self.index, by_reader=True)
+            elif free:  # a read-only copy cannot get its own vectors: it searches its own embeddings
+                self.index, self.settled = memory_index(self.store, meta), True
             elif idx is None:
                 self.index, self.settled = self.interim(meta), False
             else:
@@ -115,8 +148,46 @@ class VectorStore:
         else:
             self.index = self.rebuild(meta)
 
+    def foreign(self, meta: GalleryMeta) -> bool:
+        """Whether the vectors named by this database's id were written by another database
+        (a copy of this one, or the original of this copy)."""
+        if not self.shared:  # kept beside the file: each copy has its own
+            return False
+        owner = self.owner(meta)
+        return bool(owner) and owner != self.store.instance
+
+    def clash(self) -> str:
+        return (f"{self.where} belongs to another database with this one's id ({self.store.label} is a copy of it, "
+                "or it of this one)")
+
+    def claim(self, meta: GalleryMeta, by_reader: bool = False) -> bool:
+        """Before vectors are (re)built: make ``meta``'s id name this database's vectors alone.
+        An id edited by hand, or vectors of another database with the same id (a copy), get
+        this database a new id, so its vectors are built apart (the other's stay as they
+        are). False where that is needed and the database is read-only (``by_reader``)."""
+        if id_problem(meta.database_id):
+            why = f"the id stored in {self.store.label} is not valid"
+        elif self.foreign(meta):
+            why = self.clash()
+        else:
+            return True
+        try:
+            meta.database_id, meta.vectors_generation = self.store.new_database_id(), None
+        except StoreError:
+            if by_reader:
+                return False
+            raise
+        if self.on_wait:
+            self.on_wait(f"{why}: {self.store.label} now has an id of its own, and its vectors are rebuilt from its "
+                         "stored embeddings")
+        return True
+
     def check(self, meta: GalleryMeta) -> list[str]:
         """Problems between the database and the stored vectors (empty list = consistent)."""
+        if why := id_problem(meta.database_id):
+            return [why]
+        if self.foreign(meta):
+            return [f"{self.clash()}: this database never uses them; `facesearch reindex` gives it its own"]
         idx, stamp = self.stored(meta)
         if idx is None:
             return [stamp]
@@ -125,20 +196,33 @@ class VectorStore:
             problems.append(f"{self.name} dimension {idx.dim} != encoder dimension {meta.card.embedding_dim}")
         if stamp != meta.generation:
             problems.append(f"{self.name} generation {stamp} != database generation {meta.generation}")
-        db_ids, stored_ids = set(self.store.embeddings(meta.card.embedding_dim)[0].tolist()), set(idx.ids().tolist())
-        if db_ids != stored_ids:
-            problems.append(f"{len(db_ids - stored_ids)} photos missing from {self.where}, "
-                            f"{len(stored_ids - db_ids)} stale vectors in {self.where}")
+        db_ids, db_vectors = self.store.embeddings(meta.card.embedding_dim)
+        ids, vectors = idx.vectors()
+        in_db, stored = set(db_ids.tolist()), set(ids.tolist())
+        if in_db != stored:
+            problems.append(f"{len(in_db - stored)} photos missing from {self.where}, "
+                            f"{len(stored - in_db)} stale vectors in {self.where}")
+        changed = changed_vectors(db_ids, db_vectors, ids, vectors)
+        if changed:
+            problems.append(f"{changed} vectors in {self.where} differ from the embeddings stored for their photos")
         return problems
 
     @contextmanager
-    def _lock(self):
+    def locked(self):
+        """The writer lock (waited for, and said so): every write to the database holds it,
+        also one that leaves the vectors as they are (a rename, thresholds, settings). Where
+        the folder cannot be written, nobody can write: the write itself says read-only."""
+        self.store.follow()  # a file replaced under a long-lived process: the new one is written
+        if not self.lock.possible:
+            yield
+            return
         if not self.lock.acquire(blocking=False):
             if self.on_wait:
                 self.on_wait(f"another facesearch command is writing to {self.store.label}; waiting for it")
             self.lock.acquire()
         try:
             yield
+            self.store.check_unchanged()  # never report done a write that went to a replaced file
         finally:
             self.lock.release()
 
@@ -147,8 +231,9 @@ class VectorStore:
         """Exclusive writer section yielding ``(meta, index)``. ``prepare`` runs under the
         lock and returns the settings as they are now (another writer may have just
         finished); ``rebuild`` starts from the stored embeddings instead of the store."""
-        with self._lock():
+        with self.locked():
             meta = prepare()
+            self.claim(meta)
             self.index = None
             index = self.index = self.rebuild(meta) if rebuild else self.current_locked(meta)
             meta.generation = index.generation = self.store.bump_generation()
@@ -157,7 +242,7 @@ class VectorStore:
             index = self.index  # replaced inside by a rebuild (a removal on hnsw)
             if wanted_kind(meta, len(index)) != index.kind:  # e.g. auto crossed AUTO_FLAT_MAX
                 index = self.index = self.rebuild(meta)
-            index.database_id = meta.database_id
+            index.database_id, index.owner = meta.database_id, self.store.instance
             self.save(meta, index)
             self.settled = True
 

@@ -13,7 +13,7 @@ from ...config import index_cache_dir, index_path_for
 from ...errors import IndexFileError
 from ..index import VectorIndex
 from ..store import GalleryMeta, Store
-from .base import VectorStore, save_failed, wanted_kind
+from .base import VectorStore, memory_index, save_failed, wanted_kind
 
 
 def belongs(idx: VectorIndex, meta: GalleryMeta) -> bool:
@@ -28,17 +28,25 @@ class FaissVectors(VectorStore):
     def __init__(self, store: Store, on_wait: Callable[[str], None] | None = None):
         super().__init__(store, on_wait)
         self._path = None if store.is_server else index_path_for(store.db_path)
+        self.shared = store.is_server  # a file's index sits beside it; a server database's in a cache by id
+
+    def owner(self, meta: GalleryMeta) -> str | None:
+        try:
+            header = VectorIndex.peek(self.path(meta))
+        except IndexFileError:
+            return None
+        return header.get("owner") or "" if header.get("database_id") == meta.database_id else None
 
     def path(self, meta: GalleryMeta | None = None) -> Path:
         """The index file: beside a SQLite file; in the cache folder for a server database."""
         if self._path is not None:
             return self._path
         meta = meta or self.store.meta()
-        return index_cache_dir() / f"{meta.database_id}.faiss"
+        return index_cache_dir() / f"{meta.key}.faiss"
 
     @property
     def where(self) -> str:
-        return "index"
+        return f"index file {self.path()}" if self.shared else "index"
 
     def load_current(self, meta: GalleryMeta) -> VectorIndex | None:
         """The index file, if it is this database's at ``meta``'s generation (header first:
@@ -51,16 +59,14 @@ class FaissVectors(VectorStore):
         except IndexFileError:
             return None
         if (not belongs(idx, meta) or idx.generation != meta.generation
+                or (self.shared and idx.owner != self.store.instance)  # another database's (a copy), or unsigned
+                or not idx.checksummed  # written before checksums: its vectors cannot be trusted unread
                 or idx.dim != meta.card.embedding_dim or wanted_kind(meta, len(idx)) != idx.kind):
             return None
         return idx
 
     def rebuild(self, meta: GalleryMeta) -> VectorIndex:
-        ids, vectors = self.store.embeddings(meta.card.embedding_dim)
-        index = VectorIndex.build(meta.card.embedding_dim, ids, vectors, meta.generation,
-                                  kind=wanted_kind(meta, len(ids)), params=meta.index_params)
-        index.database_id = meta.database_id
-        return index
+        return memory_index(self.store, meta)
 
     def save(self, meta: GalleryMeta, index: VectorIndex, by_reader: bool = False) -> None:
         if by_reader and not self.store.is_server:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -29,6 +30,7 @@ OPEN_WAIT_S = float(os.environ.get("FACESEARCH_MILVUS_WAIT", 120))  # Milvus Lit
 TYPES = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
 SEGMENT_ROWS = 100_000  # milvus-lite's MAX_SEGMENT_ROWS (a server's segments hold a few 100k 512-d rows)
 KINDS = {v: k for k, v in TYPES.items()}
+OWNER = "facesearch.owner"  # collection property: the Store.instance of the database that built it
 _clients: dict[str, object] = {}  # uri -> MilvusClient: one per process (Milvus Lite allows no second)
 
 
@@ -36,11 +38,34 @@ def is_local(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
 
 
+LITE_ENTRIES = {"LOCK", "collections", "databases"}  # what milvus-lite >= 3 keeps in its folder
+
+
+def lite_problem(uri: str) -> str | None:
+    """Why a local ``uri`` cannot be a Milvus Lite store (None: it is one, or will be made):
+    milvus-lite keeps a folder; a file, or a folder of other things, belongs to someone else."""
+    path = Path(uri).expanduser()
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{uri} is not a Milvus Lite store (it is a file; Milvus Lite keeps its vectors in a folder)"
+    try:
+        entries = {p.name for p in path.iterdir()}
+    except OSError as e:
+        return f"cannot read the Milvus Lite store {uri} ({e.strerror or e})"
+    if entries and not entries & LITE_ENTRIES:
+        return f"{uri} is not a Milvus Lite store (a folder of other files)"
+    return None
+
+
 def connect(uri: str, on_wait: Callable[[str], None] | None = None):
     """The process's client for ``uri``; a Milvus Lite file held by another process is waited
-    for (``$FACESEARCH_MILVUS_WAIT`` seconds), since Milvus Lite serves one process at a time."""
+    for (``$FACESEARCH_MILVUS_WAIT`` seconds), since Milvus Lite serves one process at a time.
+    A local ``uri`` that is not a Milvus Lite store is refused at once."""
     if uri in _clients:
         return _clients[uri]
+    if is_local(uri) and (why := lite_problem(uri)):
+        raise StoreError(f"{why}: choose another --vectors milvus:<file>.db")
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
@@ -76,6 +101,13 @@ def index_settings(kind: str, params: dict, n: int) -> tuple[dict, dict]:
     return {}, {}
 
 
+def owner_of(described: dict | None) -> str | None:
+    """The database instance a collection records ("" if none; None: no collection)."""
+    if described is None:
+        return None
+    return str((described.get("properties") or {}).get(OWNER) or "")
+
+
 class MilvusIndex:
     """A collection seen as an index (the interface of :class:`~..index.VectorIndex`)."""
 
@@ -86,6 +118,7 @@ class MilvusIndex:
         self.client, self.name, self.dim, self.kind = client, name, dim, kind
         self.params = {**DEFAULTS[kind], **params}
         self.generation, self.database_id = generation, database_id
+        self.owner: str | None = None  # the Store.instance recorded in the collection
         self._count: int | None = None  # counted once, not on every search (a round trip)
 
     def __len__(self) -> int:
@@ -111,16 +144,25 @@ class MilvusIndex:
             self.client.delete(self.name, ids=ids)
         return len(ids)
 
-    def ids(self) -> np.ndarray:
+    def _rows(self, fields: list[str]) -> list[dict]:
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns about client timestamps
-        it = self.client.query_iterator(self.name, batch_size=BATCH, filter="", output_fields=["id"])
+        it = self.client.query_iterator(self.name, batch_size=BATCH, filter="", output_fields=fields)
         out = []
         try:
             while batch := it.next():
-                out.extend(r["id"] for r in batch)
+                out.extend(batch)
         finally:
             it.close()
-        return np.array(sorted(out), np.int64)
+        return out
+
+    def ids(self) -> np.ndarray:
+        return np.array(sorted(r["id"] for r in self._rows(["id"])), np.int64)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) as stored (for ``check``)."""
+        rows = self._rows(["id", "vector"])
+        return (np.array([r["id"] for r in rows], np.int64),
+                np.array([r["vector"] for r in rows], np.float32).reshape(-1, self.dim))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids, each (n_queries, k'); missing slots have id -1."""
@@ -155,26 +197,36 @@ class MilvusVectors(VectorStore):
 
     @staticmethod
     def collection(meta: GalleryMeta) -> str:
-        return f"facesearch_{meta.database_id}"
+        return f"facesearch_{meta.key}"
 
     @property
     def where(self) -> str:
         meta = self.store.meta()
         return f"Milvus collection {self.collection(meta) if meta else '?'} at {self.uri}"
 
-    def _open(self, meta: GalleryMeta) -> MilvusIndex | None:
+    def _described(self, meta: GalleryMeta) -> dict | None:
         name = self.collection(meta)
-        if not self.client.has_collection(name):
+        return self.client.describe_collection(name) if self.client.has_collection(name) else None
+
+    def owner(self, meta: GalleryMeta) -> str | None:
+        return owner_of(self._described(meta))
+
+    def _open(self, meta: GalleryMeta, any_owner: bool = False) -> MilvusIndex | None:
+        """The collection named by ``meta``'s id, if this database wrote it (``any_owner``: in any case)."""
+        described = self._described(meta)
+        if described is None or (not any_owner and owner_of(described) != self.store.instance):
             return None
+        name = self.collection(meta)
         if name not in self._loaded:  # a collection opened by another process is released here
             self.client.load_collection(name)
             self._loaded.add(name)
         info = self.client.describe_index(name, "vector")
         kind = KINDS.get(info.get("index_type"), "flat")
-        dim = next(int(f["params"]["dim"]) for f in self.client.describe_collection(name)["fields"]
-                   if f["name"] == "vector")
-        return MilvusIndex(self.client, name, dim, kind, meta.index_params or {}, meta.vectors_generation or 0,
-                           meta.database_id)
+        dim = next(int(f["params"]["dim"]) for f in described["fields"] if f["name"] == "vector")
+        index = MilvusIndex(self.client, name, dim, kind, meta.index_params or {}, meta.vectors_generation or 0,
+                            meta.database_id)
+        index.owner = owner_of(described)
+        return index
 
     def load_current(self, meta: GalleryMeta) -> MilvusIndex | None:
         if meta.vectors_generation != meta.generation:
@@ -200,7 +252,8 @@ class MilvusVectors(VectorStore):
         index_params = client.prepare_index_params()
         index_params.add_index(field_name="vector", index_name="vector", index_type=TYPES[kind], metric_type="IP",
                                params=build)
-        client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
+        client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong",
+                                 properties={OWNER: self.store.instance})
         index = MilvusIndex(client, name, meta.card.embedding_dim, kind, params, meta.generation, meta.database_id)
         index.add(ids, vectors)
         return index
@@ -219,7 +272,10 @@ class MilvusVectors(VectorStore):
         meta.vectors_generation = meta.generation
 
     def stored(self, meta: GalleryMeta):
-        idx = self._open(meta)
+        idx = self._open(meta, any_owner=True)
         if idx is None:
             return None, f"{self.where} does not exist: `facesearch reindex` rebuilds it"
+        if not self.owner(meta):
+            return None, (f"{self.where} does not say which database wrote it (made before facesearch checked "
+                          "copies): `facesearch reindex` rebuilds it")
         return idx, meta.vectors_generation
