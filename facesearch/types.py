@@ -106,6 +106,7 @@ class Match:
     score: float
     photo: str
     probability: float | None = None  # the classifier's, with `query --decider svc`
+    photo_id: int | None = None  # the stored photo's id (the server names photos by it)
 
     def as_dict(self) -> dict:
         out = {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}

@@ -254,7 +254,7 @@ class Gallery:
                     continue
                 name, path = info[int(pid)]
                 if name not in best:  # rows are sorted by score: first hit is the best photo
-                    best[name] = Match(name, float(sc), path)
+                    best[name] = Match(name, float(sc), path, photo_id=int(pid))
                 if len(best) == k:
                     break
             out.append(list(best.values()))

@@ -17,6 +17,11 @@ from ..errors import ImageError
 # photo's own (upright) size here, so that faces are reported in the photo's pixels.
 ORIGINAL_SIZE = "facesearch.original_size"
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the photo by 90 degrees
+# Pixels decoded per pixel that detection sees (MAX_DETECT_SIDE^2): 25 x 1024^2 = 26.2 MP,
+# a 24 MP camera's photo even as PNG. JPEGs are reduced while decoding (draft), so nearly
+# any JPEG fits; other formats are decoded whole, so a small file that unpacks to more
+# (a 150 KB, 81 MP 16-bit PNG took 2.2 GB and 7-15 s) is refused from its header.
+DECODE_BUDGET = 25
 
 
 def original_size(image: Image.Image) -> tuple[int, int]:
@@ -25,11 +30,14 @@ def original_size(image: Image.Image) -> tuple[int, int]:
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # Pillow's convert('RGB') clips 16-bit values at 255; rescale instead.
-        a = np.asarray(im, dtype=np.float64)
-        hi = 65535.0 if im.mode.startswith("I;16") else max(float(a.max()), 1.0)
-        a = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if im.mode in ("I;16", "I;16B", "I;16L"):
+        # Pillow's convert('RGB') clips 16-bit values at 255; rescale instead (integers:
+        # round(v * 255 / 65535), without a float copy of a large image).
+        a = np.asarray(im).astype(np.uint32)
+        return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "I":
+        a = np.asarray(im, dtype=np.float32)
+        a = np.clip(a / max(float(a.max()), 1.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(a, "L").convert("RGB")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
@@ -77,7 +85,7 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | No
             with Image.open(io.BytesIO(data)) as im:
                 w, h = im.size
                 size = (h, w) if im.getexif().get(ExifTags.Base.Orientation) in _SWAPS_AXES else (w, h)
-                im.draft("RGB", (max_side, max_side))  # cheap JPEG downscale on decode
+                _draft(im, max_side)
                 im.load()
                 im = ImageOps.exif_transpose(im)
                 im = _to_rgb(im)
@@ -90,6 +98,21 @@ def load_rgb(path: str | Path, max_side: int = MAX_DETECT_SIDE, data: bytes | No
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"cannot decode image ({e})") from None
     return _sized(im, max_side, size)
+
+
+def _draft(im: Image.Image, max_side: int) -> None:
+    """Ask the decoder for the smallest copy whose long side still reaches ``max_side``
+    (JPEG decodes at 1/2, 1/4 or 1/8 scale), then refuse what is over the decode budget."""
+    w, h = im.size
+    if max(w, h) > max_side:
+        r = max_side / max(w, h)
+        im.draft("RGB", (max(1, round(w * r)), max(1, round(h * r))))
+    w, h = im.size
+    budget = DECODE_BUDGET * max_side * max_side
+    if w * h > budget:
+        raise ImageError(f"image too large to decode: {w}x{h} px ({w * h / 1e6:.1f} MP); {im.format or 'this format'} "
+                         f"cannot be reduced while decoding and photos are decoded up to {budget / 1e6:.1f} MP "
+                         f"(detection works at {max_side} px): send a smaller copy (or a JPEG)")
 
 
 def check_bytes(data: bytes) -> tuple[bytes, str]:

@@ -31,7 +31,8 @@ class Job:
 
 
 class Batcher:
-    """``run(key, items, k)`` answers a batch in order; :meth:`submit` answers one item."""
+    """``run(key, items, k)`` answers a batch in order; :meth:`submit` answers one item (or
+    raises what running that item alone raised)."""
 
     def __init__(self, run: Callable[[Hashable, list, int], list], max_batch: int = 16, linger: float = 0.01,
                  lanes: int = 2):
@@ -89,15 +90,31 @@ class Batcher:
             groups.setdefault(job.key, []).append(job)
         for key, jobs in groups.items():
             try:
-                results = self._run(key, [j.item for j in jobs], max(j.k for j in jobs))
-                for job, result in zip(jobs, results):
-                    job.result = result
-            except BaseException as e:  # every waiting request gets the failure, none hangs
-                for job in jobs:
-                    job.error = e
+                self._answer(key, jobs)
             finally:
                 self.batches += 1
                 with self._arrived:
                     self._running -= len(jobs)
                 for job in jobs:
                     job.done.set()
+
+    def _answer(self, key: Hashable, jobs: list[Job]) -> None:
+        """Each job's result, or its own failure: a batch that fails is run again one job at
+        a time, so one bad photo fails only its own request."""
+        try:
+            results = self._run(key, [j.item for j in jobs], max(j.k for j in jobs))
+            if len(results) != len(jobs):
+                raise RuntimeError(f"a batch of {len(jobs)} got {len(results)} answers")
+        except Exception as e:
+            if len(jobs) == 1:
+                jobs[0].error = e
+            else:
+                for job in jobs:
+                    self._answer(key, [job])
+            return
+        except BaseException as e:  # an interrupt: every waiting request gets it, none hangs
+            for job in jobs:
+                job.error = e
+            return
+        for job, result in zip(jobs, results):
+            job.result = result

@@ -1,8 +1,10 @@
 """Errors as HTTP: one envelope, one table from facesearch's errors to statuses, request ids.
 
 Every error response is ``{"error": {"code", "message", "request_id"}}`` (the id also in
-``X-Request-ID``, see :mod:`.middleware`). A :class:`~facesearch.errors.FacesearchError` keeps its message
-(written for users); anything else is a bug: logged with its traceback on the server,
+``X-Request-ID``, see :mod:`.middleware`). A 4xx :class:`~facesearch.errors.FacesearchError` keeps its
+message (written for users, about their request); a 5xx one (the database or a model failed)
+names the server's inside (a database URL, a file), so it goes to the log and the client
+gets the request id. Anything else is a bug: logged with its traceback on the server,
 answered with a 500 that names the request id and nothing more.
 """
 from __future__ import annotations
@@ -29,7 +31,8 @@ STATUS: list[tuple[type, int, str]] = [
     (FacesearchError, 500, "server_error"),  # the database or model cannot serve (message says why)
 ]
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 422: "invalid_image"}
+              405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "payload_too_large",
+              422: "invalid_image"}
 
 
 def status_of(error: FacesearchError) -> tuple[int, str]:
@@ -45,15 +48,25 @@ def envelope(status: int, code: str, message: str, rid: str, headers: dict | Non
                         headers={"X-Request-ID": rid, **(headers or {})})
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into the envelope."""
+def install(app: FastAPI, hidden=()) -> None:
+    """Register the handlers that turn every failure into the envelope. ``hidden``: strings
+    (the database's path or URL) a message must not show; they read "the gallery database"."""
+    hidden = sorted({h for h in hidden if h}, key=len, reverse=True)
+
+    def scrubbed(message: str) -> str:
+        for h in hidden:
+            message = message.replace(h, "the gallery database")
+        return message
 
     @app.exception_handler(FacesearchError)
     async def facesearch_error(request: Request, exc: FacesearchError):
         status, code = status_of(exc)
-        if status >= 500:
-            log.error("request %s: %s", request_id(request), exc)
-        return envelope(status, code, str(exc), request_id(request))
+        rid = request_id(request)
+        if status >= 500:  # the message names the database (its URL), a file or a library's words: log only
+            log.error("request %s: %s", rid, exc)
+            return envelope(status, code, f"the server cannot serve this request (database or model; request id "
+                            f"{rid}): the server log has the details", rid)
+        return envelope(status, code, scrubbed(str(exc)), rid)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

@@ -7,7 +7,10 @@ from pydantic import BaseModel, Field
 class Match(BaseModel):
     identity: str
     score: float = Field(description="cosine similarity of the face and the identity's best photo")
-    photo: str = Field(description="that photo's stored path (`upload:<hash>/<name>` for uploads)")
+    photo: str = Field(description="that photo's file name (`upload:<hash>/<name>` for uploads); its stored "
+                       "path only on a server started with --expose-paths")
+    photo_id: int | None = Field(None, description="that photo's id")
+    photo_url: str | None = Field(None, description="`/v1/photos/{photo_id}`: the photo's details")
 
 
 class Quality(BaseModel):
@@ -82,11 +85,17 @@ class People(BaseModel):
 
 class Photo(BaseModel):
     id: int
-    path: str
+    path: str = Field(description="the photo's file name (`upload:<hash>/<name>` for uploads); its stored path "
+                      "only on a server started with --expose-paths")
     det_score: float | None
     n_faces: int | None
     quality: float | None
     added: str | None
+    url: str = Field(description="`/v1/photos/{id}`")
+
+
+class PhotoInfo(Photo):
+    identity: str
 
 
 class Photos(BaseModel):

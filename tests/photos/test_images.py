@@ -1,3 +1,7 @@
+import struct
+import time
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -70,6 +74,39 @@ def test_large_images_are_downscaled(tmp_path):
     p = tmp_path / "large.jpg"
     Image.new("RGB", (3000, 1500)).save(p)
     assert max(load_rgb(p, max_side=512).size) == 512
+
+
+def flat_png(width: int, height: int, bits: int = 16) -> bytes:
+    """A grey PNG of one flat colour, written row by row: a few hundred KB for 81 MP."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\x00" + b"\x80" * (width * bits // 8)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_a_small_file_that_decodes_to_a_huge_image_is_refused_from_its_header(tmp_path):
+    """A 9000 x 9000 16-bit PNG (under Pillow's bomb limit) took 2.2 GB and 7-15 s."""
+    p = tmp_path / "deep.png"
+    p.write_bytes(flat_png(9000, 9000))
+    assert p.stat().st_size < 1 << 20 and 9000 * 9000 < Image.MAX_IMAGE_PIXELS
+    start = time.monotonic()
+    with pytest.raises(ImageError, match=r"too large to decode: 9000x9000 px \(81.0 MP\).*26.2 MP"):
+        load_rgb(p)
+    assert time.monotonic() - start < 1  # refused from the header, nothing decoded
+
+
+def test_within_the_decode_budget_images_are_decoded(tmp_path):
+    p = tmp_path / "ok.png"
+    p.write_bytes(flat_png(5000, 5000))  # 25 MP: a large camera photo
+    im = load_rgb(p)
+    assert im.size == (1024, 1024) and 126 <= im.getpixel((5, 5))[0] <= 129  # 0x8080 / 257 = 128
+    # a JPEG is reduced while it is decoded: even 30000 x 1100 (33 MP, a panorama) is cheap
+    wide = tmp_path / "wide.jpg"
+    Image.new("RGB", (30000, 1100), (90, 120, 150)).save(wide, quality=50)
+    assert load_rgb(wide).size == (1024, 38)
 
 
 def test_sha256(tmp_path):

@@ -84,13 +84,18 @@ def index(gallery: Path, db: Path, *extra: str, environ: dict | None = None) -> 
                            *extra], env=environ or env(), capture_output=True, text=True, check=True)
 
 
+def serve_gallery(tmp: Path, *args: str, environ: dict | None = None) -> Server:
+    """A server over alice, bob and carol (two photos each) in ``tmp``, with ``args``."""
+    db = tmp / "fs.db"
+    index(make_gallery(tmp / "gallery"), db)
+    return Server(db, *args, environ=environ)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A server over alice, bob and carol (two photos each), no token; yields (server, folder)."""
     tmp = tmp_path_factory.mktemp("served")
-    db = tmp / "fs.db"
-    index(make_gallery(tmp / "gallery"), db)
-    server = Server(db)
+    server = serve_gallery(tmp)
     yield server, tmp
     server.stop()
 

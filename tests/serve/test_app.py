@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import requests
 from PIL import Image
@@ -49,7 +50,7 @@ def test_search_names_the_person_with_the_documented_shape(served):
     assert set(face) == {"box", "det_score", "quality", "matches", "accepted", "margin", "calibration",
                          "reason", "threshold"}
     assert [m["identity"] for m in face["matches"]][0] == "bob" and len(face["matches"]) == 2
-    assert set(face["matches"][0]) == {"identity", "score", "photo"}
+    assert set(face["matches"][0]) == {"identity", "score", "photo", "photo_id", "photo_url"}
     assert face["accepted"] is None  # no threshold calibrated
     assert face["margin"] == round(face["matches"][0]["score"] - face["matches"][1]["score"], 6)
     # all_faces with --detector none: the one face, the same answer
@@ -188,7 +189,7 @@ def test_openapi_docs_and_page(served):
     assert routes >= {("/v1/health", "get"), ("/v1/search", "post"), ("/v1/compare", "post"), ("/v1/people", "get"),
                       ("/v1/people/{identity}/photos", "post"), ("/v1/people/{identity}/photos", "get"),
                       ("/v1/people/{identity}", "patch"), ("/v1/people/{identity}", "delete"),
-                      ("/v1/photos/{photo_id}", "delete")}
+                      ("/v1/photos/{photo_id}", "delete"), ("/v1/photos/{photo_id}", "get")}
     search = spec["paths"]["/v1/search"]["post"]
     assert {"200", "400", "413", "422"} <= set(search["responses"])
     assert "Error" in spec["components"]["schemas"]
@@ -196,3 +197,65 @@ def test_openapi_docs_and_page(served):
     page = requests.get(server.url + "/", timeout=30)
     assert page.status_code == 200 and "facesearch" in page.text and "/static/app.js" in page.text
     assert requests.get(server.url + "/static/app.js", timeout=30).status_code == 200
+
+
+def test_results_name_photos_by_id_not_by_server_path(served):
+    server, tmp = served
+    r = post_image(server.url + "/v1/search", query_photo(tmp, 1), k=3)
+    for m in r.json()["faces"][0]["matches"]:
+        assert "/" not in m["photo"] and str(tmp) not in r.text, r.text
+        assert m["photo"] in (f"{m['identity']}_1.png", f"{m['identity']}_2.png")
+        assert m["photo_url"] == f"/v1/photos/{m['photo_id']}"
+        photo = requests.get(server.url + m["photo_url"], timeout=30)
+        assert photo.status_code == 200, photo.text
+        assert photo.json()["identity"] == m["identity"] and photo.json()["id"] == m["photo_id"]
+        assert photo.json()["path"] == m["photo"] and photo.json()["url"] == m["photo_url"]
+    listed = requests.get(server.url + "/v1/people/bob/photos", timeout=30)
+    assert str(tmp) not in listed.text
+    assert sorted(p["path"] for p in listed.json()["photos"]) == ["bob_1.png", "bob_2.png"]
+
+
+def test_expose_paths_shows_stored_paths(tmp_path):
+    from tests.serve.conftest import serve_gallery
+
+    server = serve_gallery(tmp_path, "--expose-paths")
+    try:
+        r = post_image(server.url + "/v1/search", query_photo(tmp_path, 0), k=1)
+        (match,) = r.json()["faces"][0]["matches"]
+        assert match["photo"] == str(tmp_path / "gallery" / "alice" / "alice_1.png") and match["photo_id"] >= 1
+        photos = requests.get(server.url + "/v1/people/alice/photos", timeout=30).json()["photos"]
+        assert str(tmp_path) in photos[0]["path"]
+    finally:
+        server.stop()
+
+
+def test_photo_ids_out_of_range_are_not_found(served):
+    server, _ = served
+    for pid in ("99999999999999999999", "9223372036854775808", "2147483648", "0", "-1", "-99999999999999999999"):
+        assert_error(requests.delete(server.url + f"/v1/photos/{pid}", timeout=30), 404, "not_found")
+        assert_error(requests.get(server.url + f"/v1/photos/{pid}", timeout=30), 404, "not_found")
+    assert_error(requests.get(server.url + "/v1/photos/2147483647", timeout=30), 404, "not_found")
+    assert_error(requests.get(server.url + "/v1/photos/1.5", timeout=30), 400, "bad_request")
+
+
+def test_file_names_and_identities_with_control_characters_are_refused(served):
+    server, _ = served
+    url = server.url + "/v1"
+    for name in ("a\x00b.png", "tab\tname.png", "x" * 300 + ".png"):
+        r = requests.post(url + "/people/nul/photos", files={"image": (name, png(41))}, timeout=30)
+        assert_error(r, 400, "refused")
+        assert_error(requests.post(url + "/search", files={"image": (name, png(41))}, timeout=30), 400, "refused")
+    for path in ("/people/a%00b/photos", "/people/a%01b"):
+        assert_error(requests.get(url + path, timeout=30) if path.endswith("photos")
+                     else requests.delete(url + path, timeout=30), 400, "refused")
+    assert "nul" not in [p["identity"] for p in requests.get(url + "/people", timeout=30).json()["people"]]
+
+
+def test_an_image_too_large_to_decode_cheaply_is_refused(served):
+    from tests.photos.test_images import flat_png
+
+    server, _ = served
+    start = time.monotonic()
+    r = requests.post(server.url + "/v1/search", files={"image": ("deep.png", flat_png(9000, 9000))}, timeout=60)
+    assert_error(r, 422, "invalid_image")
+    assert "too large to decode" in r.json()["error"]["message"] and time.monotonic() - start < 5

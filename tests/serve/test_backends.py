@@ -33,6 +33,11 @@ def test_serve_on_a_server_database(backend, tmp_path):
         r = requests.post(server.url + "/v1/people/dan/photos", files={"image": ("d.png", png(7))}, timeout=60)
         assert r.status_code in (200, 201), r.text
         assert top(server, 7) == "dan"
+        # a NUL in a file name (PostgreSQL text cannot hold one): refused, and no server detail shown
+        r = requests.post(server.url + "/v1/people/dan/photos", files={"image": ("d\x00.png", png(17))}, timeout=60)
+        assert r.status_code == 400 and "postgresql" not in r.text and str(tmp_path) not in r.text, r.text
+        r = requests.get(server.url + "/v1/people/d%00an/photos", timeout=60)
+        assert r.status_code == 400 and "postgresql" not in r.text, r.text
         assert requests.delete(server.url + "/v1/people/bob", timeout=60).status_code in (200, 204)
         assert top(server, 1) != "bob"
         if not extra:  # FAISS: a CLI write from another process while the server runs

@@ -38,7 +38,7 @@ def test_waiting_requests_run_together_and_get_their_own_answers():
     assert sorted(len(items) for _, items, _ in calls) == [1, 3, 3]
 
 
-def test_a_failure_reaches_every_request_of_its_batch_and_the_batcher_goes_on():
+def test_a_failure_reaches_its_request_and_the_batcher_goes_on():
     def run(key, items, k):
         if key == "bad":
             raise RuntimeError("boom")
@@ -48,6 +48,41 @@ def test_a_failure_reaches_every_request_of_its_batch_and_the_batcher_goes_on():
     with pytest.raises(RuntimeError, match="boom"):
         batcher.submit("bad", 1, 1)
     assert batcher.submit("good", 2, 1) == 2
+
+
+def test_one_failing_item_fails_only_its_own_request():
+    """A batch that raises is run again item by item: the others of the batch are answered."""
+    calls, gate = [], threading.Event()
+
+    def run(key, items, k):
+        calls.append(list(items))
+        if len(calls) == 1:
+            gate.wait(5)  # the first batch is slow: the others queue up and run as one batch
+        if "bad" in items:
+            raise ValueError(f"cannot use {items}")
+        return [f"ok:{i}" for i in items]
+
+    batcher = Batcher(run, max_batch=16, lanes=1)
+    out = {}
+
+    def ask(item):
+        try:
+            out[item] = batcher.submit("k", item, 1)
+        except ValueError as e:
+            out[item] = e
+
+    threads = [threading.Thread(target=ask, args=(item,)) for item in ("first", 1, "bad", 2, 3)]
+    threads[0].start()
+    time.sleep(0.2)
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.3)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(calls[1], key=str) == [1, 2, 3, "bad"]  # batched together
+    assert {k: v for k, v in out.items() if k != "bad"} == {"first": "ok:first", 1: "ok:1", 2: "ok:2", 3: "ok:3"}
+    assert isinstance(out["bad"], ValueError) and str(out["bad"]) == "cannot use ['bad']"  # its own failure
 
 
 def test_max_batch_is_respected():

@@ -1,0 +1,43 @@
+"""How the API names gallery photos: by id and the URL of ``GET /v1/photos/{id}``, never by
+the server's file system layout. A photo enrolled from a folder is shown by its file name
+alone (``alice_1.jpg``, not ``/srv/gallery/alice/alice_1.jpg``); an upload keeps its stored
+name ``upload:<hash>/<name>`` (no server path in it). ``--expose-paths`` shows stored paths
+as they are, for a server whose users may know its layout."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import NotFoundError
+from ..gallery.uploads import UPLOAD_PREFIX
+from ..types import FaceMatch, Match
+
+PHOTOS_URL = "/v1/photos/"
+MAX_PHOTO_ID = (1 << 31) - 1  # photo ids are INTEGER columns: 32 bits on PostgreSQL
+
+
+def checked_id(raw: int) -> int:
+    """``raw`` as a photo id, or NotFoundError: an id no column can hold is no photo (not a 500)."""
+    if not 1 <= raw <= MAX_PHOTO_ID:
+        raise NotFoundError(f"no photo with id {raw}")
+    return raw
+
+
+def shown_path(path: str, expose: bool) -> str:
+    if expose or path.startswith(UPLOAD_PREFIX):
+        return path
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def match_dict(m: Match, expose: bool) -> dict:
+    url = None if m.photo_id is None else f"{PHOTOS_URL}{m.photo_id}"
+    return {**m.as_dict(), "photo": shown_path(m.photo, expose), "photo_id": m.photo_id, "photo_url": url}
+
+
+def face_dict(f: FaceMatch, k: int, expose: bool) -> dict:
+    out = replace(f, matches=f.matches[:k]).as_dict()
+    out["matches"] = [match_dict(m, expose) for m in f.matches[:k]]
+    return out
+
+
+def photo_dict(row: dict, expose: bool) -> dict:
+    return {**row, "path": shown_path(row["path"], expose), "url": f"{PHOTOS_URL}{row['id']}"}
