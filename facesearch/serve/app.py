@@ -223,7 +223,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         service.write(service.writer.remove_photo, checked_id(photo_id))
         return Response(status_code=204)
 
-    install_library(app, v1, service, token)  # clusters, corrections, erasure, audit (library_routes.py)
+    install_library(app, v1, service, token, expose_paths)  # clusters, corrections, erasure, audit (library_routes.py)
     app.include_router(v1)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -39,10 +39,12 @@ class AuditActor:
             AUDIT_ACTOR.reset(actor)
 
 
-def install_library(app, v1: APIRouter, service, token: str | None) -> None:
-    """Add the library's routes to ``v1`` (before the app includes it) and the audit middleware."""
+def install_library(app, v1: APIRouter, service, token: str | None, expose_paths: bool = False) -> None:
+    """Add the library's routes to ``v1`` (before the app includes it) and the audit middleware.
+    Photos are named as everywhere in the API (:mod:`.photos`: file names, unless ``expose_paths``)."""
     app.add_middleware(AuditActor, token=token or None)
     from .app import STATIC, _name, _photo  # the helpers every route shares
+    from .photos import shown_path
 
     def reader() -> Library:
         service.reader.refresh()
@@ -85,7 +87,8 @@ def install_library(app, v1: APIRouter, service, token: str | None) -> None:
     @v1.get("/clusters")
     def clusters():
         """The library's clusters (made by ``facesearch cluster``): id, name, faces."""
-        return {"clusters": reader().clusters()}
+        return {"clusters": [{**c, "faces": [{**f, "photo": shown_path(f["photo"], expose_paths)} for f in c["faces"]]}
+                             for c in reader().clusters()]}
 
     @v1.get("/library/faces/{face_id}/thumbnail", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "the face, 96 px"}})

@@ -46,6 +46,7 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert requests.get(url + "/clusters", timeout=30).status_code == 401
     clusters = requests.get(url + "/clusters", headers=AUTH, timeout=30).json()["clusters"]
     assert len(clusters) == 5 and all(len(c["faces"]) == 3 for c in clusters)
+    assert all("/" not in f["photo"] for c in clusters for f in c["faces"])  # file names, not server paths
     p4 = next(c["cluster"] for c in clusters if c["faces"][0]["photo"].endswith(("p4_0.png", "p4_1.png", "p4_2.png")))
     r = requests.post(url + f"/clusters/{p4}/name", json={"name": "dave"}, headers=AUTH, timeout=60)
     assert r.status_code == 200 and r.json() == {"cluster": p4, "identity": "dave", "added": 3}
