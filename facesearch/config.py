@@ -1,21 +1,20 @@
-"""Defaults, environment variables and enumerations, each defined once.
+"""Defaults and enumerations, each defined once; environment variables are read by
+:mod:`facesearch.settings`.
 
-Only the standard library here: the CLI imports this module to build its options before
-anything heavy (torch, faiss, SQLAlchemy) is loaded.
+Nothing heavy here: the CLI imports this module to build its options before anything heavy
+(ONNX Runtime, faiss, SQLAlchemy) is loaded.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-# -- environment ---------------------------------------------------------------------------
-DB_ENV = "FACESEARCH_DB"
-DEFAULT_DB = "facesearch.db"
-PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
-PLUGIN_GROUP = "facesearch.encoders"  # package entry points that do the same
-EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
-INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases (see index_cache_dir)
-MILVUS_TOKEN_ENV = "MILVUS_TOKEN"  # token (or user:password) for a Milvus server
+# -- environment (read by settings.py) --------------------------------------------------------
+from .settings import DB_ENV, DEFAULT_DB, INDEX_CACHE_ENV, MILVUS_TOKEN_ENV, PLUGINS_ENV, settings  # noqa: E402,F401
+
+PLUGIN_GROUP = "facesearch.encoders"  # package entry points that register encoder families
+COMMAND_GROUP = "facesearch.commands"  # package entry points that add CLI commands (`train`)
+EMBED_BATCH = settings().batch  # photos per embed/commit batch ($FACESEARCH_BATCH)
 
 # -- enumerations (the CLI's choices come from here) ----------------------------------------
 DETECTORS = ("mtcnn", "none")  # mtcnn: detect + 5-point align; none: photos are face crops
@@ -46,13 +45,18 @@ CLASSIFIER_KERNEL = "linear"
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+SHIPPED_MODEL = WEIGHTS_DIR / "mobilefacenet_facecom.pt"  # the checkpoint (training starts from it)
+SHIPPED_GRAPH = WEIGHTS_DIR / "mobilefacenet_facecom.onnx"  # what runs it (exported by training/export_onnx.py)
+MTCNN_GRAPHS = {net: WEIGHTS_DIR / f"mtcnn_{net}.onnx" for net in ("pnet", "rnet", "onet")}
+SFACE_GRAPH = WEIGHTS_DIR / "sface_2021dec_int8bq.onnx"  # OpenCV Zoo's build, rewritten at load
+TRAIN_EXTRA = "pip install 'facesearch[train]'"  # what a torch-only feature asks the user to run
 SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
 TRAIN_TASKS = ("identity", "gender")  # `train --task`: the encoder, or the gender head on its embeddings
 
 
 def default_db() -> str:
-    return os.environ.get(DB_ENV, DEFAULT_DB)
+    return settings().db
 
 
 def is_database_url(db: str | os.PathLike) -> bool:
@@ -63,9 +67,7 @@ def is_database_url(db: str | os.PathLike) -> bool:
 def index_cache_dir() -> Path:
     """Where the FAISS files of server databases live: ``$FACESEARCH_INDEX_CACHE``, else
     ``$XDG_CACHE_HOME/facesearch/indexes`` (``~/.cache/facesearch/indexes``)."""
-    if os.environ.get(INDEX_CACHE_ENV):
-        return Path(os.environ[INDEX_CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facesearch" / "indexes"
+    return settings().index_cache
 
 
 def index_path_for(db_path: str | os.PathLike) -> Path:

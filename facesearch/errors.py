@@ -41,3 +41,7 @@ class ConflictError(GalleryError):
 
 class SourceError(FacesearchError):
     """A video source (file, stream URL, webcam) cannot be opened or read, or an output video written."""
+
+
+class ExtraMissingError(FacesearchError):
+    """A feature needs an optional dependency that is not installed (the message names the extra)."""

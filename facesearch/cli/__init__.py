@@ -11,13 +11,21 @@ from ..errors import FacesearchError
 from .analyze_command import analyze
 from .classifier_command import classifier
 from .gallery_commands import check, compare, index, people, query, reindex
-from .model_commands import calibrate, evaluate, train
+from .model_commands import calibrate, evaluate
+from .plugins import plugin_command, plugin_names
 from .serve_command import serve
 from .watch_command import watch
 
 
 class Main(click.Group):
-    """Turns facesearch's own errors into one clean line on stderr and exit status 1."""
+    """Turns facesearch's own errors into one clean line on stderr and exit status 1, and
+    adds the commands other packages plug in (``train``, from the training package)."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *plugin_names()})
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or plugin_command(name)
 
     def invoke(self, ctx):
         try:
@@ -43,7 +51,7 @@ def main():
     """
 
 
-for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve, classifier, watch):
+for command in (index, query, compare, analyze, people, reindex, check, calibrate, serve, classifier, watch):
     main.add_command(command)
 main.add_command(evaluate, name="eval")
 
