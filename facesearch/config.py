@@ -1,5 +1,9 @@
-"""Defaults and enumerations, each defined once; environment variables are read by
-:mod:`facesearch.settings`.
+"""Defaults, enumerations and the environment, each defined once.
+
+Every environment variable facesearch reads is read by :func:`settings`, in one place, at
+each call (cheap; tests and servers change the environment), so no module keeps a stale
+copy. Cache folders follow the platform's convention (platformdirs: ``$XDG_CACHE_HOME/facesearch``
+or ``~/.cache/facesearch`` on Linux).
 
 Nothing heavy here: the CLI imports this module to build its options before anything heavy
 (ONNX Runtime, faiss, SQLAlchemy) is loaded.
@@ -7,10 +11,67 @@ Nothing heavy here: the CLI imports this module to build its options before anyt
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-# -- environment (read by settings.py) --------------------------------------------------------
-from .settings import DB_ENV, DEFAULT_DB, INDEX_CACHE_ENV, MILVUS_TOKEN_ENV, PLUGINS_ENV, settings  # noqa: E402,F401
+# -- environment -------------------------------------------------------------------------------
+DB_ENV = "FACESEARCH_DB"
+PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
+BATCH_ENV = "FACESEARCH_BATCH"
+RUNTIME_ENV = "FACESEARCH_RUNTIME"  # "onnx" (default) or "torch" (networks built in PyTorch only)
+THREADS_ENV = "FACESEARCH_THREADS"  # ONNX Runtime threads per session (default: its own choice)
+ONNX_CACHE_ENV = "FACESEARCH_ONNX_CACHE"  # graphs exported from PyTorch networks, rewritten graphs
+INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases
+MILVUS_TOKEN_ENV = "MILVUS_TOKEN"  # token (or user:password) for a Milvus server
+MILVUS_WAIT_ENV = "FACESEARCH_MILVUS_WAIT"
+DEFAULT_DB = "facesearch.db"
+
+
+def cache_dir() -> Path:
+    """facesearch's own cache folder (platformdirs' user cache dir)."""
+    from platformdirs import user_cache_dir  # here: only when a cache is used
+
+    return Path(user_cache_dir("facesearch", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str
+    plugins: tuple[str, ...]
+    batch: int
+    runtime: str
+    threads: int | None
+    milvus_token: str
+    milvus_wait_s: float
+    onnx_cache_env: str | None = None
+    index_cache_env: str | None = None
+
+    @property
+    def onnx_cache(self) -> Path:
+        """Graphs exported from PyTorch networks, and rewritten published graphs."""
+        return Path(self.onnx_cache_env) if self.onnx_cache_env else cache_dir() / "onnx"
+
+    @property
+    def index_cache(self) -> Path:
+        """FAISS files of server databases (a file database keeps its index beside it)."""
+        return Path(self.index_cache_env) if self.index_cache_env else cache_dir() / "indexes"
+
+
+def settings() -> Settings:
+    """The environment as facesearch reads it, now."""
+    env = os.environ
+    return Settings(
+        db=env.get(DB_ENV, DEFAULT_DB),
+        plugins=tuple(filter(None, (m.strip() for m in env.get(PLUGINS_ENV, "").split(",")))),
+        batch=int(env.get(BATCH_ENV, 64)),
+        runtime=env.get(RUNTIME_ENV, "onnx").lower(),
+        threads=int(env[THREADS_ENV]) if env.get(THREADS_ENV) else None,
+        milvus_token=env.get(MILVUS_TOKEN_ENV, ""),
+        milvus_wait_s=float(env.get(MILVUS_WAIT_ENV, 120)),
+        onnx_cache_env=env.get(ONNX_CACHE_ENV) or None,
+        index_cache_env=env.get(INDEX_CACHE_ENV) or None,
+    )
+
 
 PLUGIN_GROUP = "facesearch.encoders"  # package entry points that register encoder families
 COMMAND_GROUP = "facesearch.commands"  # package entry points that add CLI commands (`train`)

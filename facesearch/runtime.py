@@ -7,11 +7,21 @@ backbone, a plugin) is exported once and cached (:mod:`facesearch.encoders.torch
 """
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
-from .settings import settings
+from .config import TRAIN_EXTRA, settings
+from .errors import ExtraMissingError
+
+
+def require_torch(feature: str) -> None:
+    """Refuse ``feature`` with one line saying what to install when PyTorch is absent: the
+    base install runs the shipped models in ONNX Runtime; training and PyTorch models need
+    the ``train`` extra."""
+    if find_spec("torch") is None:
+        raise ExtraMissingError(f"{feature} needs PyTorch, which the base install leaves out: {TRAIN_EXTRA}")
 
 
 class OnnxModel:

@@ -10,7 +10,7 @@ import click
 
 from facesearch.cli.options import fail, report_errors
 from facesearch.config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
-from facesearch.extras import require_torch
+from facesearch.runtime import require_torch
 
 
 @click.command()

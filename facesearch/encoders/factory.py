@@ -18,7 +18,7 @@ def load_net(spec: str | ModelSpec | None, weights: str | None = None):
     """The bare PyTorch network for a model spec (see :mod:`.spec`), trained or not
     (training starts from it). A facesearch checkpoint given as ``weights`` of a family is
     loaded as the checkpoint it is. Needs the ``train`` extra (PyTorch)."""
-    from ..extras import require_torch
+    from ..runtime import require_torch
 
     ms = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec, weights)
     if ms.checkpoint is not None:

@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from typing import Callable
 
 from ..config import PLUGIN_GROUP
-from ..settings import PLUGINS_ENV, settings
+from ..config import PLUGINS_ENV, settings
 from ..errors import EncoderError
 
 _FAMILIES: dict[str, Callable] = {}
@@ -65,7 +65,7 @@ def build_family(arch: str, weights: str | None = None):
     load_plugins()
     family, _, variant = arch.partition(":")
     if family not in _FAMILIES and family in TORCH_FAMILIES:
-        from ..extras import require_torch
+        from ..runtime import require_torch
 
         require_torch(f"--model {family}")
         importlib.import_module(TORCH_FAMILIES[family])

@@ -17,7 +17,7 @@ from ..config import SFACE_GRAPH
 from ..errors import EncoderError
 from ..files import atomic_write, sha256_file
 from ..runtime import OnnxModel
-from ..settings import settings
+from ..config import settings
 from ..types import Preprocess
 from .graphs import GraphNet
 from .registry import register_encoder

@@ -19,7 +19,7 @@ import torch
 from ..errors import EncoderError
 from ..files import atomic_write
 from ..runtime import OnnxModel
-from ..settings import settings
+from ..config import settings
 from ..types import Preprocess
 
 EXPORT_REVISION = 3  # part of the cache key: raise it when the graph exported for the same weights changes

@@ -118,7 +118,7 @@ class Watch:
         made a frame 20x slower (0.9 s instead of 0.04 s, measured)."""
         import os
 
-        from ..settings import THREADS_ENV
+        from ..config import THREADS_ENV
 
         os.environ.setdefault(THREADS_ENV, "1")  # read when the sessions open, in warm_up
         self.gallery.warm_up()

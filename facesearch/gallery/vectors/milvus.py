@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...settings import settings
+from ...config import settings
 from ...errors import StoreError
 from ..index import DEFAULTS, VectorIndex, default_nlist
 from ..store import GalleryMeta, Store
