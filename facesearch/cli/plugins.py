@@ -5,6 +5,7 @@ with one line saying what to install."""
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from importlib.util import find_spec
 
 import click
 
@@ -27,6 +28,9 @@ def plugin_command(name: str) -> click.Command | None:
                 return ep.load()
             except ImportError as e:
                 return _missing(name, f"`facesearch {name}` cannot load ({e}): {TRAIN_EXTRA}")
+    if name in EXPECTED and find_spec("training") is not None:  # a checkout whose install predates the entry point
+        return _missing(name, f"`facesearch {name}` is not registered with this installation of facesearch: "
+                              "install it again (pip install -e . in a checkout)")
     if name in EXPECTED:
         return _missing(name, f"`facesearch {name}` comes with the training package: {TRAIN_EXTRA}")
     return None

@@ -22,7 +22,7 @@ def load_net(spec: str | ModelSpec | None, weights: str | None = None):
 
     ms = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec, weights)
     if ms.checkpoint is not None:
-        require_torch(f"--model {ms.text} as a PyTorch network")
+        require_torch(f"--model {ms.text} (a PyTorch checkpoint)")
         from .checkpoint import net_from_checkpoint, read_checkpoint
 
         if not ms.checkpoint.is_file():

@@ -59,5 +59,8 @@ def test_shipped_models_work_without_torch(tmp_path):
 def test_train_without_its_entry_point_says_what_to_install(monkeypatch):
     monkeypatch.setattr(plugins, "entry_points", lambda group: [])
     r = CliRunner().invoke(main, ["train", "x", "--epochs", "2"])
+    assert r.exit_code == 1 and r.output.strip().startswith("error: `facesearch train` is not registered")
+    monkeypatch.setattr(plugins, "find_spec", lambda name: None)  # no training package either
+    r = CliRunner().invoke(main, ["train", "x", "--epochs", "2"])
     assert r.exit_code == 1 and r.output.strip() == f"error: `facesearch train` comes with the training package: {INSTALL}"
     assert "train" in CliRunner().invoke(main, ["--help"]).output
