@@ -11,7 +11,8 @@ For each checkout (``--before``: today's code, ``--after``: this one):
   untimed run, so the OS file cache is warm for both), median of ``--cli-runs``;
 - full pipeline (decode + detect + align + embed, the shipped model) on ``--photos`` distorted
   val photos in one process: photos/s; the two sides' vectors are compared (same accuracy);
-- ``benchmarks/bench_serve.py`` with each venv's ``facesearch`` (warm p50, searches/s).
+- ``benchmarks/bench_serve.py`` with each venv's ``facesearch`` (warm p50, searches/s), the
+  sides taking turns, median of ``--serve-rounds``.
 
 Figures are measured here and now on this machine; a shared VM varies from hour to hour, which
 is why both sides run in the same session. ``--reuse`` keeps existing venvs (and the install
@@ -121,6 +122,7 @@ def main():
     ap.add_argument("--photos", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3, help="pipeline runs per side (median kept)")
     ap.add_argument("--requests", type=int, default=150)
+    ap.add_argument("--serve-rounds", type=int, default=3, help="bench_serve.py runs per side (median kept)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--reuse", action="store_true", help="keep existing venvs and their install figures")
     ap.add_argument("--json", type=Path, default=HERE.parent / "docs" / "results" / "lean_runtime.json")
@@ -167,10 +169,15 @@ def main():
     if not val_db.exists():  # one val gallery for both servers: the encoder's checksum is the same
         subprocess.run([str(args.work / "venv-after" / "bin" / "facesearch"), "index", str(args.root), "--db",
                         str(val_db)], check=True, capture_output=True)
-    for side in ("before", "after"):
-        print(f"[{side}] serve ...", file=sys.stderr)
-        out[side]["serve"] = serve(args.work / f"venv-{side}", args.root, val_db, args.requests, args.seconds,
-                                   args.work / f"serve-{side}.json")
+    served: dict[str, list] = {"before": [], "after": []}
+    for _ in range(args.serve_rounds):  # the sides take turns; each figure is the median of the rounds
+        for side in served:
+            print(f"[{side}] serve ...", file=sys.stderr)
+            served[side].append(serve(venvs[side], args.root, val_db, args.requests, args.seconds,
+                                      args.work / f"serve-{side}.json"))
+    for side, rounds in served.items():
+        out[side]["serve"] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+        out[side]["serve"]["rounds"] = rounds
     b, a = out["before"], out["after"]
     out["ratios"] = {
         "venv_size_after_over_before": a["install"]["venv_bytes"] / b["install"]["venv_bytes"],
