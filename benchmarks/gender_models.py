@@ -11,13 +11,14 @@ over a budget of CPU time (``--b0-minutes``, all threads). Its epoch is chosen o
 identities; it is checkpointed under ``--runs`` (a rerun resumes, a finished one is reused).
 Both are reported on val whole, on val's identities that train lacks, and on FACECOM val's
 distorted photos by distortion (all, and those the quality gate calls usable). Writes
-benchmarks/results_gender.md and docs/img/gender/*.png.
+docs/results/gender.json (the docs render it) and docs/img/gender/*.png.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import shlex
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from facesearch.evaluation.metrics import classification  # noqa: E402
 from facesearch.evaluation.plots import confusion  # noqa: E402
 from training.data import holdout_names, load_crops  # noqa: E402
 from training.gender import class_photos, identity_of  # noqa: E402
+from results import parse_markdown, write  # noqa: E402  (benchmarks/results.py: results as data)
 
 KINDS = ("blurred", "foggy", "lowlight", "noisy", "rainy", "resized", "sunny")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -260,11 +262,11 @@ def write(results: dict, classes, n_unseen: int):
     text = "\n".join(rows + [""] + per_class) + "\n"
     print(text)
     print(json.dumps({k: v["speed"] for k, v in results.items()}, indent=1))
-    out = REPO / "benchmarks" / "results_gender.md"
-    out.write_text("# Gender: embedding head vs EfficientNet-B0 (benchmarks/gender_models.py)\n\n"
-                   "BA = balanced accuracy; distortion columns: all photos (those the quality gate calls usable)\n\n"
-                   + text + "\n```\n" + json.dumps(results, indent=1) + "\n```\n")
-
+    # the figures as data for the docs (docs/results/gender.json, rendered on the Gender page)
+    write("gender", [{"text": "BA = balanced accuracy; distortion columns: all photos (those the quality gate "
+                              "calls usable)"}, *parse_markdown(text), {"data": results}],
+          "python " + " ".join(shlex.quote(a) for a in sys.argv),
+          "Gender: embedding head vs EfficientNet-B0 (benchmarks/gender_models.py)")
 
 if __name__ == "__main__":
     main()

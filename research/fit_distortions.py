@@ -33,7 +33,7 @@ What is measured, per kind:
 
 The statistics live in :mod:`research.distortion_stats` (shared with the fidelity tests),
 the simulation fits of noise and rain in :mod:`research.fit_simulated`. ``--markdown FILE``
-writes the table of ``benchmarks/results_distortions.md``.
+writes the table (transcribed into ``docs/results/distortions.json`` for the docs).
 """
 from __future__ import annotations
 

@@ -126,3 +126,18 @@ def backend(request, tmp_path) -> tuple[str, list[str]]:
     db = request.getfixturevalue("pg_url") if database == "postgres" else str(tmp_path / "fs.db")
     extra = ["--vectors", request.getfixturevalue("milvus_spec")] if vectors == "milvus" else []
     return db, extra
+
+
+# -- lanes: `pytest -m "not slow"` is the developer's loop --------------------------------------
+# A test is slow when it starts a real server (uvicorn, PostgreSQL, Milvus Lite) or a browser,
+# or trains a model first, whichever way it gets one: by these fixtures, or by a backend other
+# than SQLite + FAISS. Other slow tests (several processes, torchrun, training epochs, real
+# networks, FACECOM runs) say so with @pytest.mark.slow.
+SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site", "gender_model"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or backend not in (None, "sqlite-faiss"):
+            item.add_marker(pytest.mark.slow)

@@ -1,5 +1,5 @@
-"""The floor plan, as tests: layers import only downwards, files stay small, the README's
-layout table names what is on disk, and the checkout's cli.py runs."""
+"""The floor plan, as tests: layers import only downwards, files stay small, the layout
+table of docs/architecture.md names what is on disk, and the checkout's cli.py runs."""
 import ast
 import re
 import subprocess
@@ -90,16 +90,16 @@ def test_no_source_file_over_400_lines():
     assert not long
 
 
-def test_readme_layout_table_matches_the_tree():
-    text = (REPO / "README.md").read_text()
+def test_layout_table_matches_the_tree():
+    text = (REPO / "docs" / "architecture.md").read_text()
     table = text[text.index("## Layout"):]
     table = table[:table.index("\n## ")]
     named = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.M))
     for name in named:
-        assert (REPO / name).exists(), f"README names {name}, which does not exist"
+        assert (REPO / name).exists(), f"docs/architecture.md names {name}, which does not exist"
     on_disk = {f"facesearch/{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     on_disk |= {f"facesearch/{p.name}" for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
-    assert on_disk <= named, f"missing from the README's layout table: {sorted(on_disk - named)}"
+    assert on_disk <= named, f"missing from the layout table of docs/architecture.md: {sorted(on_disk - named)}"
 
 
 def test_checkout_cli_runs():

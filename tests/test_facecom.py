@@ -10,7 +10,8 @@ from PIL import Image
 from facesearch.cli import main
 
 FACECOM = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facecom"
-pytestmark = pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present")
+pytestmark = [pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present"),
+              pytest.mark.slow]  # FACECOM photos through the real models
 
 
 @pytest.fixture

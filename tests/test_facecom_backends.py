@@ -12,7 +12,8 @@ from facesearch.cli import main
 from tests.conftest import BACKENDS
 
 FACECOM = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facecom"
-pytestmark = pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present")
+pytestmark = [pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present"),
+              pytest.mark.slow]  # FACECOM photos through the real models
 
 
 @pytest.fixture(scope="module")

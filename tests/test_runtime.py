@@ -25,6 +25,7 @@ def test_shipped_encoder_graph_records_the_checkpoints_checksum():
     assert meta["facesearch.arch"] == "mobilefacenet" and meta["facesearch.embedding_dim"] == "128"
 
 
+@pytest.mark.slow  # PyTorch networks built and run
 def test_shipped_graphs_equal_the_pytorch_networks():
     torch = pytest.importorskip("torch")
     pytest.importorskip("facenet_pytorch")
@@ -39,6 +40,7 @@ def test_shipped_graphs_equal_the_pytorch_networks():
             np.testing.assert_allclose(g, w, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_shipped_encoder_graph_gives_the_pytorch_encoders_vectors(monkeypatch):
     """Same photo, same vector, whichever built the database (to ~1e-5)."""
     pytest.importorskip("torch")

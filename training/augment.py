@@ -5,7 +5,7 @@ Every distortion is ``f(img, rng, *, style=None, frame="photo") -> img``: an H x
 array in, one of the same shape and dtype out, randomness drawn from ``rng`` (reproducible
 with a seeded Generator). The constants below come from ``python -m research.fit_distortions
 ../shared/data/facecom/train --pairs 200`` (table and evidence in
-``benchmarks/results_distortions.md``), which measured what FACECOM did to its photos:
+``docs/results/distortions.json``), which measured what FACECOM did to its photos:
 
 - FACECOM distorted two kinds of photo differently. ``style="lfw"`` reproduces what it did
   to its LFW photos (identities named like ``Aaron_Peirsol``), ``style="frontal"`` what it

@@ -25,6 +25,7 @@ from ..gallery import Gallery, PhotoBytes
 from ..types import FaceMatch, FileError, shown
 from . import schemas
 from .batching import Batcher
+from .docs_page import install_docs
 from .errors import install
 from .middleware import RequestContext
 
@@ -78,7 +79,8 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     if warm:
         gallery.warm_up()
     service = Service(gallery, max_batch)
-    app = FastAPI(title="facesearch", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="facesearch", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    install_docs(app)  # /docs and /redoc with their assets served locally (FastAPI's use a CDN)
     app.state.service = service
     install(app)
     app.add_middleware(RequestContext, max_body=int(max_upload_mb * (1 << 20)), token=token or None)
@@ -116,7 +118,8 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
                 "processing_ms": round((time.perf_counter() - start) * 1000, 2)}
 
     @v1.post("/compare", response_model=schemas.CompareResult)
-    def compare(image_a: UploadFile = File(...), image_b: UploadFile = File(...)):
+    def compare(image_a: UploadFile = File(..., description="the first photo (its largest, most central face)"),
+                image_b: UploadFile = File(..., description="the second photo (its largest, most central face)")):
         """Cosine similarity of the faces in two photos; ``same`` by the calibrated
         verification threshold."""
         with service.batcher.lane():
@@ -162,7 +165,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         return Response(status_code=204)
 
     @v1.delete("/photos/{photo_id}", status_code=204, response_class=Response)
-    def remove_photo(photo_id: int):
+    def remove_photo(photo_id: int = PathParam(description="a photo's id (GET /v1/people/{identity}/photos lists them)")):
         """Remove one photo and its vector (and its identity, if it was the last photo)."""
         service.write(service.writer.remove_photo, photo_id)
         return Response(status_code=204)

@@ -98,12 +98,14 @@ class Added(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(description="the identity's new name")
+    """The body of PATCH /v1/people/{identity}: ``{"name": "<new name>"}``."""
+    name: str = Field(description="the identity's new name (NFC-normalised; 409 if another identity has it)",
+                      examples=["Ann Smith"])
 
 
 class Renamed(BaseModel):
-    identity: str
-    previous: str
+    identity: str = Field(description="the new name, as stored")
+    previous: str = Field(description="the name before")
 
 
 class ErrorBody(BaseModel):

@@ -40,6 +40,7 @@ def test_analyze_refuses_a_file_that_is_no_model(cli, tmp_path, gender_dir):
     assert r.exit_code == 1 and "not a facesearch attribute model" in r.stderr
 
 
+@pytest.mark.slow  # training
 def test_train_task_gender_through_the_cli(cli, gender_dir, tmp_path, monkeypatch):
     import training.data
 

@@ -1,10 +1,13 @@
 """`facesearch serve` on a new database: it starts empty, and the API enrols into it."""
 import io
 
+import pytest
 import requests
 
 from tests.conftest import person_image
 from tests.serve.conftest import Server, env
+
+pytestmark = pytest.mark.slow  # a real server
 
 
 def png(seed) -> bytes:

@@ -84,6 +84,7 @@ def test_imagenet_backbone_trains_but_does_not_encode(monkeypatch):
         create_encoder("timm:resnet18", "imagenet")
 
 
+@pytest.mark.slow  # builds a real InceptionResnetV1
 def test_downloaded_weights_are_checksummed_by_their_tensors(monkeypatch):
     import facenet_pytorch.models.inception_resnet_v1 as irv1
 
@@ -135,6 +136,7 @@ def test_checkpoint_roundtrip_and_foreign_checkpoint(tmp_path, fake_encoder_obj)
         create_encoder(str(tmp_path / "other.pt"))
 
 
+@pytest.mark.slow  # builds a real timm network
 def test_timm_backbone_builds_offline(tmp_path):
     torch.save(load_net("timm:efficientnet_b0").state_dict(), tmp_path / "enc.pt")
     enc = create_encoder("timm:efficientnet_b0", str(tmp_path / "enc.pt"))

@@ -60,6 +60,7 @@ def db_state(db):
 KILL_BACKENDS = ["sqlite-faiss", "postgres-faiss", "postgres-milvus"]
 
 
+@pytest.mark.slow  # subprocesses on a 300-photo gallery
 @pytest.mark.parametrize("backend", KILL_BACKENDS, indirect=True)
 def test_kill_9_during_index_then_rerun_is_consistent(big_gallery, backend):
     db, extra = backend
@@ -84,6 +85,7 @@ def test_kill_9_during_index_then_rerun_is_consistent(big_gallery, backend):
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.slow  # subprocesses on a 300-photo gallery
 def test_check_and_reindex_repair_a_stale_index(big_gallery, tmp_path):
     db = tmp_path / "fs.db"
     subprocess.run(index_cmd(big_gallery, db), env=env(), check=True, capture_output=True)
@@ -97,6 +99,7 @@ def test_check_and_reindex_repair_a_stale_index(big_gallery, tmp_path):
     assert subprocess.run([*CLI, "check", "--db", str(db)], env=env(), capture_output=True).returncode == 0
 
 
+@pytest.mark.slow  # two index processes at once
 def test_two_concurrent_index_runs_do_not_corrupt(big_gallery, tmp_path):
     db = tmp_path / "fs.db"
     subprocess.run(index_cmd(big_gallery, db), env=env(), check=True, capture_output=True)  # create
@@ -130,6 +133,7 @@ def test_two_index_runs_and_a_query_at_once(big_gallery, backend, tmp_path):
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.slow  # an index process and queries at once
 def test_queries_during_index_never_fail(big_gallery, tmp_path):
     db = tmp_path / "fs.db"
     first = tmp_path / "first"

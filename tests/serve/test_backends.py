@@ -8,6 +8,8 @@ import requests
 from tests.conftest import person_image
 from tests.serve.conftest import Server, env, index, make_gallery
 
+pytestmark = pytest.mark.slow  # a real server on each backend
+
 
 def png(seed: int, noise: float = 0, rng_seed: int = 0) -> bytes:
     buf = io.BytesIO()

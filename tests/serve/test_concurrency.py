@@ -6,10 +6,13 @@ import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.conftest import person_image
 from tests.serve.conftest import CLI, Server, env, index, make_gallery, query_photo
+
+pytestmark = pytest.mark.slow  # real servers
 
 
 def png(seed: int, noise: float = 0, rng_seed: int = 0) -> bytes:

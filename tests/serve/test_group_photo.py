@@ -13,7 +13,8 @@ from PIL import Image
 from tests.serve.conftest import CLI, Server, env
 from tests.test_facecom import FACECOM
 
-pytestmark = pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present")
+pytestmark = [pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present"),
+              pytest.mark.slow]  # FACECOM photos through the real models
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ import requests
 from tests.conftest import person_image
 from tests.serve.conftest import Server, env, free_port, index, make_gallery
 
+pytestmark = pytest.mark.slow  # real servers
+
 TOKEN = "s3cret-token"
 
 

@@ -42,6 +42,7 @@ def torchrun(*args, cwd, cache):
                           timeout=300)
 
 
+@pytest.mark.slow  # torchrun: two processes, two epochs
 def test_two_processes_train_checkpoint_once_and_resume(train_dir, tmp_path):
     out = tmp_path / "run"
     r = torchrun(str(train_dir), "--val", str(train_dir), "--encoder", "fake", "--epochs", "2", "--batch-size", "8",

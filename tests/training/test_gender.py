@@ -22,6 +22,7 @@ def test_class_photos_needs_two_class_folders(tmp_path, gender_dir):
     assert len(set(photos.identities)) == 16
 
 
+@pytest.mark.slow  # fits every candidate in folds
 def test_selection_scores_every_candidate_in_identity_folds():
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 1, 1], 10)

@@ -82,6 +82,7 @@ def test_early_stopping_ignores_val(train_dir, tmp_path, monkeypatch):
     assert result["best"]["epoch"] == 0 and len(result["history"]) == 1 + 2
 
 
+@pytest.mark.slow  # training epochs
 def test_holdout_run_trains_scores_and_resumes(train_dir, tmp_path):
     t = Trainer(config(train_dir, tmp_path, augment=True))
     result = t.fit()

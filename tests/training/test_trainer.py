@@ -6,6 +6,7 @@ import pytest
 from training.trainer import TrainConfig, Trainer
 
 
+@pytest.mark.slow  # training epochs
 def test_tiny_training_run_lowers_loss_and_checkpoints_roundtrip(train_dir, tmp_path):
     from facesearch.encoders import create_encoder
 

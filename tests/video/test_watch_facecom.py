@@ -12,7 +12,8 @@ from facesearch.cli import main
 from tests.video.conftest import write_clip
 
 FACECOM = Path(__file__).resolve().parents[3] / "shared" / "data" / "facecom"
-pytestmark = pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present")
+pytestmark = [pytest.mark.skipif(not (FACECOM / "val").is_dir(), reason="FACECOM data set not present"),
+              pytest.mark.slow]  # FACECOM photos through the real models
 
 
 def frame(photo: Path | None, shift: int) -> Image.Image:
