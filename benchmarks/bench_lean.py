@@ -125,9 +125,11 @@ def main():
     ap.add_argument("--serve-rounds", type=int, default=3, help="bench_serve.py runs per side (median kept)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--reuse", action="store_true", help="keep existing venvs and their install figures")
-    ap.add_argument("--json", type=Path, default=HERE.parent / "docs" / "results" / "lean_runtime.json")
+    ap.add_argument("--json", type=Path, default=None, help="the raw figures (default: WORK/lean_runtime.json); "
+                    "the printed report is what `benchmarks/results.py record lean_runtime -- ...` keeps")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    args.json = args.json or args.work / "lean_runtime.json"
     previous = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
     people = sorted(p for p in args.root.iterdir() if p.is_dir())
     gallery = args.work / "gallery10"
@@ -190,6 +192,9 @@ def main():
     out["machine"]["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
+    load = out["machine"]
+    print(f"# Lean runtime: today's main vs the ONNX-only runtime, side by side ({load['cpus']} CPUs, load average "
+          f"{load['load_before'][0]:.1f} at the start, {load['load_after'][0]:.1f} at the end)")
     print("| | before | after | ratio |")
     print("|---|---|---|---|")
     r = out["ratios"]
@@ -205,8 +210,10 @@ def main():
           f"{r['serve_p50_after_over_before']:.2f}x |")
     print(f"| serve, 4 clients (searches/s) | {b['serve']['per_s_4']:.1f} | {a['serve']['per_s_4']:.1f} | "
           f"{r['serve_throughput4_after_over_before']:.2f}x |")
-    print(f"pipeline vectors, before vs after: max |difference| {out['pipeline_vectors_max_abs_diff']:.2e}")
-    print(f"wrote {args.json}")
+    print(f"pipeline vectors, before vs after: max |difference| {out['pipeline_vectors_max_abs_diff']:.2e}; "
+          f"torch installed: before {b['install']['torch_installed']}, after {a['install']['torch_installed']}")
+    print("```\n" + json.dumps(out, indent=1) + "\n```")
+    print(f"wrote {args.json}", file=sys.stderr)
 
 
 if __name__ == "__main__":
