@@ -52,6 +52,7 @@ def create_encoder(spec: str | None = None, weights: str | None = None, flip: bo
     if not getattr(net, "trained", False):
         raise EncoderError(f"{ms.text} has no trained weights: {getattr(net, 'weights_hint', None) or GET_WEIGHTS}")
     if isinstance(net, GraphNet):
+        flip = flip and not net.flips_inside
         card = EncoderCard(arch=net.arch, model=ms.text, weights=ms.weights, checksum=net.weights_checksum,
                            preprocess=net.preprocess, embedding_dim=int(net.embedding_dim), flip=flip)
         return Encoder(net.run, card)

@@ -2,8 +2,9 @@
 ``--model file.onnx`` that ``python -m training.export_onnx`` wrote (no PyTorch needed).
 
 A facesearch graph carries its card in the graph's metadata (``facesearch.*`` keys): arch,
-preprocessing, embedding size, and the checksum of the weights it was exported from, so a
-database built by the PyTorch encoder of the same weights accepts the graph's embeddings.
+preprocessing, embedding size, the checksum of the weights it was exported from (so a
+database built by the PyTorch encoder of the same weights accepts the graph's embeddings),
+and ``flip: inside`` for a graph that adds its crops' mirrors itself (its card says no flip).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class GraphNet:
     embedding_dim: int
     weights_checksum: str
     trained: bool = True
+    flips_inside: bool = False  # the graph embeds the mirror itself (metadata "facesearch.flip": "inside")
 
 
 def card_metadata(arch: str, preprocess: Preprocess, embedding_dim: int, checksum: str) -> dict[str, str]:
@@ -55,4 +57,5 @@ def graph_net(path: Path) -> GraphNet:
     return GraphNet(model.first, arch=meta[f"{META}arch"],
                     preprocess=Preprocess.from_dict(json.loads(meta[f"{META}preprocess"])),
                     embedding_dim=int(meta[f"{META}embedding_dim"]),
-                    weights_checksum=meta.get(f"{META}checksum") or file_checksum(path))
+                    weights_checksum=meta.get(f"{META}checksum") or file_checksum(path),
+                    flips_inside=meta.get(f"{META}flip") == "inside")
