@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--serve-rounds", type=int, default=3, help="bench_serve.py runs per side (median kept)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--reuse", action="store_true", help="keep existing venvs and their install figures")
+    ap.add_argument("--serve-only", action="store_true", help="with --reuse: measure serve again, keep the rest")
     ap.add_argument("--json", type=Path, default=None, help="the raw figures (default: WORK/lean_runtime.json); "
                     "the printed report is what `benchmarks/results.py record lean_runtime -- ...` keeps")
     args = ap.parse_args()
@@ -153,20 +154,26 @@ def main():
         else:
             print(f"[{side}] pip install {checkout} ...", file=sys.stderr)
             out[side]["install"] = install(checkout, venv)
-        for f in (dbs[side], dbs[side].with_suffix(".faiss")):
-            f.unlink(missing_ok=True)
-        subprocess.run([str(venv / "bin" / "facesearch"), "index", str(gallery), "--db", str(dbs[side])], check=True,
-                       capture_output=True)
-    print("cold queries ...", file=sys.stderr)
-    for side, r in cold_queries(venvs, dbs, photo, args.cli_runs).items():
-        out[side]["cold_query"] = r
-    print("pipelines ...", file=sys.stderr)
-    for side, r in pipelines(venvs, listing, args.work, args.rounds).items():
-        out[side]["pipeline"] = r
-    import numpy as np
+        if not args.serve_only:
+            for f in (dbs[side], dbs[side].with_suffix(".faiss")):
+                f.unlink(missing_ok=True)
+            subprocess.run([str(venv / "bin" / "facesearch"), "index", str(gallery), "--db", str(dbs[side])],
+                           check=True, capture_output=True)
+    if args.serve_only:
+        for side in venvs:
+            out[side].update({k: previous[side][k] for k in ("cold_query", "pipeline")})
+        out["pipeline_vectors_max_abs_diff"] = previous["pipeline_vectors_max_abs_diff"]
+    else:
+        print("cold queries ...", file=sys.stderr)
+        for side, r in cold_queries(venvs, dbs, photo, args.cli_runs).items():
+            out[side]["cold_query"] = r
+        print("pipelines ...", file=sys.stderr)
+        for side, r in pipelines(venvs, listing, args.work, args.rounds).items():
+            out[side]["pipeline"] = r
+        import numpy as np
 
-    a, b = (np.load(args.work / f"vectors-{s}.npy") for s in ("before", "after"))
-    out["pipeline_vectors_max_abs_diff"] = float(np.abs(a - b).max())
+        a, b = (np.load(args.work / f"vectors-{s}.npy") for s in ("before", "after"))
+        out["pipeline_vectors_max_abs_diff"] = float(np.abs(a - b).max())
     val_db = args.work / "val.db"
     if not val_db.exists():  # one val gallery for both servers: the encoder's checksum is the same
         subprocess.run([str(args.work / "venv-after" / "bin" / "facesearch"), "index", str(args.root), "--db",

@@ -7,6 +7,7 @@ backbone, a plugin) is exported once and cached (:mod:`facesearch.encoders.torch
 """
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def require_torch(feature: str) -> None:
         raise ExtraMissingError(f"{feature} needs PyTorch, which the base install leaves out: {TRAIN_EXTRA}")
 
 
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class OnnxModel:
     """A callable over an ONNX Runtime CPU session: numpy arrays in (one per graph input,
     in order), a tuple of numpy arrays out."""
@@ -32,9 +40,9 @@ class OnnxModel:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        threads = settings().threads
-        if threads:
-            opts.intra_op_num_threads = threads
+        # as many threads as this process may use (set explicitly: ONNX Runtime's own default
+        # also pins its threads to cores, which four sessions and a server's threads share)
+        opts.intra_op_num_threads = settings().threads or _usable_cpus()
         opts.log_severity_level = 3
         # idle threads must not spin: a server switches between ONNX Runtime, FAISS and numpy
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
