@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import SFACE_GRAPH
 from ..errors import EncoderError
-from ..files import atomic_write, sha256_file
+from ..files import atomic_write
 from ..runtime import OnnxModel
 from ..config import settings
 from ..types import Preprocess
@@ -75,9 +75,13 @@ def rewrite(src: bytes | str) -> bytes:
     return model.SerializeToString()
 
 
+def _cache_path() -> Path:
+    return settings().onnx_cache / f"sface-{SHA256[:16]}-r{REWRITE_REVISION}.onnx"
+
+
 def float_graph(src: Path = SFACE_GRAPH) -> str | bytes:
     """The rewritten graph: its cache file, made now if absent (bytes if it cannot be written)."""
-    path = settings().onnx_cache / f"sface-{SHA256[:16]}-r{REWRITE_REVISION}.onnx"
+    path = _cache_path()
     if path.is_file():
         return str(path)
     data = rewrite(str(src))
@@ -98,11 +102,6 @@ def sface(variant: str | None, weights: str | None) -> GraphNet:
     try:
         model = OnnxModel(float_graph())
     except Exception:  # a damaged cache file: rewrite again
-        (settings().onnx_cache / f"sface-{SHA256[:16]}-r{REWRITE_REVISION}.onnx").unlink(missing_ok=True)
+        _cache_path().unlink(missing_ok=True)
         model = OnnxModel(float_graph())
     return GraphNet(model.first, arch="sface", preprocess=RAW_PIXELS, embedding_dim=128, weights_checksum=SHA256)
-
-
-def verify(path: Path = SFACE_GRAPH) -> bool:
-    """Whether the shipped file is the published one (the model card's checksum)."""
-    return sha256_file(path) == SHA256
