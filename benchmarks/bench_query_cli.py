@@ -23,8 +23,7 @@ t0 = time.perf_counter(); marks = {}
 import facesearch.cli, click, numpy, faiss, sqlalchemy  # what the CLI imports up front
 marks["import cli"] = time.perf_counter()
 from facesearch.gallery import Gallery
-import torch
-marks["import torch + gallery"] = time.perf_counter()
+marks["import gallery"] = time.perf_counter()
 g = Gallery(sys.argv[1]); marks["open DB (migrations checked)"] = time.perf_counter()
 enc = g.encoder; marks["model load"] = time.perf_counter()
 from facesearch.photos.images import load_rgb

@@ -1,23 +1,83 @@
-"""Defaults, environment variables and enumerations, each defined once.
+"""Defaults, enumerations and the environment, each defined once.
 
-Only the standard library here: the CLI imports this module to build its options before
-anything heavy (torch, faiss, SQLAlchemy) is loaded.
+Every environment variable facesearch reads is read by :func:`settings`, in one place, at
+each call (cheap; tests and servers change the environment), so no module keeps a stale
+copy. Cache folders follow the platform's convention (platformdirs: ``$XDG_CACHE_HOME/facesearch``
+or ``~/.cache/facesearch`` on Linux).
+
+Nothing heavy here: the CLI imports this module to build its options before anything heavy
+(ONNX Runtime, faiss, SQLAlchemy) is loaded.
 """
 from __future__ import annotations
 
 import os
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-# -- environment ---------------------------------------------------------------------------
+# -- environment -------------------------------------------------------------------------------
 DB_ENV = "FACESEARCH_DB"
-DEFAULT_DB = "facesearch.db"
 PLUGINS_ENV = "FACESEARCH_PLUGINS"  # comma-separated modules that register encoder families
-PLUGIN_GROUP = "facesearch.encoders"  # package entry points that do the same
-EMBED_BATCH = int(os.environ.get("FACESEARCH_BATCH", 64))  # photos per embed/commit batch
-INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases (see index_cache_dir)
+BATCH_ENV = "FACESEARCH_BATCH"
+RUNTIME_ENV = "FACESEARCH_RUNTIME"  # "onnx" (default) or "torch" (networks built in PyTorch only)
+THREADS_ENV = "FACESEARCH_THREADS"  # ONNX Runtime threads per session (default: its own choice)
+ONNX_CACHE_ENV = "FACESEARCH_ONNX_CACHE"  # graphs exported from PyTorch networks, rewritten graphs
+INDEX_CACHE_ENV = "FACESEARCH_INDEX_CACHE"  # FAISS files of server databases
 MILVUS_TOKEN_ENV = "MILVUS_TOKEN"  # token (or user:password) for a Milvus server
+MILVUS_WAIT_ENV = "FACESEARCH_MILVUS_WAIT"
+DEFAULT_DB = "facesearch.db"
+
+
+def cache_dir() -> Path:
+    """facesearch's own cache folder (platformdirs' user cache dir)."""
+    from platformdirs import user_cache_dir  # here: only when a cache is used
+
+    return Path(user_cache_dir("facesearch", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str
+    plugins: tuple[str, ...]
+    batch: int
+    runtime: str
+    threads: int | None
+    milvus_token: str
+    milvus_wait_s: float
+    onnx_cache_env: str | None = None
+    index_cache_env: str | None = None
+
+    @property
+    def onnx_cache(self) -> Path:
+        """Graphs exported from PyTorch networks, and rewritten published graphs."""
+        return Path(self.onnx_cache_env) if self.onnx_cache_env else cache_dir() / "onnx"
+
+    @property
+    def index_cache(self) -> Path:
+        """FAISS files of server databases (a file database keeps its index beside it)."""
+        return Path(self.index_cache_env) if self.index_cache_env else cache_dir() / "indexes"
+
+
+def settings() -> Settings:
+    """The environment as facesearch reads it, now."""
+    env = os.environ
+    return Settings(
+        db=env.get(DB_ENV, DEFAULT_DB),
+        plugins=tuple(filter(None, (m.strip() for m in env.get(PLUGINS_ENV, "").split(",")))),
+        batch=int(env.get(BATCH_ENV, 64)),
+        runtime=env.get(RUNTIME_ENV, "onnx").lower(),
+        threads=int(env[THREADS_ENV]) if env.get(THREADS_ENV) else None,
+        milvus_token=env.get(MILVUS_TOKEN_ENV, ""),
+        milvus_wait_s=float(env.get(MILVUS_WAIT_ENV, 120)),
+        onnx_cache_env=env.get(ONNX_CACHE_ENV) or None,
+        index_cache_env=env.get(INDEX_CACHE_ENV) or None,
+    )
+
+
+PLUGIN_GROUP = "facesearch.encoders"  # package entry points that register encoder families
+COMMAND_GROUP = "facesearch.commands"  # package entry points that add CLI commands (`train`)
+EMBED_BATCH = settings().batch  # photos per embed/commit batch ($FACESEARCH_BATCH)
 
 # -- enumerations (the CLI's choices come from here) ----------------------------------------
 DETECTORS = ("mtcnn", "none")  # mtcnn: detect + 5-point align; none: photos are face crops
@@ -53,7 +113,12 @@ CLUSTER_THRESHOLD = 0.375
 
 # -- the model shipped in the package ----------------------------------------------------------
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED_MODEL = PACKAGE_DIR / "weights" / "mobilefacenet_facecom.pt"
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+SHIPPED_MODEL = WEIGHTS_DIR / "mobilefacenet_facecom.pt"  # the checkpoint (training starts from it)
+SHIPPED_GRAPH = WEIGHTS_DIR / "mobilefacenet_facecom.onnx"  # what runs it (exported by training/export_onnx.py)
+MTCNN_GRAPHS = {net: WEIGHTS_DIR / f"mtcnn_{net}.onnx" for net in ("pnet", "rnet", "onet")}
+SFACE_GRAPH = WEIGHTS_DIR / "sface_2021dec_int8bq.onnx"  # OpenCV Zoo's build, rewritten at load
+TRAIN_EXTRA = "pip install 'facesearch[train]'"  # what a torch-only feature asks the user to run
 SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
 # thresholds and impostor cohort per shipped encoder (keyed by its checksum): training/ship_calibration.py
 SHIPPED_CALIBRATION = PACKAGE_DIR / "weights" / "calibration.json"
@@ -69,7 +134,7 @@ AUDIT_ACTOR: ContextVar[str | Callable[[], str]] = ContextVar("facesearch_audit_
 
 
 def default_db() -> str:
-    return os.environ.get(DB_ENV, DEFAULT_DB)
+    return settings().db
 
 
 def is_database_url(db: str | os.PathLike) -> bool:
@@ -80,9 +145,7 @@ def is_database_url(db: str | os.PathLike) -> bool:
 def index_cache_dir() -> Path:
     """Where the FAISS files of server databases live: ``$FACESEARCH_INDEX_CACHE``, else
     ``$XDG_CACHE_HOME/facesearch/indexes`` (``~/.cache/facesearch/indexes``)."""
-    if os.environ.get(INDEX_CACHE_ENV):
-        return Path(os.environ[INDEX_CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facesearch" / "indexes"
+    return settings().index_cache
 
 
 def index_path_for(db_path: str | os.PathLike) -> Path:

@@ -45,3 +45,7 @@ class SourceError(FacesearchError):
 
 class OutputError(FacesearchError):
     """An output the user named (a report, plots, a video, the standard output) cannot be written."""
+
+
+class ExtraMissingError(FacesearchError):
+    """A feature needs an optional dependency that is not installed (the message names the extra)."""

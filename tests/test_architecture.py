@@ -22,6 +22,7 @@ LAYERS = {
     "training": 5,
     "facesearch.serve": 6,
     "facesearch.cli": 7,  # `facesearch serve` starts the server
+    "training.cli": 8,  # `facesearch train`, plugged into the CLI by an entry point (facesearch never imports it)
     "facesearch.training": 8,  # `python -m facesearch.training` (torchrun's entry) runs the train command
 }
 
@@ -104,3 +105,9 @@ def test_layout_table_matches_the_tree():
 def test_checkout_cli_runs():
     r = subprocess.run([sys.executable, "cli.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "facesearch index" in r.stdout
+
+
+def test_facesearch_never_imports_training():
+    """training plugs into facesearch (the `facesearch.commands` entry point), never the reverse."""
+    for path in PACKAGE.rglob("*.py"):
+        assert not [n for n in imports(path) if n == "training" or n.startswith("training.")], path

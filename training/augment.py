@@ -3,7 +3,7 @@ and colour jitter, on uint8 RGB images.
 
 Every distortion is ``f(img, rng, *, style=None, frame="photo") -> img``: an H x W x 3 uint8
 array in, one of the same shape and dtype out, randomness drawn from ``rng`` (reproducible
-with a seeded Generator). The constants below come from ``python -m training.fit_distortions
+with a seeded Generator). The constants below come from ``python -m research.fit_distortions
 ../shared/data/facecom/train --pairs 200`` (table and evidence in
 ``docs/results/distortions.json``), which measured what FACECOM did to its photos:
 
@@ -39,7 +39,7 @@ from PIL import Image
 from scipy import ndimage
 
 STYLES = ("lfw", "frontal")
-# Fitted by training/fit_distortions.py on FACECOM train (757 identities; see the module doc).
+# Fitted by research/fit_distortions.py on FACECOM train (757 identities; see the module doc).
 FRONTAL_SHARE = 0.0508          # share of train clean photos from NNN_frontal identities (82/1615)
 JPEG_QUALITY = 75               # FACECOM's photos: JPEG q75, 4:2:0
 

@@ -32,7 +32,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 from tqdm import tqdm
 
 from facesearch.encoders import load_net
-from facesearch.encoders.base import flip_embed, to_model_input
+from facesearch.encoders.torch_net import flip_embed, to_model_input
 from facesearch.encoders.checkpoint import read_checkpoint, save_checkpoint
 from facesearch.errors import EncoderError
 

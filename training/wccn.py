@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from facesearch.encoders.base import Encoder
+from facesearch.encoders.torch_net import torch_encoder
 from facesearch.encoders.checkpoint import net_from_checkpoint, read_checkpoint, save_checkpoint
 from facesearch.evaluation.protocols import protocols
 
@@ -79,7 +79,7 @@ def main() -> None:
     ckpt = read_checkpoint(args.checkpoint)
     net = net_from_checkpoint(ckpt)
     crops = load_crops(args.train_dir, net.preprocess.size)
-    emb = Encoder(net, checksum="fit").embed(crops.crops)
+    emb = torch_encoder(net, checksum="fit").embed(crops.crops)
     if args.choose_alpha:
         args.alpha = choose_alpha(emb, crops)
     fold_projection(net, fit_wccn(emb, crops.labels, args.alpha))

@@ -18,7 +18,8 @@ from .analyze_command import analyze
 from .classifier_command import classifier
 from .gallery_commands import check, compare, index, people, query, reindex
 from .library_commands import audit, cluster, correct, reembed
-from .model_commands import calibrate, evaluate, train
+from .model_commands import calibrate, evaluate
+from .plugins import plugin_command, plugin_names
 from .serve_command import serve
 from .watch_command import watch
 
@@ -30,7 +31,14 @@ def _command_path() -> str:
 
 class Main(click.Group):
     """Turns facesearch's own errors, and outputs that cannot be written (a full disk, a
-    closed pipe), into one clean line on stderr and exit status 1."""
+    closed pipe), into one clean line on stderr and exit status 1, and adds the commands
+    other packages plug in (``train``, from the training package)."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *plugin_names()})
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or plugin_command(name)
 
     def invoke(self, ctx):
         actor = AUDIT_ACTOR.set(_command_path)  # who wrote, in the audit log: the command, not its arguments
@@ -84,7 +92,7 @@ def main():
     """
 
 
-for command in (index, query, compare, analyze, people, reindex, check, train, calibrate, serve, classifier, watch):
+for command in (index, query, compare, analyze, people, reindex, check, calibrate, serve, classifier, watch):
     main.add_command(command)
 for command in (cluster, correct, audit, reembed):  # the photo library (library_commands.py)
     main.add_command(command)

@@ -42,9 +42,10 @@ db_option = click.option("--db", "db", default=default_db, show_default="$FACESE
 # on `people` subcommands: None means "the --db given to `people`, or the default"
 sub_db_option = click.option("--db", "sub_db", default=None, type=click.Path(dir_okay=False),
                              help="SQLite file or PostgreSQL URL (also accepted before the subcommand).")
-model_option = click.option("--model", default=None, help="Encoder: a name (mobilefacenet, facenet[:vggface2], "
-                            "timm:<model>), a facesearch checkpoint (.pt), or 'default' (the shipped model). "
-                            "Queries default to the encoder the index was built with.")
+model_option = click.option("--model", default=None, help="Encoder: 'default' (the shipped model), 'sface' "
+                            "(OpenCV Zoo's SFace), a graph exported by `python -m training.export_onnx` (.onnx); "
+                            "with the train extra also a name (mobilefacenet, facenet[:vggface2], timm:<model>) or "
+                            "a facesearch checkpoint (.pt). Queries default to the encoder the index was built with.")
 weights_option = click.option("--weights", default=None, help="State dict for --model when it is a name.")
 detector_option = click.option("--detector", type=click.Choice(DETECTORS), default=None,
                                help="mtcnn: detect + 5-point align (default). none: photos are already "

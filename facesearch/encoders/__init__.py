@@ -1,9 +1,10 @@
 """Encoders: face crop -> embedding. Registry (:mod:`.registry`), spec parser
-(:mod:`.spec`), builder (:mod:`.factory`), checkpoints, and the built-in families."""
+(:mod:`.spec`), builder (:mod:`.factory`), ONNX graphs (:mod:`.graphs`, :mod:`.sface`), and
+the PyTorch families (``train`` extra: :mod:`.torch_net`, checkpoints, MobileFaceNet, ...)."""
 from __future__ import annotations
 
 from ..errors import EncoderError
-from . import facenet, mobilefacenet, timm_backbone  # noqa: F401  (built-in families register on import)
+from . import sface  # noqa: F401  (registers on import; the PyTorch families register when named)
 from .base import Encoder
 from .factory import create_encoder, load_net
 from .registry import list_encoders, register_encoder

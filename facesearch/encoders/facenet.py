@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..errors import EncoderError
 from ..types import Preprocess
-from .base import load_state_dict
+from .torch_net import load_state_dict
 from .registry import register_encoder
 
 # facenet-pytorch's fixed_image_standardization: (x * 255 - 127.5) / 128

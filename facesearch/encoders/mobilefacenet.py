@@ -9,7 +9,7 @@ from torch import nn
 
 from ..errors import EncoderError
 from ..types import Preprocess
-from .base import load_state_dict
+from .torch_net import load_state_dict
 from .registry import register_encoder
 
 IMAGENET = Preprocess(112, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import EncoderError
 from ..types import Preprocess
-from .base import load_state_dict
+from .torch_net import load_state_dict
 from .registry import register_encoder
 
 EMBEDDING_DIM = 512

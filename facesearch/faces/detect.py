@@ -74,7 +74,7 @@ def pick_face(boxes: np.ndarray, width: int, height: int) -> int:
 class Aligner:
     """Detects and aligns faces for one encoder input size.
 
-    ``detector='mtcnn'`` runs facenet-pytorch's MTCNN; ``'none'`` treats every image as an
+    ``detector='mtcnn'`` runs MTCNN (facenet-pytorch's, as ONNX graphs); ``'none'`` treats every image as an
     already-framed face and centre-crops it (fast path for aligned crops).
     """
 
@@ -91,7 +91,7 @@ class Aligner:
     @property
     def mtcnn(self):
         if self._mtcnn is None:
-            from .mtcnn import MTCNN  # weights ship inside the facenet-pytorch wheel
+            from .mtcnn import MTCNN  # its ONNX graphs ship in facesearch/weights
 
             self._mtcnn = MTCNN(min_face_size=MIN_FACE_SIZE, device=self._device)
         return self._mtcnn

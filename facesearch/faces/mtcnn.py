@@ -1,105 +1,23 @@
 """MTCNN face detector, adapted from facenet-pytorch 2.5.3 (MIT License, (c) 2019 Timothy
-Esler; the licence text ships beside this file as LICENSE-mtcnn), without its torchvision dependency: importing torchvision costs about a second of
-every cold `facesearch query`. The P/R/O-net weights are read from the installed
-facenet-pytorch wheel (facenet_pytorch/data/*.pt) without importing that package.
+Esler; the licence text ships beside the graphs as weights/LICENSE-mtcnn).
 
-Only the three nets run in torch (or ONNX Runtime); the work between them (pyramid, box
-decoding, NMS, crops) is numpy on the CPU: on arrays of a few dozen boxes a torch call costs
-several times a numpy one (moving the glue took one 224 px photo from 15.3 to 12.6 ms, with the
-same detections).
+The three nets are ONNX graphs shipped in the package (``weights/mtcnn_{p,r,o}net.onnx``,
+exported once from facenet-pytorch's weights by ``python -m training.export_onnx``; the
+PyTorch definitions live in ``training/mtcnn_nets.py``) and run in ONNX Runtime. The work
+between them (pyramid, box decoding, NMS, crops) is numpy: on arrays of a few dozen boxes a
+framework call costs several times a numpy one.
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
-from importlib.util import find_spec
-from pathlib import Path
 
 import numpy as np
-import torch
 from threadpoolctl import ThreadpoolController
-from torch import nn
-from torch.nn.functional import interpolate
 
-from ..runtime import SWITCH_AFTER, Accelerated, accelerate
+from ..config import MTCNN_GRAPHS
+from ..runtime import OnnxModel
 
-
-MATRIX_POOLING_MAX_PIXELS = 512 * 512  # larger photos: _pyramid pools with interpolate
-
-
-class PReLU(nn.PReLU):
-    """``nn.PReLU`` whose ONNX export is ``max(x, 0) + a * min(x, 0)``: the same numbers (each
-    term is exact), but ONNX Runtime's PRelu kernel broadcasts the per-channel slope slowly;
-    it was half of O-net's time (O-net on 7 crops 3.2 -> 1.6 ms, R-net and P-net 15-30% less)."""
-
-    def forward(self, x):
-        if not torch.onnx.is_in_onnx_export():
-            return super().forward(x)
-        a = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
-        return torch.clamp(x, min=0) + a * torch.clamp(x, max=0)
-
-
-class PNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), PReLU(32)
-        self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
-        return self.conv4_2(x), torch.softmax(self.conv4_1(x), dim=1)
-
-
-class RNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), PReLU(64)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), PReLU(128)
-        self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x)).permute(0, 3, 2, 1).contiguous()
-        x = self.prelu4(self.dense4(x.view(x.shape[0], -1)))
-        return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)
-
-
-class ONet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), PReLU(128)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), PReLU(256)
-        self.dense6_1, self.dense6_2, self.dense6_3 = nn.Linear(256, 2), nn.Linear(256, 4), nn.Linear(256, 10)
-
-    def forward(self, x):
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).contiguous()
-        x = self.prelu5(self.dense5(x.view(x.shape[0], -1)))
-        return self.dense6_2(x), self.dense6_3(x), torch.softmax(self.dense6_1(x), dim=1)
-
-
-def weights_dir() -> Path:
-    spec = find_spec("facenet_pytorch")  # locates the package without running it
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("facenet-pytorch is not installed: it provides the MTCNN weights")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+MATRIX_POOLING_MAX_PIXELS = 512 * 512  # larger photos: _pyramid pools with running sums
 
 
 class MTCNN:
@@ -108,38 +26,13 @@ class MTCNN:
     def __init__(self, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7), factor: float = 0.709,
                  device: str = "cpu"):
         self.min_face_size, self.thresholds, self.factor = min_face_size, thresholds, factor
-        self.device = torch.device(device)
-        self.nets = []
-        for name, cls, example, dynamic, n_out in (("pnet", PNet, (1, 3, 24, 24), (0, 2, 3), 2),
-                                                   ("rnet", RNet, (2, 3, 24, 24), (0,), 2),
-                                                   ("onet", ONet, (2, 3, 48, 48), (0,), 3)):
-            net = cls()
-            net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
-            net = net.eval().to(self.device)
-            # switched by photo count in detect(): R/O-net inputs are candidate boxes
-            self.nets.append(accelerate(net, torch.zeros(example), dynamic, n_out, self.device, after=math.inf))
-        self.images_seen = 0
+        self.nets = [OnnxModel(MTCNN_GRAPHS[name]) for name in ("pnet", "rnet", "onet")]
 
-    @torch.inference_mode()
-    def accelerate_now(self) -> None:
-        """Run the three nets through ONNX Runtime from now on, sessions opened now."""
-        for net in self.nets:
-            if isinstance(net, Accelerated):
-                net.switch_now()
-                net(net.example)
-
-    @torch.inference_mode()
     def detect(self, images) -> list[tuple]:
         """Images must share one size (as facenet-pytorch requires for batching)."""
-        self.images_seen += len(images)
-        if self.images_seen >= SWITCH_AFTER:
-            for net in self.nets:
-                if isinstance(net, Accelerated):
-                    net.switch_now()
         imgs = np.stack([np.asarray(im, dtype=np.uint8) for im in images]).transpose(0, 3, 1, 2).astype(np.float32)
-        nets = [lambda x, net=net: _numpy_out(net(torch.from_numpy(x).to(self.device))) for net in self.nets]
         with blas().limit(limits=1):
-            boxes, points, inds = _detect(imgs, self.min_face_size, *nets, self.thresholds, self.factor)
+            boxes, points, inds = _detect(imgs, self.min_face_size, *self.nets, self.thresholds, self.factor)
         out = []
         for b in range(len(images)):
             sel = inds == b
@@ -157,10 +50,6 @@ def blas():
     BLAS thread only burned the other core (CPU per search 44 -> 32 ms; two threads searching
     42 -> 67 photos/s)."""
     return ThreadpoolController().select(user_api="blas")
-
-
-def _numpy_out(out) -> tuple[np.ndarray, ...]:
-    return tuple(o.cpu().numpy() for o in out)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:
@@ -248,11 +137,12 @@ def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
     Area pooling is separable: the rows of every level are pooled in one matrix product (the bins
     of ``interpolate(mode="area")``), then each level's columns: a quarter of the cost of one
     ``interpolate`` call per level for a 224 px photo. The matrices are dense, so from about
-    512 x 512 pixels (640 x 480: 8.8 vs 8.2 ms) ``interpolate`` is cheaper and serves."""
+    512 x 512 pixels running sums (:func:`_area_pool`) are cheaper and serve."""
     n, c, h, w = imgs.shape
     if h * w > MATRIX_POOLING_MAX_PIXELS:
-        t = torch.from_numpy(imgs)
-        return [_scaled(interpolate(t, size=size, mode="area").numpy()) for size in sizes]
+        rows = np.cumsum(imgs, axis=2, dtype=np.float64)
+        return [_scaled(_area_pool(_area_pool(rows, sh, 2, summed=True), sw, 3).astype(np.float32))
+                for sh, sw in sizes]
     pool_rows = np.concatenate([_pool_matrix(h, sh) for sh, _ in sizes])
     rows = (pool_rows @ imgs.transpose(2, 0, 1, 3).reshape(h, -1)).reshape(-1, n, c, w).transpose(1, 2, 0, 3)
     levels, start = [], 0
@@ -261,6 +151,19 @@ def _pyramid(imgs: np.ndarray, sizes) -> list[np.ndarray]:
         levels.append(_scaled(level.reshape(n, c, sh, sw)))
         start += sh
     return levels
+
+
+def _area_pool(x: np.ndarray, n_out: int, axis: int, summed: bool = False) -> np.ndarray:
+    """``x`` average-pooled along ``axis`` into ``n_out`` bins (the bins of
+    ``interpolate(mode="area")``), from running sums (``summed``: ``x`` already is them)."""
+    n_in = x.shape[axis]
+    i = np.arange(n_out)
+    start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+    c = x if summed else np.cumsum(x, axis=axis, dtype=np.float64)
+    c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = n_out
+    return (c.take(end, axis=axis) - c.take(start, axis=axis)) / (end - start).reshape(shape)
 
 
 def _crops(imgs, boxes, image_inds, size):

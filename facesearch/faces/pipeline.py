@@ -104,11 +104,10 @@ class Embedder:
         self.require_face = require_face
 
     def warm_up(self) -> None:
-        """For a long-lived process (the server): run encoder and detector through the fast
-        runtime from now on, and pay every first-call cost (sessions, exports) here."""
-        for part in (self.encoder, self.aligner.mtcnn if self.aligner.detector == "mtcnn" else None):
-            if hasattr(part, "accelerate_now"):
-                part.accelerate_now()
+        """For a long-lived process (the server): load the detector's sessions and pay every
+        first-call cost here, not on the first request."""
+        if self.aligner.detector == "mtcnn":
+            self.aligner.mtcnn  # noqa: B018  (opens its sessions)
         self._batch([PhotoBytes("warm-up", b"")], [(Image.new("RGB", (160, 160), (128, 128, 128)), None)])
 
     def run(self, paths: Iterable, batch_size: int = EMBED_BATCH, all_faces: bool = False

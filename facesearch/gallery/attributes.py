@@ -30,7 +30,7 @@ class Attributes:
     @property
     def encoder(self):
         if self._encoder is None:
-            from ..encoders import create_encoder  # torch: loaded only when a face is analysed
+            from ..encoders import create_encoder  # ONNX Runtime: loaded only when a face is analysed
 
             card = self.head.card
             encoder = create_encoder(card.encoder_model, card.encoder_weights, flip=card.flip)

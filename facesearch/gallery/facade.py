@@ -34,7 +34,7 @@ Progress = Callable[[int], None] | None
 
 
 def _create_encoder(model: str | None, weights: str | None, flip: bool):
-    from ..encoders import create_encoder  # here: torch is loaded only by commands that embed
+    from ..encoders import create_encoder  # here: ONNX Runtime loads only in commands that embed
 
     return create_encoder(model, weights, flip=flip)
 

@@ -134,9 +134,11 @@ class Watch:
         """Models loaded on the fast runtime before the first frame, one thread each: one
         small frame at a time gains little from two, and on a busy 2-core machine two threads
         made a frame 20x slower (0.9 s instead of 0.04 s, measured)."""
-        import torch
+        import os
 
-        torch.set_num_threads(1)
+        from ..config import THREADS_ENV
+
+        os.environ.setdefault(THREADS_ENV, "1")  # read when the sessions open, in warm_up
         self.gallery.warm_up()
 
     def _process(self, n: int, at: float, bgr) -> FrameResult:

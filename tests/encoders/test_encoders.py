@@ -88,7 +88,7 @@ def test_imagenet_backbone_trains_but_does_not_encode(monkeypatch):
 def test_downloaded_weights_are_checksummed_by_their_tensors(monkeypatch):
     import facenet_pytorch.models.inception_resnet_v1 as irv1
 
-    from facesearch.encoders.base import state_dict_checksum
+    from facesearch.encoders.torch_net import state_dict_checksum
 
     def fake_download(net, name):  # deterministic "pretrained" weights, no network
         g = torch.Generator().manual_seed(1)
@@ -127,7 +127,7 @@ def test_weights_that_do_not_fit(tmp_path):
 
 def test_checkpoint_roundtrip_and_foreign_checkpoint(tmp_path, fake_encoder_obj):
     p = tmp_path / "ck.pt"
-    save_checkpoint(p, fake_encoder_obj.net, half=True, metrics={"top1": 0.5})
+    save_checkpoint(p, load_net("fake"), half=True, metrics={"top1": 0.5})
     enc = create_encoder(str(p))
     crops = np.random.default_rng(1).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(enc.embed(crops), fake_encoder_obj.embed(crops), atol=1e-2)

@@ -85,12 +85,13 @@ def test_vendored_mtcnn_matches_facenet_pytorch():
     np.testing.assert_allclose(ours[0][2], np.asarray(ref_points[0], float), atol=1e-3)
 
 
-def test_facesearch_does_not_import_torchvision_for_mtcnn():
+def test_detection_needs_neither_torch_nor_torchvision():
+    """MTCNN runs its shipped ONNX graphs: nothing of PyTorch is imported."""
     import subprocess
     import sys
 
     code = ("import sys; from PIL import Image; from facesearch.faces.detect import Aligner; "
-            "Aligner(112).align([Image.new('RGB', (80, 80))]); print('torchvision' in sys.modules)")
+            "Aligner(112).align([Image.new('RGB', (80, 80))]); print('torch' in sys.modules or 'torchvision' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -184,15 +185,16 @@ def test_mtcnn_nets_export_prelu_as_max_min_with_the_same_outputs():
     """ONNX Runtime's PRelu is slow: the export spells it max(x, 0) + a * min(x, 0), exactly."""
     import onnx
     import onnxruntime as ort
-    import torch
 
-    from facesearch.faces.mtcnn import ONet, weights_dir
-    from facesearch.runtime import export_onnx
+    torch = pytest.importorskip("torch")
+    from facesearch.config import MTCNN_GRAPHS
+    from facesearch.encoders.torch_net import export_onnx
+    from training.mtcnn_nets import load
 
-    net = ONet()
-    net.load_state_dict(torch.load(weights_dir() / "onet.pt", map_location="cpu", weights_only=True))
+    net = load("onet")
     data = export_onnx(net.eval(), torch.zeros(2, 3, 48, 48), (0,), 3)
-    assert "PRelu" not in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    for graph in (onnx.load_from_string(data), *map(onnx.load, map(str, MTCNN_GRAPHS.values()))):
+        assert "PRelu" not in {n.op_type for n in graph.graph.node}
     x = torch.from_numpy(np.random.default_rng(3).standard_normal((5, 3, 48, 48)).astype(np.float32))
     got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})
     with torch.inference_mode():

@@ -2,7 +2,7 @@
 train pairs: each synthetic function is applied to the clean photo and a statistic is
 compared with the real distorted copy. Skipped where the data set is absent.
 
-Pairs are drawn with a different seed from the one ``training.fit_distortions`` fitted on,
+Pairs are drawn with a different seed from the one ``research.fit_distortions`` fitted on,
 both styles (LFW-named identities and NNN_frontal ones), ~20 per kind.
 """
 import inspect
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from training import augment
-from training.distortion_stats import (ac_ray, find_pairs, glare_profile, grey, noise_stats, rain_stats,
+from research.distortion_stats import (ac_ray, find_pairs, glare_profile, grey, noise_stats, rain_stats,
                                       sharpness)
 
 FACECOM = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "data" / "facecom"

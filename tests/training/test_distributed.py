@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def torchrun(*args, cwd, cache):
     env = {**os.environ, "FACESEARCH_PLUGINS": "tests.fake_encoder", "FACESEARCH_CACHE": str(cache),
-           "PYTHONPATH": str(REPO)}  # tests.fake_encoder
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}  # tests.fake_encoder
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            "-m", "facesearch.training", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from facesearch.config import SFACE_GRAPH
 from facesearch.encoders.mobilefacenet import MobileFaceNet
 from training import gpu_recipe
 from training.data import CropSet
 
-SFACE = Path(__file__).resolve().parents[3] / "shared" / "weights" / "sface_2021dec_int8bq.onnx"
+SFACE = SFACE_GRAPH  # shipped in the package (facesearch/weights)
 
 
 def test_split_is_fixed_disjoint_and_complete():

@@ -1,13 +1,13 @@
 """training.sface: OpenCV Zoo's SFace ONNX graph rebuilt as a PyTorch module."""
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from facesearch.config import SFACE_GRAPH
 from training.sface import SFaceNet, from_onnx
 
-SFACE = Path(__file__).resolve().parents[3] / "shared" / "weights" / "sface_2021dec_int8bq.onnx"
+SFACE = SFACE_GRAPH  # shipped in the package (facesearch/weights)
 
 
 def test_shapes_and_input_scaling():

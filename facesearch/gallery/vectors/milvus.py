@@ -11,14 +11,13 @@ efConstruction; ef per search); Milvus Lite (milvus-lite >= 3) builds all three 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ...config import MILVUS_TOKEN_ENV
+from ...config import settings
 from ...errors import StoreError
 from ..index import DEFAULTS, VectorIndex, default_nlist
 from ..store import GalleryMeta, Store
@@ -26,7 +25,7 @@ from .base import VectorStore, wanted_kind
 
 MAX_TOPK = 16384  # Milvus's largest search limit
 BATCH = 4096  # vectors per insert call
-OPEN_WAIT_S = float(os.environ.get("FACESEARCH_MILVUS_WAIT", 120))  # Milvus Lite: one process per file
+OPEN_WAIT_S = settings().milvus_wait_s  # Milvus Lite: one process per file
 TYPES = {"flat": "FLAT", "ivf": "IVF_FLAT", "hnsw": "HNSW"}
 SEGMENT_ROWS = 100_000  # milvus-lite's MAX_SEGMENT_ROWS (a server's segments hold a few 100k 512-d rows)
 KINDS = {v: k for k, v in TYPES.items()}
@@ -73,7 +72,7 @@ def connect(uri: str, on_wait: Callable[[str], None] | None = None):
     deadline, told = time.monotonic() + OPEN_WAIT_S, False
     while True:
         try:
-            client = MilvusClient(uri, token="" if is_local(uri) else os.environ.get(MILVUS_TOKEN_ENV, ""))
+            client = MilvusClient(uri, token="" if is_local(uri) else settings().milvus_token)
             break
         except MilvusException as e:
             if not is_local(uri) or time.monotonic() > deadline:

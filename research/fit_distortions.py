@@ -1,6 +1,6 @@
 """Fit the seven FACECOM distortions to real (clean, distorted) train pairs.
 
-    python -m training.fit_distortions ../shared/data/facecom/train --pairs 200 [--json fit.json]
+    python -m research.fit_distortions ../shared/data/facecom/train --pairs 200 [--json fit.json]
 
 For each kind it prints the measured statistics and the fitted parameters of the model that
 ``training/augment.py`` implements, separately for the two styles FACECOM used (LFW photos,
@@ -31,8 +31,8 @@ What is measured, per kind:
 - crop frames: where the whole photo lies in the aligned 112-px crops (MTCNN, as
   ``training.data`` makes them), the median per style.
 
-The statistics live in :mod:`training.distortion_stats` (shared with the fidelity tests),
-the simulation fits of noise and rain in :mod:`training.fit_simulated`. ``--markdown FILE``
+The statistics live in :mod:`research.distortion_stats` (shared with the fidelity tests),
+the simulation fits of noise and rain in :mod:`research.fit_simulated`. ``--markdown FILE``
 writes the table (transcribed into ``docs/results/distortions.json`` for the docs).
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import augment as A
+from training import augment as A
 from .distortion_stats import (SUN_STEP, KINDS, censored_profile, count_photos, find_pairs, fog_fit, fog_t_single,
                                glare_profile, grey, jsonable, map_to_hex, markdown, masked_corr, q, radius,
                                resize_model, sharpness)
@@ -310,7 +310,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if args.markdown:
-        cmd = "python -m training.fit_distortions " + " ".join(argv if argv is not None else sys.argv[1:])
+        cmd = "python -m research.fit_distortions " + " ".join(argv if argv is not None else sys.argv[1:])
         Path(args.markdown).write_text(markdown(result, cmd))
     print(f"done in {time.time() - t0:.0f} s")
     return 0

@@ -2,7 +2,7 @@
 import numpy as np
 
 from training import augment as A
-from training.distortion_stats import censored_profile, fog_fit, noise_stats, radius, style_of
+from research.distortion_stats import censored_profile, fog_fit, noise_stats, radius, style_of
 
 
 def photos(n=6, size=96, seed=0):

@@ -1,5 +1,5 @@
 """Statistics of FACECOM's distortions on (clean, distorted) photo pairs: finding the
-pairs, the measures that ``training.fit_distortions`` fits and
+pairs, the measures that ``research.fit_distortions`` fits and
 ``tests/training/test_augment_fidelity.py`` compares (glare profile, noise and rain
 residuals, sharpness, fog transmission), and the report table of a fit.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import augment as A
+from training import augment as A
 
 KINDS = ("blurred", "foggy", "lowlight", "noisy", "rainy", "resized", "sunny")
 _FRONTAL = re.compile(r"\d+_frontal")

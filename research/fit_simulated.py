@@ -1,13 +1,13 @@
 """The two random FACECOM distortions, noise and rain, fitted by simulation: the model of
 ``training/augment.py`` is run on the clean photos for a grid of parameters and the one
 whose statistics match the real distorted copies best is kept (see
-``training.fit_distortions``).
+``research.fit_distortions``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import augment as A
+from training import augment as A
 from .distortion_stats import ac_ray, grey, highpass, noise_stats, q, rain_stats
 
 def fit_noise(pairs, n_sim=12, seed=0):
