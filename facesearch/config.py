@@ -118,6 +118,7 @@ SHIPPED_MODEL = WEIGHTS_DIR / "mobilefacenet_facecom.pt"  # the checkpoint (trai
 SHIPPED_GRAPH = WEIGHTS_DIR / "mobilefacenet_facecom.onnx"  # what runs it (exported by training/export_onnx.py)
 MTCNN_GRAPHS = {net: WEIGHTS_DIR / f"mtcnn_{net}.onnx" for net in ("pnet", "rnet", "onet")}
 SFACE_GRAPH = WEIGHTS_DIR / "sface_2021dec_int8bq.onnx"  # OpenCV Zoo's build, rewritten at load
+FUSION_WEIGHTS = WEIGHTS_DIR / "fusion_mfn_sface.npz"  # `--model fused`: its members' maps and weights
 TRAIN_EXTRA = "pip install 'facesearch[train]'"  # what a torch-only feature asks the user to run
 SHIPPED_GENDER_MODEL = PACKAGE_DIR / "weights" / "gender_head.npz"  # reads SHIPPED_MODEL's embeddings
 # thresholds and impostor cohort per shipped encoder (keyed by its checksum): training/ship_calibration.py

@@ -5,6 +5,7 @@ faithful distortions, the fusion fitted, in one run of a few minutes on one GPU.
     python -m training.gpu_recipe pack ../shared/data/facecom/train .gpu
     # on the GPU machine (device tool), results under $OUT:
     python -m training.gpu_recipe run .gpu $OUT --minutes 5
+    # its fusion.npz has the layout of facesearch/weights/fusion_mfn_sface.npz (`--model fused`)
 
 Identities are split three ways by a fixed seed (:func:`split_names`): ``fit`` (70%) trains
 the networks and fits the fusion's whitening; ``select`` (15%) chooses every round, recipe

@@ -4,7 +4,7 @@ the PyTorch families (``train`` extra: :mod:`.torch_net`, checkpoints, MobileFac
 from __future__ import annotations
 
 from ..errors import EncoderError
-from . import sface  # noqa: F401  (registers on import; the PyTorch families register when named)
+from . import fused, sface  # noqa: F401  (register on import; the PyTorch families register when named)
 from .base import Encoder
 from .factory import create_encoder, load_net
 from .registry import list_encoders, register_encoder

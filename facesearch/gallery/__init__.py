@@ -5,7 +5,15 @@ from __future__ import annotations
 from ..errors import GalleryError
 from ..faces.pipeline import PhotoBytes
 from .facade import EnrollReport, Gallery, compare_photos
-from .library import Library
 from .uploads import UploadReport
+
+
+def __getattr__(name: str):
+    # Lazy: the photo library pulls in scipy's clustering, which a query never needs.
+    if name == "Library":
+        from .library import Library
+
+        return Library
+    raise AttributeError(f"module 'facesearch.gallery' has no attribute {name!r}")
 
 __all__ = ["EnrollReport", "Gallery", "GalleryError", "Library", "PhotoBytes", "UploadReport", "compare_photos"]

@@ -21,7 +21,7 @@ from .attributes import Attributes
 from .classifier import svc_search
 from .compare import compare_photos
 from .decision import Verdict, verify_photos
-from .decisions import decide, load_vetoes
+from .assignment import decide, load_vetoes
 from .index import VectorIndex
 from .embedding_cache import embed_cached
 from .enrolment import EnrollReport, Enrolment, check_quality_gate, valid_name
@@ -286,7 +286,7 @@ class Gallery:
                     out.append(r)
                     continue
                 pairs = r.faces or [(r.face, r.vector)]
-                faces = decide(pairs, [m for _, m in zip(pairs, matches)], decides, k, vetoes)  # decisions.py
+                faces = decide(pairs, [m for _, m in zip(pairs, matches)], decides, k, vetoes)  # assignment.py
                 if attributes:
                     self.attributes.label(faces, pairs, self.encoder.card)
                 main = faces[r.main if all_faces else 0]

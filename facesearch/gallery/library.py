@@ -3,7 +3,7 @@ unsorted photos into people and name them, record corrections, erase a person fo
 read the audit log.
 
 Thin: the SQL is in :mod:`.library_store`, the grouping in :mod:`.clustering`, the
-decisions in :mod:`.decisions`, the locked writes in :mod:`.library_writes`.
+decisions in :mod:`.assignment`, the locked writes in :mod:`.library_writes`.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ..files import sha256_file
 from ..types import FileError
 from .clustering import cluster_faces
 from .decision import decider_of
-from .decisions import decide, load_vetoes
+from .assignment import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
 from .library_writes import EraseReport, enrol_cluster, erase
 from .uploads import UPLOAD_PREFIX

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..types import AcceptRule, FaceMatch, Match
 from .decision import Decider, face_match
@@ -60,6 +59,7 @@ def decide(pairs: list, matches: list[list[Match]], decides: Decider | None, k: 
 def _assign(pairs: list, answers: list[list[Match]], accepted: list[bool], rules: list[AcceptRule],
             vetoes: Vetoes) -> None:
     """Resolve faces accepted as the same identity, in place."""
+    from scipy.optimize import linear_sum_assignment  # here: scipy loads only for a photo that needs it
     faces = [i for i, ok in enumerate(accepted) if ok]
     names = sorted({m.identity for i in faces for m in answers[i]})
     column = {n: c for c, n in enumerate(names)}
