@@ -5,7 +5,8 @@
 Protocol A: enrol every clean photo, query every distorted copy.
 Protocol B: enrol only the first clean photo of each identity; query the distorted copies
 of that identity's *other* clean photos (the source photo is never enrolled).
-Prints top-1 / top-5 overall and per distortion, and photos/s of `index` and `query`.
+Prints a Markdown table: top-1 / top-5 overall and per distortion, and photos/s of `index`
+and `query` (``benchmarks/results.py record NAME -- ...`` keeps it as docs data).
 """
 from __future__ import annotations
 
@@ -99,11 +100,15 @@ def main() -> None:
                         queries.append(d)
                         truth[str(d)] = name
             results["B"] = protocol("B", gal, queries, truth, model_args, work)
+    kinds = sorted({k for r in results.values() for k in r["by_distortion"]})
+    print(f"`facesearch index` + `facesearch query --json` on {args.root.name}"
+          + (f" with {' '.join(model_args)}" if model_args else " with the shipped model") + ".\n")
+    print("| protocol | queries | top-1 | top-5 | " + " | ".join(kinds) + " | index photos/s | query photos/s |")
+    print("|---|---|---|---|" + "---|" * len(kinds) + "---|---|")
     for name, r in results.items():
-        kinds = "  ".join(f"{k} {v:.3f}" for k, v in r["by_distortion"].items())
-        print(f"protocol {name}: {r['queries']} queries  top-1 {r['top1']:.3f}  top-5 {r['top5']:.3f}  "
-              f"index {r['index_photos_per_s']:.1f} photos/s  query {r['query_photos_per_s']:.1f} photos/s")
-        print(f"  by distortion: {kinds}")
+        print(f"| {name} | {r['queries']} | {r['top1']:.4f} | {r['top5']:.4f} | "
+              + " | ".join(f"{r['by_distortion'].get(k, float('nan')):.3f}" for k in kinds)
+              + f" | {r['index_photos_per_s']:.1f} | {r['query_photos_per_s']:.1f} |")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2))
 
