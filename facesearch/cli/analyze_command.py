@@ -32,7 +32,7 @@ def analyze(photos, model, detector, as_json):
     or, for a photo that could not be used, {"photo": ..., "error": reason}. A photo with no
     face found ("faces_found": 0) is answered for its centre crop (box null). The score is the model's
     probability of the label; faces the quality gate calls unusable are still answered,
-    less reliably (see README, "Gender").
+    less reliably (docs/gender.md).
     """
     from ..gallery.attributes import Attributes
     from ..photos.scan import expand_paths

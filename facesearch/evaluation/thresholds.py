@@ -9,7 +9,7 @@
   match that scores at least a floor *and* beats the runner-up identity by a margin: a
   stranger's best match is one of many look-alikes, close to the next, while a known
   face stands out (chosen over the best score alone on training identities: at FPIR 1%
-  it accepted more enrolled people and fewer strangers, README "Open set"). The floor is
+  it accepted more enrolled people and fewer strangers, docs/results.md, open set). The floor is
   the score one identity's impostors pass at the target rate (alone it is the rule for a
   gallery of one); the margin is the smallest that holds the simulated FPIR to the target.
   When the DB holds more identities than the labelled data can simulate (M, one fewer than

@@ -2,7 +2,7 @@
 
 Kinds: ``flat`` (exact inner product), ``ivf`` (inverted lists, trained on the stored
 vectors, ``nprobe``), ``hnsw`` (graph, ``ef_search``), and ``auto`` (flat up to
-AUTO_FLAT_MAX vectors, hnsw above; see README "Performance").
+AUTO_FLAT_MAX vectors, hnsw above; see docs/benchmarks.md).
 
 ``hnsw`` walks its graph over 8-bit scalar-quantised copies of the vectors (a quarter of
 the memory traffic, which dominates a graph walk) and re-ranks the best
@@ -166,7 +166,7 @@ class VectorIndex:
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         # FAISS spreads queries over OpenMP threads; with fewer queries than threads the extra
-        # ones only add wake-ups, which on busy cores cost more than the search itself (README,
+        # ones only add wake-ups, which on busy cores cost more than the search itself (docs/benchmarks.md,
         # "Storage backends": 16 ms against 0.9 ms for one query of a val gallery)
         if len(queries) >= OMP_THREADS:
             return self.faiss.search(queries, k)

@@ -1,6 +1,6 @@
 """Finding photos on disk: gallery layouts and query arguments.
 
-Rules (README, "What happens when..."): a gallery is ``<root>/<person>/<photo>`` (plus
+Rules (docs/behaviour.md, "What happens when..."): a gallery is ``<root>/<person>/<photo>`` (plus
 FACECOM's ``<person>/distortion/<photo>``); links to photos and to person folders are
 followed, and a photo is recorded under the path it was *found* at (the link's own path),
 so removing the link removes the photo at ``index --prune``. Everything else under the
