@@ -42,7 +42,8 @@ from facesearch.evaluation.protocols import protocols
 from .augment import augment
 from .data import CropSet
 from .losses import MarginHead
-from .sface import SFaceNet, from_onnx
+from .sface import from_onnx
+from .wccn import fit_wccn
 
 SPLIT_SEED = 2026
 MFN_MEAN, MFN_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -201,13 +202,6 @@ class Recipe:
 
 
 # ---------------------------------------------------------------------------------- fusion
-def fit_wccn(emb: np.ndarray, labels: np.ndarray, alpha: float, ridge: float = 1e-4) -> np.ndarray:
-    groups = [emb[labels == c] for c in np.unique(labels)]
-    centred = np.concatenate([g - g.mean(0) for g in groups if len(g) > 1])
-    w, v = np.linalg.eigh(np.cov(centred.T) + ridge * np.eye(emb.shape[1]))
-    return (v / w ** alpha).astype(np.float32)
-
-
 def fuse(members: list[np.ndarray], projections: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """Each member's embedding projected, re-normalised and scaled by sqrt(weight), joined and
     normalised: the cosine of two fused embeddings is the weighted mean of the members' cosines."""

@@ -75,8 +75,12 @@ class Comparison(float):
         return obj
 
     def no_face(self, a, b) -> list:
-        """Those of ``a`` and ``b`` (the photos, or their names) where no face was found."""
-        return [name for name, found in zip((a, b), self.face_found) if not found]
+        return no_face(a, b, self.face_found)
+
+
+def no_face(a, b, face_found: tuple[bool, bool]) -> list:
+    """Those of ``a`` and ``b`` (the photos, or their names) where no face was found."""
+    return [name for name, found in zip((a, b), face_found) if not found]
 
 
 def _decode(sources: list[Source]) -> list:
@@ -171,11 +175,20 @@ class Embedder:
                                       pairs if all_faces else None, main)
         return results  # type: ignore[return-value]
 
-    def compare(self, a, b) -> Comparison | FileError:
-        """Cosine similarity of the faces in two photos (or of their centre crops, where no
-        face is found), or the first photo's error."""
+    def pair(self, a, b) -> tuple[Embedded, Embedded] | FileError:
+        """The faces of two photos (paths, bytes or PIL images; centre crops where no face is
+        found), or the first photo's error."""
         ra, rb = self.run([as_source(a), as_source(b)])
         for r in (ra, rb):
             if isinstance(r, FileError):
                 return r
+        return ra, rb
+
+    def compare(self, a, b) -> Comparison | FileError:
+        """Cosine similarity of the faces in two photos and whether a face was found in each,
+        or the first photo's error."""
+        pair = self.pair(a, b)
+        if isinstance(pair, FileError):
+            return pair
+        ra, rb = pair
         return Comparison(float(np.dot(ra.vector, rb.vector)), (ra.face.detected, rb.face.detected))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CALIBRATION_SOURCES, SHIPPED_CALIBRATION
-from ..faces.pipeline import Embedder, as_source
+from ..faces.pipeline import Embedder, no_face
 from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, Match
 from .cohort import Cohort
 
@@ -201,8 +201,7 @@ class Verdict:
                 "face_found": dict(zip("ab", self.face_found))}
 
     def no_face(self, a, b) -> list:
-        """Those of ``a`` and ``b`` (the photos, or their names) where no face was found."""
-        return [name for name, found in zip((a, b), self.face_found) if not found]
+        return no_face(a, b, self.face_found)
 
 
 def verdict(a: np.ndarray, b: np.ndarray, verifier: Verifier | None) -> Verdict:
@@ -216,10 +215,10 @@ def verdict(a: np.ndarray, b: np.ndarray, verifier: Verifier | None) -> Verdict:
 
 def verify_photos(embedder: Embedder, a, b, verifier: Verifier | None) -> Verdict | FileError:
     """Compare the faces in two photos (paths, bytes or PIL images), or the first photo's error."""
-    ra, rb = embedder.run([as_source(a), as_source(b)])
-    for r in (ra, rb):
-        if isinstance(r, FileError):
-            return r
+    pair = embedder.pair(a, b)
+    if isinstance(pair, FileError):
+        return pair
+    ra, rb = pair
     v = verdict(ra.vector, rb.vector, verifier)
     v.face_found = (bool(ra.face.detected), bool(rb.face.detected))
     return v

@@ -10,6 +10,7 @@ from facesearch.config import SFACE_GRAPH
 from facesearch.encoders.mobilefacenet import MobileFaceNet
 from training import gpu_recipe
 from training.data import CropSet
+from training.sface import SFaceNet
 
 SFACE = SFACE_GRAPH  # shipped in the package (facesearch/weights)
 
@@ -60,5 +61,5 @@ def test_run_trains_chooses_fuses_and_writes_everything(tmp_path):
     assert all(len(r["history"]) == 2 for r in report["runs"].values())  # zero-shot + one round
     for name in ("mobilefacenet.pt", "sface_features.pt", "sface_fc.pt", "fusion.npz", "log.txt"):
         assert (out / name).stat().st_size < 16 * 2**20  # what the device tool brings back
-    sface = gpu_recipe.SFaceNet()
+    sface = SFaceNet()
     sface.load_state_dict({**torch.load(out / "sface_features.pt"), **torch.load(out / "sface_fc.pt")})
