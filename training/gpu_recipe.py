@@ -36,6 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from facesearch.encoders.base import l2_normalise
+from facesearch.encoders.fused import join
 from facesearch.encoders.mobilefacenet import MobileFaceNet
 from facesearch.evaluation.protocols import protocols
 
@@ -205,9 +207,7 @@ class Recipe:
 def fuse(members: list[np.ndarray], projections: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """Each member's embedding projected, re-normalised and scaled by sqrt(weight), joined and
     normalised: the cosine of two fused embeddings is the weighted mean of the members' cosines."""
-    parts = [math.sqrt(w) * F.normalize(torch.from_numpy(e @ p), dim=1).numpy()
-             for e, p, w in zip(members, projections, weights)]
-    return F.normalize(torch.from_numpy(np.concatenate(parts, 1)), dim=1).numpy()
+    return l2_normalise(join(members, projections, weights))
 
 
 def choose_fusion(fit_emb: list[np.ndarray], fit_labels: np.ndarray, sel_emb: list[np.ndarray],

@@ -26,18 +26,24 @@ from .sface import RAW_PIXELS, sface
 ARCH = "fused:mobilefacenet+sface"
 
 
+def join(embeddings: list[np.ndarray], projections: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """Each member's embeddings projected, L2-normalised and scaled by sqrt(weight), joined
+    (also how ``training.gpu_recipe`` and ``benchmarks/fusion_members.py`` choose the fusion)."""
+    return np.concatenate([np.float32(np.sqrt(w)) * l2_normalise(e @ p)
+                           for e, p, w in zip(embeddings, projections, weights)], axis=1)
+
+
 def fused_forward(members: list[GraphNet], projections: list[np.ndarray], weights: list[float]):
     """N x 3 x S x S RGB 0..255 (float) -> N x sum(D) joined, unit-norm embeddings."""
-    scales = [float(np.sqrt(w)) for w in weights]
 
     def run(x: np.ndarray) -> np.ndarray:
         pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # each member scales its own input
-        parts = []
-        for net, proj, scale in zip(members, projections, scales):
+        sums = []
+        for net in members:
             xi = to_input(pixels, net.preprocess)
             e = np.asarray(net.run(np.concatenate([xi, xi[..., ::-1]])), np.float32)
-            parts.append(scale * l2_normalise((e[:len(x)] + e[len(x):]) @ proj))
-        return np.concatenate(parts, axis=1)
+            sums.append(e[:len(x)] + e[len(x):])
+        return join(sums, projections, weights)
 
     return run
 
