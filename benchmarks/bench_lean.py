@@ -129,6 +129,7 @@ def main():
     ap.add_argument("--json", type=Path, default=None, help="the raw figures (default: WORK/lean_runtime.json); "
                     "the printed report is what `benchmarks/results.py record lean_runtime -- ...` keeps")
     args = ap.parse_args()
+    args.root = args.root.resolve()  # the photo list and gallery links are read from other folders
     args.work.mkdir(parents=True, exist_ok=True)
     args.json = args.json or args.work / "lean_runtime.json"
     previous = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
