@@ -96,6 +96,7 @@ class Gallery(People, Thresholds):
 
     @property
     def detector(self) -> str:
+        """The face detector, ``mtcnn`` or ``none`` (the database's, unless one was given)."""
         return self.models.detector
 
     def embedder(self, require_face: bool = False) -> Embedder:

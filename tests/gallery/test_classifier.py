@@ -40,13 +40,10 @@ def test_fingerprint_changes_with_ids_names_vectors_and_encoder():
     assert base != fingerprint(ids, y, x, "enc2")
 
 
-def test_identify_reads_and_checks_the_classifier_once_per_gallery_state(db_path, gallery_dir, fake_encoder_obj,
-                                                                         monkeypatch):
-    from facesearch.gallery import Gallery, classifier
-    from facesearch.photos.scan import scan_gallery
+def test_identify_reads_and_checks_the_classifier_once_per_gallery_state(enrolled, gallery_dir, monkeypatch):
+    from facesearch.gallery import classifier
 
-    g = Gallery(db_path, encoder=fake_encoder_obj, detector="none")
-    g.enroll(scan_gallery(gallery_dir))
+    g = enrolled
     classifier.fit_gallery(g)
     checks = []
     state = classifier._gallery_state
