@@ -66,11 +66,9 @@ class Service:
         self.write_lock = threading.Lock()
         self.batcher = Batcher(self._identify, max_batch)
 
-    def _identify(self, key, jobs: list, _: int) -> list:
-        all_faces, threshold, attributes = key
-        photos, ks = zip(*jobs)  # each request keeps its own k: the gallery cuts each answer to it
-        return self.reader.identify(list(photos), k=list(ks), threshold=threshold, all_faces=all_faces,
-                                    attributes=attributes)
+    def _identify(self, key, photos: list, k: list[int]) -> list:
+        all_faces, threshold, attributes = key  # k: each photo's own (the gallery cuts each answer to it)
+        return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
     def write(self, action, *args):
         with self.write_lock:
@@ -149,7 +147,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         """Who is in the photo: top-k identities of its face (or of every face)."""
         start = time.perf_counter()
         with _photo_failures(request):
-            r = service.batcher.submit((all_faces, threshold, attributes), (_photo(image), k), k)
+            r = service.batcher.submit((all_faces, threshold, attributes), _photo(image), k)
         if isinstance(r, FileError):
             raise ImageError(f"{shown(r.path)}: {r.reason}")
         faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted, r.attributes,

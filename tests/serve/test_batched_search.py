@@ -12,7 +12,7 @@ def test_a_batch_answers_each_request_with_its_own_k(db_path, gallery_dir, fake_
     a, b = gallery_dir / "alice" / "alice_0002.png", gallery_dir / "bob" / "bob_0001.jpg"
     service = Service(g)
     key = (False, None, False)  # all_faces, threshold, attributes
-    first, second = service._identify(key, [(a, 1), (b, 3)], 3)
+    first, second = service._identify(key, [a, b], [1, 3])  # what the batcher runs: each photo's own k
     assert (len(first.matches), len(second.matches)) == (1, 3)
     assert first.as_dict() == g.identify([a], k=1)[0].as_dict()
     assert second.as_dict() == g.identify([b], k=3)[0].as_dict()
