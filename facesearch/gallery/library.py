@@ -23,7 +23,6 @@ from ..files import sha256_file
 from ..types import FileError
 from .clustering import cluster_faces
 from .decision import decider_of
-from .assignment import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
 from .library_writes import EraseReport, enrol_cluster, erase
 from .uploads import UPLOAD_PREFIX
@@ -153,13 +152,11 @@ class Library:
 
     def _identities(self, vectors: np.ndarray, photos: list[int]) -> list[str | None]:
         """Who the decision rule accepts each face as (faces of one photo never share a name)."""
-        gallery = self.gallery
-        decides = decider_of(gallery)  # each face's own rule (cohort units turned into cosine)
-        if decides is None or not len(vectors):
+        naming = self.gallery.searcher.naming()  # as query decides: each face's own rule, the corrections
+        if naming.rule is None or not len(vectors):
             return [None] * len(vectors)
         fetch = 5
-        matches = gallery.search(np.asarray(vectors, np.float32), fetch)
-        vetoes = load_vetoes(gallery.store, gallery.meta)
+        matches = naming.rank(np.asarray(vectors, np.float32), fetch)
         out: list[str | None] = [None] * len(vectors)
         by_photo: dict[int, list[int]] = {}
         for i, pid in enumerate(photos):
@@ -167,8 +164,7 @@ class Library:
         for rows in by_photo.values():
             if not any(matches[i] for i in rows):
                 continue
-            answers = decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], decides, fetch,
-                             vetoes)
+            answers = naming.decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], fetch)
             for i, a in zip(rows, answers):
                 out[i] = a.matches[0].identity if a.accepted else None
         return out

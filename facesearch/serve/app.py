@@ -66,8 +66,8 @@ class Service:
         self.write_lock = threading.Lock()
         self.batcher = Batcher(self._identify, max_batch)
 
-    def _identify(self, key, photos: list, k: int) -> list:
-        all_faces, threshold, attributes = key
+    def _identify(self, key, photos: list, k: list[int]) -> list:
+        all_faces, threshold, attributes = key  # k: each photo's own (the gallery cuts each answer to it)
         return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
     def write(self, action, *args):
@@ -152,7 +152,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
             raise ImageError(f"{shown(r.path)}: {r.reason}")
         faces = r.faces if r.faces is not None else [FaceMatch(r.face, r.matches, r.accepted, r.attributes,
                                                                r.calibration, r.reason, r.rule)]
-        return {"faces": [face_dict(f, k, expose_paths) for f in faces], "warnings": r.warnings,
+        return {"faces": [face_dict(f, expose_paths) for f in faces], "warnings": r.warnings,
                 "processing_ms": round((time.perf_counter() - start) * 1000, 2)}
 
     @v1.post("/compare", response_model=schemas.CompareResult)

@@ -5,8 +5,6 @@ name ``upload:<hash>/<name>`` (no server path in it). ``--expose-paths`` shows s
 as they are, for a server whose users may know its layout."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..errors import NotFoundError
 from ..gallery.uploads import UPLOAD_PREFIX
 from ..types import FaceMatch, Match
@@ -33,9 +31,9 @@ def match_dict(m: Match, expose: bool) -> dict:
     return {**m.as_dict(), "photo": shown_path(m.photo, expose), "photo_id": m.photo_id, "photo_url": url}
 
 
-def face_dict(f: FaceMatch, k: int, expose: bool) -> dict:
-    out = replace(f, matches=f.matches[:k]).as_dict()
-    out["matches"] = [match_dict(m, expose) for m in f.matches[:k]]
+def face_dict(f: FaceMatch, expose: bool) -> dict:
+    out = f.as_dict()
+    out["matches"] = [match_dict(m, expose) for m in f.matches]
     return out
 
 
