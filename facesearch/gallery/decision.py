@@ -13,13 +13,17 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import CALIBRATION_SOURCES, SHIPPED_CALIBRATION
 from ..faces.pipeline import Embedder, no_face
-from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, Match
+from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, JsonResult, Match
 from .cohort import Cohort
+
+if TYPE_CHECKING:
+    from ..types.records import CompareResult
 
 SHIPPED, USER, GIVEN = CALIBRATION_SOURCES
 LOW_SCORE, AMBIGUOUS, UNUSABLE = "low score", "ambiguous", "unusable face"  # why a face is UNKNOWN
@@ -185,7 +189,7 @@ def verifier_of(meta, card: EncoderCard) -> Verifier | None:
 
 
 @dataclass
-class Verdict:
+class Verdict(JsonResult):
     """``compare``'s answer: the cosine score, whether it is one person (None: nothing
     calibrated), the score these two faces needed and which calibration decided."""
 
@@ -195,10 +199,13 @@ class Verdict:
     calibration: str | None = None
     face_found: tuple[bool, bool] = (True, True)  # False: that photo's centre crop was compared
 
-    def as_dict(self) -> dict:
-        return {"score": round(self.score, 6), "same": self.same,
-                "threshold": None if self.needed is None else round(self.needed, 6), "calibration": self.calibration,
-                "face_found": dict(zip("ab", self.face_found))}
+    def record(self) -> CompareResult:
+        """The JSON record (``compare --json``, ``POST /v1/compare``)."""
+        from ..types.records import CompareResult
+
+        return CompareResult(score=round(self.score, 6), same=self.same,
+                             threshold=None if self.needed is None else round(self.needed, 6),
+                             calibration=self.calibration, face_found=dict(zip("ab", self.face_found)))
 
     def no_face(self, a, b) -> list:
         return no_face(a, b, self.face_found)
