@@ -50,7 +50,8 @@ from .config import GENDER_OUT, TrainConfig as Recipe  # the options' defaults (
 @click.option("--pair-weight", type=finite_float, default=None,
               help="Stage 2: weight of a contrastive loss pulling distorted crops to their clean source "
               f"(0 = off).  [default: {Recipe.pair_weight:g}]")
-@click.option("--patience", default=Recipe.patience, show_default=True, type=int, help="Early stopping patience (epochs).")
+@click.option("--patience", default=Recipe.patience, show_default=True, type=int,
+              help="Early stopping patience (epochs).")
 @click.option("--seed", default=Recipe.seed, show_default=True, type=int)
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")
 def train(train_dir, val_dir, resume, task, **options):

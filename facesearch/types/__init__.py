@@ -62,7 +62,8 @@ class EncoderCard:
 
 
 class JsonResult:
-    """A result with a JSON record (:mod:`.records`): ``record()`` builds it."""
+    """A result with a JSON record (:mod:`.records`): ``record()`` builds it, importing the
+    records (and pydantic) when the first result is written as JSON."""
 
     def record(self) -> records.Record:
         raise NotImplementedError
@@ -82,9 +83,9 @@ class FaceQuality(JsonResult):
     measures: dict = field(default_factory=dict)  # det_score, face_px, sharpness, saturated, dark, yaw, roll
 
     def record(self) -> records.Quality:
-        from .records import Quality
+        from . import records
 
-        return Quality(score=round(float(self.score), 4), usable=self.usable, reasons=list(self.reasons))
+        return records.Quality(score=round(float(self.score), 4), usable=self.usable, reasons=list(self.reasons))
 
 
 @dataclass
@@ -114,9 +115,9 @@ class AttributeLabel(JsonResult):
     score: float
 
     def record(self) -> records.Attribute:
-        from .records import Attribute
+        from . import records
 
-        return Attribute(label=self.label, score=round(float(self.score), 4))
+        return records.Attribute(label=self.label, score=round(float(self.score), 4))
 
 
 def _attributes(attributes: dict[str, AttributeLabel] | None) -> dict:
@@ -133,10 +134,10 @@ class Match(JsonResult):
     photo_id: int | None = None  # the stored photo's id (the server names photos by it)
 
     def record(self) -> records.Match:
-        from .records import Match
+        from . import records
 
         known = {} if self.probability is None else {"probability": round(float(self.probability), 6)}
-        return Match(identity=self.identity, score=round(float(self.score), 6), photo=self.photo, **known)
+        return records.Match(identity=self.identity, score=round(float(self.score), 6), photo=self.photo, **known)
 
 
 @dataclass(frozen=True)
@@ -198,9 +199,9 @@ class FaceAnalysis(JsonResult):
     attributes: dict[str, AttributeLabel] = field(default_factory=dict)
 
     def record(self) -> records.FaceAttributes:
-        from .records import FaceAttributes
+        from . import records
 
-        return FaceAttributes(**_located(self.face), **_attributes(self.attributes))
+        return records.FaceAttributes(**_located(self.face), **_attributes(self.attributes))
 
 
 @dataclass
@@ -217,9 +218,9 @@ class PhotoAnalysis(JsonResult):
         return sum(f.face.detected for f in self.faces)
 
     def record(self) -> records.PhotoFaces:
-        from .records import PhotoFaces
+        from . import records
 
-        return PhotoFaces(photo=self.photo, faces=[f.record() for f in self.faces], main=self.main,
+        return records.PhotoFaces(photo=self.photo, faces=[f.record() for f in self.faces], main=self.main,
                           faces_found=self.faces_found)
 
 
@@ -245,9 +246,9 @@ class FaceMatch(JsonResult):
         return _margin(self.matches)
 
     def record(self) -> records.Face:
-        from .records import Face
+        from . import records
 
-        return Face(**_located(self.face), matches=[m.record() for m in self.matches], accepted=self.accepted,
+        return records.Face(**_located(self.face), matches=[m.record() for m in self.matches], accepted=self.accepted,
                     margin=_rounded(self.margin), **_attributes(self.attributes), **_decided(self))
 
 
@@ -273,10 +274,10 @@ class QueryResult(JsonResult):
         return _margin(self.matches)
 
     def record(self) -> records.Query:
-        from .records import Query
+        from . import records
 
         every = {} if self.faces is None else {"faces": [f.record() for f in self.faces]}
-        return Query(query=self.query, matches=[m.record() for m in self.matches], accepted=self.accepted,
+        return records.Query(query=self.query, matches=[m.record() for m in self.matches], accepted=self.accepted,
                      quality=_quality(self.face), margin=_rounded(self.margin),
                      face_found=None if self.face is None else self.face.detected,
                      **_attributes(self.attributes), **_decided(self), **every)
