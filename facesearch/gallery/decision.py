@@ -13,17 +13,13 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import CALIBRATION_SOURCES, SHIPPED_CALIBRATION
 from ..faces.pipeline import Embedder, no_face
-from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, JsonResult, Match
+from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, Match
 from .cohort import Cohort
-
-if TYPE_CHECKING:
-    from ..types.records import CompareResult
 
 SHIPPED, USER, GIVEN = CALIBRATION_SOURCES
 LOW_SCORE, AMBIGUOUS, UNUSABLE = "low score", "ambiguous", "unusable face"  # why a face is UNKNOWN
@@ -189,7 +185,7 @@ def verifier_of(meta, card: EncoderCard) -> Verifier | None:
 
 
 @dataclass
-class Verdict(JsonResult):
+class Verdict:
     """``compare``'s answer: the cosine score, whether it is one person (None: nothing
     calibrated), the score these two faces needed and which calibration decided."""
 
@@ -199,13 +195,17 @@ class Verdict(JsonResult):
     calibration: str | None = None
     face_found: tuple[bool, bool] = (True, True)  # False: that photo's centre crop was compared
 
-    def record(self) -> CompareResult:
-        """The JSON record (``compare --json``, ``POST /v1/compare``)."""
+    def record(self):
+        """The JSON record, a :class:`facesearch.types.records.CompareResult` (``compare --json``,
+        ``POST /v1/compare``)."""
         from ..types.records import CompareResult
 
         return CompareResult(score=round(self.score, 6), same=self.same,
                              threshold=None if self.needed is None else round(self.needed, 6),
                              calibration=self.calibration, face_found=dict(zip("ab", self.face_found)))
+
+    def as_dict(self) -> dict:
+        return self.record().as_dict()
 
     def no_face(self, a, b) -> list:
         return no_face(a, b, self.face_found)
