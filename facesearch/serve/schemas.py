@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..types.records import Face
+from ..types.records import Face, Person
 
 
 class SearchResult(BaseModel):
@@ -30,11 +30,6 @@ class Health(BaseModel):
     photos: int
     encoder: Encoder
     detector: str
-
-
-class Person(BaseModel):
-    identity: str
-    photos: int
 
 
 class People(BaseModel):

@@ -109,6 +109,12 @@ class PhotoFaces(Record):
     faces_found: int = Field(description="faces detected (0: `faces` holds the centre crop alone)")
 
 
+class Person(Record):
+    """An enrolled identity (``people --json``, ``GET /v1/people``)."""
+    identity: str
+    photos: int = Field(description="photos enrolled")
+
+
 class CompareResult(Record):
     """``compare``: the cosine score of two faces and whether they are one person."""
     score: float
