@@ -39,7 +39,7 @@ from . import distributed as dist
 from .augment import augment as augment_crop
 from .callbacks import Callback, KeepBest, SaveLast, Validate
 from .data import CropSet, load_crops, split_holdout
-from .config import TrainConfig  # noqa: F401  (where it always was, for callers)
+from .config import TrainConfig
 from .losses import MarginHead
 
 log = logging.getLogger(__name__)
