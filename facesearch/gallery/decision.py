@@ -196,10 +196,17 @@ class Verdict:
     calibration: str | None = None
     face_found: tuple[bool, bool] = (True, True)  # False: that photo's centre crop was compared
 
+    def record(self):
+        """The JSON record, a :class:`facesearch.types.records.CompareResult` (``compare --json``,
+        ``POST /v1/compare``)."""
+        from ..types.records import CompareResult
+
+        return CompareResult(score=round(self.score, 6), same=self.same,
+                             threshold=None if self.needed is None else round(self.needed, 6),
+                             calibration=self.calibration, face_found=dict(zip("ab", self.face_found)))
+
     def as_dict(self) -> dict:
-        return {"score": round(self.score, 6), "same": self.same,
-                "threshold": None if self.needed is None else round(self.needed, 6), "calibration": self.calibration,
-                "face_found": dict(zip("ab", self.face_found))}
+        return self.record().as_dict()
 
     def no_face(self, a, b) -> list:
         return no_face(a, b, self.face_found)

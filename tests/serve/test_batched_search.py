@@ -2,7 +2,7 @@
 as it would be alone (the gallery cuts the answers; the routes cut nothing)."""
 from facesearch.gallery import Gallery
 from facesearch.photos.scan import scan_gallery
-from facesearch.serve.app import Service
+from facesearch.serve.service import Service
 
 
 def test_a_batch_answers_each_request_with_its_own_k(db_path, gallery_dir, fake_encoder_obj):
