@@ -3,7 +3,8 @@ unsorted photos into people and name them, record corrections, erase a person fo
 read the audit log.
 
 Thin: the SQL is in :mod:`.library_store`, the grouping in :mod:`.clustering`, the
-decisions in :mod:`.assignment`, the locked writes in :mod:`.library_writes`.
+decisions in :mod:`.assignment`, the locked writes in :mod:`.library_writes`, the erasure in
+:mod:`.library_erase`, the model change in :mod:`.reembed`.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from .clustering import cluster_faces
 from .decision import decider_of
 from .assignment import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
-from .library_writes import EraseReport, enrol_cluster, erase
+from .library_erase import EraseReport, erase
+from .library_writes import enrol_cluster
 from .uploads import UPLOAD_PREFIX
 
 Progress = Callable[[int], None] | None

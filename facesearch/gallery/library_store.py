@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from ..errors import NotFoundError
 from .audit import record
-from .library_schema import AuditEntry, Feedback, LibraryCluster, LibraryFace, LibraryPhoto
+from .library_schema import AuditEntry, Feedback, LibraryCluster, LibraryFace, LibraryPhoto, ShadowEmbedding
 from .schema import CachedEmbedding
 from .store import Store, from_blobs, to_blob, vector_problem
 
@@ -69,14 +69,16 @@ class LibraryStore:
                 s.add_all(LibraryFace(photo_id=row.id, face_index=f.index, box=f.box, det_score=f.det_score,
                                       quality_info=f.quality, embedding=to_blob(f.vector)) for f in faces)
 
-    def faces(self, dim: int, paths: list[str] | None = None) -> LibraryFaces:
-        """The stored faces (of the photos at ``paths``, or all), by face id; faces whose
-        stored embedding is damaged are left out."""
+    def faces(self, dim: int, paths: list[str] | None = None, checksum: str | None = None) -> LibraryFaces:
+        """The stored faces (of the photos at ``paths``, or all; embedded by the encoder of
+        ``checksum``, or any), by face id; faces whose stored embedding is damaged are left out."""
         q = (select(LibraryFace.id, LibraryFace.photo_id, LibraryFace.cluster_id, LibraryFace.embedding,
                     LibraryPhoto.path, LibraryFace.face_index, LibraryFace.box)
              .join(LibraryPhoto).order_by(LibraryFace.id))
         if paths is not None:
             q = q.where(LibraryPhoto.path.in_(paths))
+        if checksum is not None:
+            q = q.where(LibraryPhoto.model_checksum == checksum)
         with self.session() as s:
             rows = [r for r in s.execute(q).all() if vector_problem(r[3], dim) is None]
         return LibraryFaces(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
@@ -170,20 +172,34 @@ class LibraryStore:
                 out.setdefault(name, []).append(blob)
         return {name: from_blobs(blobs, dim) for name, blobs in out.items()}
 
+    def feedback_vectors(self, checksum: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, embeddings) of the corrections made with this encoder."""
+        with self.session() as s:
+            rows = [r for r in s.execute(select(Feedback.id, Feedback.embedding)
+                                         .where(Feedback.model_checksum == checksum)).all()
+                    if vector_problem(r[1], dim) is None]
+        return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+
     # -- erasure ----------------------------------------------------------------------------
-    def erase_references(self, name: str, hashes: set[str]) -> dict[str, int]:
-        """Delete what else holds the biometric data of ``name``: the cached embeddings of its
-        photos' bytes, the corrections naming it and the library faces of clusters named it
-        (with those clusters). Returns counts by kind."""
+    def erase_references(self, name: str, hashes: set[str], photo_ids: list[int], found) -> dict[str, int]:
+        """Delete what else holds the biometric data of ``name``: the shadow embeddings of its
+        photos (``photo_ids``), the cached embeddings of its photos' bytes (``hashes``), the
+        corrections naming it, the library faces of clusters named it (with those clusters),
+        and what :func:`.library_erase.recognised` found (``found``). Counts by kind."""
         with self.session() as s, s.begin():
-            clusters = list(s.scalars(select(LibraryCluster.id).where(LibraryCluster.name == name)))
+            clusters = set(s.scalars(select(LibraryCluster.id).where(LibraryCluster.name == name)))
+            clusters |= set(found.clusters)
+            faces = delete(LibraryFace).where(LibraryFace.cluster_id.in_(clusters) | LibraryFace.id.in_(found.faces))
+            cached = set(hashes) | set(found.cached)
             counts = {
                 "cached_embeddings": s.execute(delete(CachedEmbedding).where(
-                    CachedEmbedding.sha256.in_(list(hashes)))).rowcount if hashes else 0,
-                "corrections": s.execute(delete(Feedback).where(Feedback.not_identity == name)).rowcount,
-                "library_faces": s.execute(delete(LibraryFace).where(
-                    LibraryFace.cluster_id.in_(clusters))).rowcount if clusters else 0,
-                "clusters": len(clusters)}
+                    CachedEmbedding.sha256.in_(cached))).rowcount if cached else 0,
+                "corrections": s.execute(delete(Feedback).where(
+                    (Feedback.not_identity == name) | Feedback.id.in_(found.feedback))).rowcount,
+                "library_faces": s.execute(faces).rowcount if clusters or found.faces else 0,
+                "clusters": len(clusters),
+                "shadow_embeddings": s.execute(delete(ShadowEmbedding).where(
+                    ShadowEmbedding.photo_id.in_(photo_ids))).rowcount if photo_ids else 0}
             if clusters:
                 s.execute(delete(LibraryCluster).where(LibraryCluster.id.in_(clusters)))
             return counts

@@ -1,0 +1,148 @@
+"""Erasing a person for real (``people remove NAME --erase``, ``POST /v1/people/{name}/erase``).
+
+Every copy of the person's biometric data goes: their rows and embeddings, the shadow
+embeddings of an unfinished ``reembed``, the cached embeddings of their photos' bytes,
+corrections naming them, library faces of clusters named after them, and also what only
+*looks like* them: library faces (and the unnamed clusters they make up), corrections of
+other names and cached embeddings of labelled photos that the gallery recognises as them
+(:func:`recognised`). Then the vectors (the FAISS file or Milvus collection is rebuilt
+from the remaining rows, so no deleted vector lingers in a file or a segment), the fitted
+classifier (it holds support vectors of every person: it is deleted, to be fitted again),
+and the database is compacted (SQLite: VACUUM and a truncating WAL checkpoint, with
+``secure_delete`` on; PostgreSQL: VACUUM FULL of the tables that held them).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+
+from ..config import CLUSTER_THRESHOLD
+from ..errors import NotFoundError
+from .audit import record
+from .classifier import classifier_path
+from .decision import decider_of
+from .library_store import LibraryStore
+from .schema import Identity, Photo
+
+ERASED_TABLES = ("photos", "identities", "person_folders", "embedding_cache", "feedback", "library_faces",
+                 "library_clusters", "reembed_shadow")
+SEARCH_BATCH = 256  # vectors compared with every stored embedding at a time
+
+
+@dataclass
+class EraseReport:
+    identity: str
+    photos: int = 0
+    removed: dict = field(default_factory=dict)  # kind -> count (cached embeddings, corrections, ...)
+    classifier: bool = False  # the fitted classifier file was deleted
+    compacted: str = ""  # what compaction ran
+    recognised_by: str = ""  # the rule that found the faces that only look like the person
+
+    def as_dict(self) -> dict:
+        return {"erased": self.identity, "photos": self.photos, **self.removed, "classifier": self.classifier,
+                "compacted": self.compacted, "recognised_by": self.recognised_by}
+
+
+@dataclass
+class Recognised:
+    """What the gallery recognises as the person, outside their own rows (ids and hashes)."""
+
+    faces: list[int] = field(default_factory=list)  # library faces
+    clusters: list[int] = field(default_factory=list)  # unnamed clusters whose faces are mostly the person
+    feedback: list[int] = field(default_factory=list)  # corrections of other names whose face is the person
+    cached: list[str] = field(default_factory=list)  # sha256 of cached labelled photos of the person
+    by: str = ""
+
+
+def _taken_for(gallery, vectors: np.ndarray) -> list[str | None]:
+    """Who each vector is taken for: the person of its nearest stored photo (exact search
+    over the stored embeddings, not the index), when the score reaches the score floor of
+    the calibrated rule (the database's, else the model's shipped one; else the clustering
+    threshold). The margin over the runner-up is not asked: erasure errs toward removing."""
+    card = gallery.meta.card
+    ids, stored = gallery.store.embeddings(card.embedding_dim)
+    if not len(ids) or not len(vectors):
+        return [None] * len(vectors)
+    info = gallery.store.photo_info(ids.tolist())
+    names = [info[int(i)][0] for i in ids]
+    decides = decider_of(gallery)
+    out: list[str | None] = []
+    for start in range(0, len(vectors), SEARCH_BATCH):
+        chunk = np.asarray(vectors[start:start + SEARCH_BATCH], np.float32)
+        sims = chunk @ stored.T
+        best = sims.argmax(axis=1)
+        for v, j, score in zip(chunk, best, sims[np.arange(len(chunk)), best]):
+            floor = decides.rule_for(v).score if decides is not None else CLUSTER_THRESHOLD
+            out.append(names[j] if score >= floor else None)
+    return out
+
+
+def recognised(gallery, name: str) -> Recognised:
+    """Library faces, corrections and cached embeddings (of the gallery's encoder) that the
+    gallery takes for ``name`` (:func:`_taken_for`); and the unnamed clusters where ``name``
+    is who most of the faces are taken for (all their faces: a cluster is one person)."""
+    card, lib = gallery.meta.card, LibraryStore(gallery.store)
+    decides = decider_of(gallery)
+    out = Recognised(by=f"{decides.source} rule's score floor" if decides is not None
+                     else f"clustering threshold {CLUSTER_THRESHOLD} (nothing calibrated)")
+    faces = lib.faces(card.embedding_dim, checksum=card.checksum)
+    who = _taken_for(gallery, faces.vectors)
+    out.faces = [int(f) for f, n in zip(faces.ids, who) if n == name]
+    named = {cid for cid, n in lib.clusters().items() if n is not None}
+    votes: dict[int, Counter] = {}
+    for cid, n in zip(faces.clusters.tolist(), who):
+        if cid >= 0 and cid not in named and n is not None:
+            votes.setdefault(cid, Counter())[n] += 1
+    out.clusters = [cid for cid, c in votes.items() if c[name] and c[name] == max(c.values())]
+    ids, vectors = lib.feedback_vectors(card.checksum, card.embedding_dim)
+    out.feedback = [int(f) for f, n in zip(ids, _taken_for(gallery, vectors)) if n == name]
+    cached = gallery.store.cached_embeddings(card.checksum, card.embedding_dim)
+    if cached:
+        hashes = list(cached)
+        who = _taken_for(gallery, np.stack([cached[h][0] for h in hashes]))
+        out.cached = [h for h, n in zip(hashes, who) if n == name]
+    return out
+
+
+def erase(gallery, name: str) -> EraseReport:
+    """Remove ``name`` and every copy of their biometric data (see the module's docstring)."""
+    store = gallery.store
+    if name not in dict(gallery.people()):
+        raise NotFoundError(f"no identity named {name!r}")
+    report = EraseReport(name)
+    with gallery._writing() as (meta, _):
+        with store.session() as s:
+            own = s.execute(select(Photo.id, Photo.sha256).join(Identity).where(Identity.name == name)).all()
+        found = recognised(gallery, name)  # while the person is still enrolled: they are what is searched for
+        report.recognised_by = found.by
+        report.removed = LibraryStore(store).erase_references(name, {h for _, h in own}, [i for i, _ in own], found)
+        ids = store.remove_identity(name)
+        gallery.sync.remove(meta, ids)
+        report.photos = len(ids)
+    gallery.reindex()  # a fresh FAISS file / Milvus collection: deleted vectors linger nowhere
+    path = classifier_path(gallery)
+    if path.exists():
+        path.unlink()
+        report.classifier = True
+    report.compacted = compact(store)
+    with store.session() as s, s.begin():
+        record(s, "erase", name, **{k: v for k, v in report.as_dict().items() if k != "erased"})
+    return report
+
+
+def compact(store) -> str:
+    """Give the freed space back so deleted bytes are nowhere in the database's files."""
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL " + ", ".join(ERASED_TABLES))
+        return "VACUUM FULL"
+    with store.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA secure_delete=ON")
+        raw.execute("VACUUM")
+        busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return "VACUUM" + (", WAL checkpoint busy (another reader holds it: it is emptied on its next checkpoint)"
+                       if busy else ", WAL truncated")
