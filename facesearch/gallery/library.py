@@ -28,6 +28,7 @@ from .assignment import decide, load_vetoes
 from .library_store import LibraryStore, NewFace
 from .library_erase import EraseReport, erase
 from .library_writes import enrol_cluster
+from .reembed import ReembedReport, reembed, switch as move
 from .uploads import UPLOAD_PREFIX
 
 Progress = Callable[[int], None] | None
@@ -237,6 +238,22 @@ class Library:
 
     def undo(self, feedback_id: int) -> str:
         return self.store.undo_feedback(int(feedback_id))
+
+    # -- model change ----------------------------------------------------------------------
+    def reembed(self, model, weights: str | None = None, flip: bool = True, switch: bool = False,
+                drop_missing: bool = False, progress: Progress = None) -> ReembedReport:
+        """Embed every stored photo again with another encoder (``model``: a spec as ``--model``,
+        or an encoder) into a shadow table, resuming an interrupted run, and compare both
+        models on the gallery's photos; ``switch``: then move the gallery to it (see
+        :mod:`.reembed`; ``drop_missing``: remove the photos whose files are gone)."""
+        encoder = model
+        if isinstance(model, str):
+            from ..encoders import create_encoder
+
+            encoder = create_encoder(model, weights, flip=flip)
+        if switch:
+            return move(self.gallery, encoder, drop_missing, progress)
+        return reembed(self.gallery, encoder, progress)
 
     # -- erasure and audit -------------------------------------------------------------------
     def erase(self, name: str) -> EraseReport:

@@ -7,10 +7,13 @@ own photos: leave-one-out top-1 (each photo of a person with two or more, search
 all the others), genuine and impostor score summaries, and how many of those answers would
 change. ``switch`` then replaces every embedding and the encoder card in one transaction and
 rebuilds the vectors; the old thresholds do not apply to another model, so they are cleared
-(run ``facesearch calibrate`` again), and the report says so.
+(the new model's shipped calibration applies where it has one; else run ``facesearch
+calibrate``), and the report says which. A running server follows the switch
+(:func:`follow_switch`).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +25,13 @@ from ..errors import GalleryError
 from ..faces.pipeline import Embedder
 from ..types import FileError
 from .audit import record
+from .decision import shipped_calibration
 from .library_schema import ShadowEmbedding
 from .schema import Identity, IndexMeta, Photo
 from .store import META_ID, from_blobs, to_blob, vector_problem
 from .uploads import UPLOAD_PREFIX
+
+_FOLLOWING = threading.Lock()  # one thread loads the new encoder
 
 
 @dataclass
@@ -82,13 +88,19 @@ def _summary(vectors: np.ndarray, names: list[str]) -> tuple[dict, np.ndarray]:
              "genuine": stats(genuine), "impostor": stats(impostor)}, np.where(askable, answers, ""))
 
 
+def check_target(gallery, encoder) -> None:
+    """GalleryError when there is nothing to move: an empty gallery, or one on ``encoder`` already."""
+    gallery.refresh()
+    if gallery.meta is None:
+        raise GalleryError(f"{gallery.store.label} is empty: nothing to embed again")
+    if gallery.meta.card.same_embeddings(encoder.card):
+        raise GalleryError(f"{gallery.store.label} already uses {encoder.card}")
+
+
 def reembed(gallery, encoder, progress=None) -> ReembedReport:
     """Embed every stored photo with ``encoder`` into the shadow table (resuming), and report."""
     store, card = gallery.store, encoder.card
-    if gallery.meta is None:
-        raise GalleryError(f"{store.label} is empty: nothing to embed again")
-    if gallery.meta.card.same_embeddings(card):
-        raise GalleryError(f"{store.label} already uses {card}")
+    check_target(gallery, encoder)
     rows = _rows(store)
     report = ReembedReport(str(card), photos=len(rows))
     done = _shadow(store, card.checksum, card.embedding_dim)
@@ -116,6 +128,9 @@ def reembed(gallery, encoder, progress=None) -> ReembedReport:
                 report.embedded_now += 1
         if progress:
             progress(len(batch))
+    if report.embedded_now:
+        with store.session() as s, s.begin():
+            record(s, "reembed", None, model=card.model, embedded=report.embedded_now, missing=len(report.missing))
     _compare(gallery, card, rows, report)
     return report
 
@@ -132,12 +147,12 @@ def _compare(gallery, card, rows, report: ReembedReport) -> None:
     report.changed = int((old_answers != new_answers).sum())
 
 
-def switch(gallery, encoder, drop_missing: bool = False) -> ReembedReport:
+def switch(gallery, encoder, drop_missing: bool = False, progress=None) -> ReembedReport:
     """Replace every embedding by its shadow and the encoder card, in one transaction, then
     rebuild the vectors. Refused while a photo has no new embedding, unless ``drop_missing``
     (those photos are then removed)."""
     store, card = gallery.store, encoder.card
-    report = reembed(gallery, encoder)  # finishes an interrupted run first; nothing to do otherwise
+    report = reembed(gallery, encoder, progress)  # finishes an interrupted run first; nothing to do otherwise
     new = _shadow(store, card.checksum, card.embedding_dim)
     lacking = [pid for pid, *_ in _rows(store) if pid not in new]
     if lacking and not drop_missing:
@@ -162,5 +177,24 @@ def switch(gallery, encoder, drop_missing: bool = False) -> ReembedReport:
         gallery.sync.index = gallery.sync.rebuild(gallery.meta)
     gallery.use_encoder(encoder)
     report.switched = True
-    report.calibration = "cleared: the old thresholds do not apply to the new model; run `facesearch calibrate`"
+    report.calibration = ("cleared: the old thresholds do not apply to the new model; "
+                          + ("the new model's shipped calibration is used (`facesearch calibrate` to fit your own)"
+                             if shipped_calibration(card) is not None else "run `facesearch calibrate`"))
     return report
+
+
+def follow_switch(gallery) -> bool:
+    """Re-read ``gallery``'s settings and, after a ``--switch`` (by this process or another),
+    use the encoder the database names now: a long-lived process (the server) searching the
+    new vectors with the old encoder would give wrong answers, silently. True when it changed."""
+    gallery.refresh()
+    meta = gallery.meta
+    if meta is None or meta.card.same_embeddings(gallery.encoder.card):
+        return False
+    from ..encoders import create_encoder
+
+    with _FOLLOWING:
+        if meta.card.same_embeddings(gallery.encoder.card):  # (followed by another thread meanwhile)
+            return False
+        gallery.use_encoder(create_encoder(meta.card.model, meta.card.weights, flip=meta.card.flip))
+    return True

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..errors import GalleryError, ImageError, NotFoundError
 from ..gallery import Gallery, PhotoBytes
+from ..gallery.reembed import follow_switch
 from ..types import FaceMatch, FileError, identity_name, shown
 from . import schemas
 from .batching import Batcher
@@ -31,6 +32,7 @@ from .docs_page import install_docs
 from .errors import install, request_id
 from .guard import SitePolicy
 from .library_routes import install_library
+from .reembed_routes import install_reembed
 from .middleware import RequestContext, valid_token
 from .photos import checked_id, face_dict, photo_dict, shown_path
 
@@ -68,10 +70,12 @@ class Service:
 
     def _identify(self, key, photos: list, k: int) -> list:
         all_faces, threshold, attributes = key
+        follow_switch(self.reader)  # after a `reembed --switch`: the new encoder
         return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
     def write(self, action, *args):
         with self.write_lock:
+            follow_switch(self.writer)
             return action(*args)
 
 
@@ -127,7 +131,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     @v1.get("/health", response_model=schemas.Health)
     def health():
         """Ready: counts and the encoder the gallery was built with."""
-        service.reader.refresh()
+        follow_switch(service.reader)
         people = service.reader.people()
         card = service.reader.encoder.card
         return {"status": "ok", "identities": len(people), "photos": sum(n for _, n in people),
@@ -161,7 +165,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
                 image_b: UploadFile = File(..., description="the second photo (its largest, most central face)")):
         """Cosine similarity of the faces in two photos; ``same`` by the verification
         calibration (the database's, else the model's shipped one)."""
-        service.reader.refresh()
+        follow_switch(service.reader)
         with _photo_failures(request), service.batcher.lane():
             res = service.reader.verify(_photo(image_a), _photo(image_b))
         if isinstance(res, FileError):
@@ -224,6 +228,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
         return Response(status_code=204)
 
     install_library(app, v1, service, token, expose_paths)  # clusters, corrections, erasure, audit (library_routes.py)
+    install_reembed(v1, service, expose_paths)  # POST /v1/reembed, a background job (reembed_routes.py)
     app.include_router(v1)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
