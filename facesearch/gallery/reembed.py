@@ -175,6 +175,7 @@ def switch(gallery, encoder, drop_missing: bool = False, progress=None) -> Reemb
             record(s, "reembed_switch", None, model=card.model, photos=len(new), dropped=len(lacking))
         gallery.refresh()
         gallery.sync.index = gallery.sync.rebuild(gallery.meta)
+    gallery.refresh()  # as saved (the vectors' generation stamp is written last)
     gallery.use_encoder(encoder)
     report.switched = True
     report.calibration = ("cleared: the old thresholds do not apply to the new model; "

@@ -51,3 +51,39 @@ def _png(seed: int) -> bytes:
     buf = io.BytesIO()
     person_image(seed).save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_library_reembed_on_every_backend_and_a_long_lived_gallery_follows(backend, tmp_path):
+    """Library.reembed (the CLI's and the server's path) on SQLite / PostgreSQL with FAISS /
+    Milvus Lite; a second Gallery open all along (a server) follows the switch."""
+    from facesearch.gallery import Gallery
+    from facesearch.gallery.library import Library
+    from facesearch.gallery.reembed import follow_switch
+
+    db, extra = backend
+    gallery = Gallery.open(db, model="fake", detector="none", create=True, vectors=extra[1] if extra else None)
+    for i, name in enumerate(["alice", "bob"]):
+        (tmp_path / name).mkdir()
+        for j in range(2):
+            person_image(i, noise=4 * j, rng_seed=j).save(tmp_path / name / f"{j}.png")
+    gallery.enroll([(n, tmp_path / n / f"{j}.png") for n in ("alice", "bob") for j in range(2)])
+    server = Gallery.open(db)
+    assert server.identify([person_image(1)])[0].matches[0].identity == "bob"
+    report = Library(gallery).reembed("fake", flip=False, switch=True)
+    assert report.switched and report.photos == 4 and report.after["loo_top1"] == 1.0 and gallery.check() == []
+    assert server.encoder.card.flip and follow_switch(server) and not server.encoder.card.flip
+    assert not follow_switch(server)  # once
+    assert server.identify([person_image(1, noise=5)])[0].matches[0].identity == "bob"
+
+
+def test_switch_says_when_the_new_model_ships_a_calibration(tmp_path, shipped_calibration_file):
+    from facesearch.gallery import Gallery
+    from facesearch.gallery.library import Library
+
+    gallery = Gallery.open(tmp_path / "fs.db", model="fake", detector="none", create=True, flip=False)
+    (tmp_path / "a").mkdir()
+    for j in range(2):
+        person_image(0, noise=4 * j, rng_seed=j).save(tmp_path / "a" / f"{j}.png")
+    gallery.enroll([("alice", tmp_path / "a" / f"{j}.png") for j in range(2)])
+    report = Library(gallery).reembed(create_encoder("fake"), switch=True)  # to the card the calibration is for
+    assert "the new model's shipped calibration is used" in report.calibration
