@@ -227,7 +227,7 @@ def reembed(db, model, weights, no_flip, switch, drop_missing, calibrate_dir, as
         report = library.reembed(model, weights, not no_flip, switch, drop_missing, bar.update)
     if switch and calibrate_dir:
         report.calibration = _recalibrate(gallery, calibrate_dir)
-    for e in report.missing:
+    for e in report.missing + report.corrections_left:
         click.echo(f"warning: {shown(e.path)}: {e.reason}", err=True)
     if as_json:
         click.echo(json.dumps(report.as_dict()))
@@ -244,4 +244,5 @@ def _print_reembed(report) -> None:
             click.echo(f"  {when}: leave-one-out top-1 {figures['loo_top1']} ({figures['loo_queries']} queries); "
                        f"genuine {figures['genuine'].get('mean')} impostor {figures['impostor'].get('mean')} (mean)")
     click.echo(f"  answers that would change: {report.changed}; "
-               + ("SWITCHED" if report.switched else "not switched (--switch)") + f"; calibration {report.calibration}")
+               + (f"SWITCHED ({report.corrections_carried} corrections carried, {len(report.corrections_left)} not)"
+                  if report.switched else "not switched (--switch)") + f"; calibration {report.calibration}")

@@ -25,6 +25,7 @@ from ..types import FileError
 from .clustering import cluster_faces
 from .decision import decider_of
 from .assignment import decide, load_vetoes
+from .library_schema import vectors_key
 from .library_store import LibraryStore, NewFace
 from .library_erase import EraseReport, erase
 from .library_writes import enrol_cluster
@@ -101,7 +102,7 @@ class Library:
         gallery = self.gallery
         meta = gallery.ensure_meta()
         report = ClusterReport(threshold=CLUSTER_THRESHOLD if threshold is None else float(threshold))
-        seen, todo, shown_as = self.store.seen(), [], {}
+        seen, todo, shown_as = self.store.seen(vectors_key(meta.card)), [], {}
         for photo in photos:
             try:
                 key, sha, source = _keyed(photo)
@@ -115,7 +116,7 @@ class Library:
         report.embedded, report.no_face = self._embed(todo, shown_as, report.errors, progress)
         if progress:
             progress(len(shown_as) - len(todo))
-        everything = self.store.faces(meta.card.embedding_dim)
+        everything = self.store.faces(meta.card.embedding_dim, checksum=vectors_key(meta.card))  # one model's vectors
         labels = cluster_faces(everything.vectors, everything.photo_ids, report.threshold, everything.clusters)
         changed = labels != everything.clusters
         made = self.store.save_clusters(everything.ids[changed], labels[changed]) if changed.any() else {}
@@ -148,7 +149,7 @@ class Library:
                 no_face += not faces
                 batch.append((label(r.path), r.sha256, faces))
             if batch:
-                self.store.add_photos(batch, gallery.encoder.card.checksum)
+                self.store.add_photos(batch, vectors_key(gallery.encoder.card))
             embedded += len(batch)
             if progress:
                 progress(len(results))
@@ -221,7 +222,10 @@ class Library:
         gallery = self.gallery
         if not_name not in dict(gallery.people()):
             raise NotFoundError(f"no identity named {not_name!r}")
-        result = next(gallery.embedder().run([as_source(photo)], all_faces=True))
+        source = as_source(photo)
+        if isinstance(source, Path):  # absolute: `reembed --switch` embeds it again from its file
+            source = source.absolute()
+        result = next(gallery.embedder().run([source], all_faces=True))
         if isinstance(result, FileError):
             raise ImageError(f"{result.path}: {result.reason}")
         assert isinstance(result, Embedded)
@@ -230,7 +234,7 @@ class Library:
             raise GalleryError(f"{label(result.path)} has {len(result.faces)} face(s): --face {i} is not one of them")
         f, v = result.faces[i]
         fid = self.store.add_feedback(label(result.path), i, list(f.box) if f.box else None, not_name, v,
-                                      gallery.encoder.card.checksum)
+                                      vectors_key(gallery.encoder.card))
         return {"id": fid, "photo": label(result.path), "face": i, "not": not_name}
 
     def feedback(self) -> list[dict]:

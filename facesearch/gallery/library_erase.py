@@ -24,6 +24,7 @@ from ..errors import NotFoundError
 from .audit import record
 from .classifier import classifier_path
 from .decision import decider_of
+from .library_schema import vectors_key
 from .library_store import LibraryStore
 from .schema import Identity, Photo
 
@@ -88,7 +89,7 @@ def recognised(gallery, name: str) -> Recognised:
     decides = decider_of(gallery)
     out = Recognised(by=f"{decides.source} rule's score floor" if decides is not None
                      else f"clustering threshold {CLUSTER_THRESHOLD} (nothing calibrated)")
-    faces = lib.faces(card.embedding_dim, checksum=card.checksum)
+    faces = lib.faces(card.embedding_dim, checksum=vectors_key(card))
     who = _taken_for(gallery, faces.vectors)
     out.faces = [int(f) for f, n in zip(faces.ids, who) if n == name]
     named = {cid for cid, n in lib.clusters().items() if n is not None}
@@ -97,7 +98,7 @@ def recognised(gallery, name: str) -> Recognised:
         if cid >= 0 and cid not in named and n is not None:
             votes.setdefault(cid, Counter())[n] += 1
     out.clusters = [cid for cid, c in votes.items() if c[name] and c[name] == max(c.values())]
-    ids, vectors = lib.feedback_vectors(card.checksum, card.embedding_dim)
+    ids, vectors = lib.feedback_vectors(vectors_key(card), card.embedding_dim)
     out.feedback = [int(f) for f, n in zip(ids, _taken_for(gallery, vectors)) if n == name]
     cached = gallery.store.cached_embeddings(card.checksum, card.embedding_dim)
     if cached:

@@ -51,23 +51,30 @@ class LibraryStore:
         return self.store.session()
 
     # -- photos and faces ------------------------------------------------------------------
-    def seen(self) -> dict[str, str]:
-        """path -> sha256 of every library photo (with or without faces)."""
+    def seen(self, checksum: str) -> dict[str, str]:
+        """path -> sha256 of every library photo (with or without faces) embedded by the
+        encoder of ``checksum`` (after ``reembed --switch`` the others are embedded again)."""
         with self.session() as s:
-            return dict(s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256)).all())
+            return dict(s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256)
+                                  .where(LibraryPhoto.model_checksum == checksum)).all())
 
     def add_photos(self, photos: list[tuple[str, str, list[NewFace]]], checksum: str) -> None:
         """Store ``(path, sha256, faces)`` of photos (one transaction); a stored path whose
-        bytes changed is replaced with its faces."""
+        bytes changed is replaced with its faces. The same bytes embedded again (by another
+        encoder, after ``reembed --switch``) keep each face's cluster."""
         with self.session() as s, s.begin():
             paths = [p for p, _, _ in photos]
+            kept = {(p, h, i): c for p, h, i, c in s.execute(
+                select(LibraryPhoto.path, LibraryPhoto.sha256, LibraryFace.face_index, LibraryFace.cluster_id)
+                .join(LibraryPhoto).where(LibraryPhoto.path.in_(paths)))}
             s.execute(delete(LibraryPhoto).where(LibraryPhoto.path.in_(paths)))
             for path, sha, faces in photos:
                 row = LibraryPhoto(path=path, sha256=sha, n_faces=len(faces), model_checksum=checksum)
                 s.add(row)
                 s.flush()
                 s.add_all(LibraryFace(photo_id=row.id, face_index=f.index, box=f.box, det_score=f.det_score,
-                                      quality_info=f.quality, embedding=to_blob(f.vector)) for f in faces)
+                                      quality_info=f.quality, embedding=to_blob(f.vector),
+                                      cluster_id=kept.get((path, sha, f.index))) for f in faces)
 
     def faces(self, dim: int, paths: list[str] | None = None, checksum: str | None = None) -> LibraryFaces:
         """The stored faces (of the photos at ``paths``, or all; embedded by the encoder of
@@ -110,13 +117,15 @@ class LibraryStore:
         with self.session() as s:
             return dict(s.execute(select(LibraryCluster.id, LibraryCluster.name)).all())
 
-    def cluster_faces(self, cluster_id: int) -> list[dict]:
-        """The faces of one cluster: path, sha256, index, box, det_score, quality, vector."""
+    def cluster_faces(self, cluster_id: int, checksum: str) -> list[dict]:
+        """The faces of one cluster embedded by the encoder of ``checksum``: path, sha256,
+        index, box, det_score, quality, vector."""
         with self.session() as s:
             if s.get(LibraryCluster, cluster_id) is None:
                 raise NotFoundError(f"no cluster with id {cluster_id}")
             rows = s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256, LibraryPhoto.n_faces, LibraryFace)
-                             .join(LibraryPhoto).where(LibraryFace.cluster_id == cluster_id)).all()
+                             .join(LibraryPhoto).where(LibraryFace.cluster_id == cluster_id,
+                                                       LibraryPhoto.model_checksum == checksum)).all()
             return [{"path": p, "sha256": h, "n_faces": n, "index": f.face_index, "box": f.box,
                      "det_score": f.det_score, "quality": f.quality_info,
                      "vector": np.frombuffer(f.embedding, np.float32)} for p, h, n, f in rows]

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from ..errors import GalleryError
 from ..types import FaceQuality
 from .enrolment import save_photos, valid_name
+from .library_schema import vectors_key
 from .library_store import LibraryStore
 from .schema import Identity, Photo
 from .store import NewPhoto
@@ -26,9 +27,11 @@ def enrol_cluster(gallery, cluster_id: int, name: str) -> list[int]:
     stored as ``<path>#face<i>``."""
     name = valid_name(name)
     lib = LibraryStore(gallery.store)
-    faces = lib.cluster_faces(int(cluster_id))
+    gallery.refresh()
+    faces = lib.cluster_faces(int(cluster_id), vectors_key(gallery.ensure_meta().card))
     if not faces:
-        raise GalleryError(f"cluster {cluster_id} has no faces left")
+        raise GalleryError(f"cluster {cluster_id} has no faces embedded by this gallery's model (none left, or "
+                           "only faces from before `reembed --switch`: run `facesearch cluster` on their photos)")
     with gallery.store.session() as s:  # the same bytes are enrolled once per person
         known = set(s.scalars(select(Photo.sha256).join(Identity).where(Identity.name == name)))
     rows, seen = [], set(known)

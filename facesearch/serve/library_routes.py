@@ -64,8 +64,8 @@ def install_library(app, v1: APIRouter, service, token: str | None, expose_paths
 
     @v1.get("/feedback")
     def feedback_list():
-        """The stored corrections, oldest first."""
-        return {"feedback": reader().feedback()}
+        """The stored corrections, oldest first (photos named by file name, as everywhere)."""
+        return {"feedback": [{**f, "photo": shown_path(f["photo"], expose_paths)} for f in reader().feedback()]}
 
     @v1.delete("/feedback/{feedback_id}", status_code=204, response_class=Response)
     def feedback_undo(feedback_id: int = PathParam(description="a correction's id (GET /v1/feedback)")):

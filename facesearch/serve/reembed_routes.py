@@ -117,7 +117,7 @@ class Reembedding:
                 report = moved
                 follow_switch(service.reader)  # searches use the new model from now on
             job.report = report.as_dict()
-            for e in job.report["missing"]:
+            for e in job.report["missing"] + job.report["corrections_left"]:
                 e["photo"] = shown_path(e["photo"], self.expose_paths)
             job.state = DONE
         except FacesearchError as e:

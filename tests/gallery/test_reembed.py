@@ -87,3 +87,28 @@ def test_switch_says_when_the_new_model_ships_a_calibration(tmp_path, shipped_ca
     gallery.enroll([("alice", tmp_path / "a" / f"{j}.png") for j in range(2)])
     report = Library(gallery).reembed(create_encoder("fake"), switch=True)  # to the card the calibration is for
     assert "the new model's shipped calibration is used" in report.calibration
+
+
+def test_switch_carries_corrections_and_the_library_follows(lib, tmp_path):  # noqa: F811
+    """Corrections are embedded again by the new model (an upload's cannot be: reported);
+    library faces of the old model stay out of clustering until their photos are clustered
+    again, which embeds them with the new model and keeps their clusters."""
+    from tests.gallery.test_library import THRESHOLD, by_photo, make_photos
+
+    photos = make_photos(tmp_path / "lib", [0, 3])
+    before = by_photo(lib.cluster(photos, THRESHOLD))
+    lib.correct(photos[3], "carol")  # p3_0: not carol
+    lib.correct(_png(3), "carol")  # bytes: no file to embed again
+    stranger = person_image(3, noise=10, rng_seed=77)
+    report = lib.reembed("fake", flip=False, switch=True)
+    assert report.corrections_carried == 1 and [e.path for e in report.corrections_left] == ["<bytes>"]
+    assert report.as_dict()["corrections_left"][0]["photo"] == "<bytes>"
+    lib.gallery.set_threshold(0.5, {})  # (cleared by the switch)
+    r = lib.gallery.identify([stranger])[0]
+    assert r.matches[0].identity == "carol" and not r.accepted  # the correction still applies
+    with pytest.raises(GalleryError, match="reembed --switch"):
+        lib.name_cluster(before["p0_0"][0], "alice")  # its faces are the old model's
+    again = lib.cluster(photos, THRESHOLD)
+    assert again.embedded == 6 and {k: c for k, (c, _) in by_photo(again).items()} == {k: c for k, (c, _) in before.items()}
+    assert by_photo(again)["p0_1"][1] == "alice" and by_photo(again)["p3_1"][1] is None  # (corrected)
+    assert lib.name_cluster(before["p0_0"][0], "alice") == 3
