@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from sqlalchemy import select
@@ -58,27 +59,29 @@ class Recognised:
     by: str = ""
 
 
-def _taken_for(gallery, vectors: np.ndarray) -> list[str | None]:
-    """Who each vector is taken for: the person of its nearest stored photo (exact search
-    over the stored embeddings, not the index), when the score reaches the score floor of
-    the calibrated rule (the database's, else the model's shipped one; else the clustering
-    threshold). The margin over the runner-up is not asked: erasure errs toward removing."""
-    card = gallery.meta.card
-    ids, stored = gallery.store.embeddings(card.embedding_dim)
-    if not len(ids) or not len(vectors):
-        return [None] * len(vectors)
+def _taken_for(gallery, decides) -> Callable[[np.ndarray], list[str | None]]:
+    """``who(vectors)``: who each vector is taken for, the person of its nearest stored photo
+    (exact search over the stored embeddings, not the index) when the score reaches the
+    score floor of ``decides`` (the calibrated rule; None: the clustering threshold). The
+    margin over the runner-up is not asked: erasure errs toward removing."""
+    ids, stored = gallery.store.embeddings(gallery.meta.card.embedding_dim)
     info = gallery.store.photo_info(ids.tolist())
     names = [info[int(i)][0] for i in ids]
-    decides = decider_of(gallery)
-    out: list[str | None] = []
-    for start in range(0, len(vectors), SEARCH_BATCH):
-        chunk = np.asarray(vectors[start:start + SEARCH_BATCH], np.float32)
-        sims = chunk @ stored.T
-        best = sims.argmax(axis=1)
-        for v, j, score in zip(chunk, best, sims[np.arange(len(chunk)), best]):
-            floor = decides.rule_for(v).score if decides is not None else CLUSTER_THRESHOLD
-            out.append(names[j] if score >= floor else None)
-    return out
+
+    def who(vectors: np.ndarray) -> list[str | None]:
+        out: list[str | None] = []
+        if not len(ids):
+            return [None] * len(vectors)
+        for start in range(0, len(vectors), SEARCH_BATCH):
+            chunk = np.asarray(vectors[start:start + SEARCH_BATCH], np.float32)
+            sims = chunk @ stored.T
+            best = sims.argmax(axis=1)
+            for v, j, score in zip(chunk, best, sims[np.arange(len(chunk)), best]):
+                floor = decides.rule_for(v).score if decides is not None else CLUSTER_THRESHOLD
+                out.append(names[j] if score >= floor else None)
+        return out
+
+    return who
 
 
 def recognised(gallery, name: str) -> Recognised:
@@ -89,8 +92,9 @@ def recognised(gallery, name: str) -> Recognised:
     decides = decider_of(gallery)
     out = Recognised(by=f"{decides.source} rule's score floor" if decides is not None
                      else f"clustering threshold {CLUSTER_THRESHOLD} (nothing calibrated)")
+    taken_for = _taken_for(gallery, decides)
     faces = lib.faces(card.embedding_dim, checksum=vectors_key(card))
-    who = _taken_for(gallery, faces.vectors)
+    who = taken_for(faces.vectors)
     out.faces = [int(f) for f, n in zip(faces.ids, who) if n == name]
     named = {cid for cid, n in lib.clusters().items() if n is not None}
     votes: dict[int, Counter] = {}
@@ -99,12 +103,11 @@ def recognised(gallery, name: str) -> Recognised:
             votes.setdefault(cid, Counter())[n] += 1
     out.clusters = [cid for cid, c in votes.items() if c[name] and c[name] == max(c.values())]
     ids, vectors = lib.feedback_vectors(vectors_key(card), card.embedding_dim)
-    out.feedback = [int(f) for f, n in zip(ids, _taken_for(gallery, vectors)) if n == name]
+    out.feedback = [int(f) for f, n in zip(ids, taken_for(vectors)) if n == name]
     cached = gallery.store.cached_embeddings(card.checksum, card.embedding_dim)
     if cached:
         hashes = list(cached)
-        who = _taken_for(gallery, np.stack([cached[h][0] for h in hashes]))
-        out.cached = [h for h, n in zip(hashes, who) if n == name]
+        out.cached = [h for h, n in zip(hashes, taken_for(np.stack([cached[h][0] for h in hashes]))) if n == name]
     return out
 
 
