@@ -32,9 +32,9 @@ from .docs_page import install_docs
 from .errors import install, request_id
 from .guard import SitePolicy
 from .library_routes import install_library
-from .reembed_routes import install_reembed
 from .middleware import RequestContext, valid_token
 from .photos import checked_id, face_dict, photo_dict, shown_path
+from .reembed_routes import install_reembed
 
 log = logging.getLogger("facesearch.serve")
 MAX_FILE_NAME = 255  # characters of an upload's file name (it is stored with the photo)
