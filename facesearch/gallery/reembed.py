@@ -123,7 +123,11 @@ def reembed(gallery, encoder, progress=None) -> ReembedReport:
         batch = todo[start:start + EMBED_BATCH]
         results = list(embedder.run([p for _, p, _ in batch], all_faces=True))
         with store.session() as s, s.begin():
+            # photos removed meanwhile (a server takes writes while this runs) get no shadow row
+            alive = set(s.scalars(select(Photo.id).where(Photo.id.in_([pid for pid, _, _ in batch]))))
             for (pid, path, face), r in zip(batch, results):
+                if pid not in alive:
+                    continue
                 if isinstance(r, FileError) or (face is not None and face >= len(r.faces)):
                     report.missing.append(r if isinstance(r, FileError) else FileError(str(path), f"no face {face}"))
                     continue

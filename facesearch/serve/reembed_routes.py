@@ -110,7 +110,7 @@ class Reembedding:
             job.embedded += n
 
         try:
-            report = reembed(service.reader.twin(), encoder, progress)  # no lock: searches and writes go on
+            report = reembed(service.reader, encoder, progress)  # no lock: searches and writes go on
             if job.request.switch:  # (finishes photos enrolled meanwhile, then moves, under the writer lock)
                 moved = service.write(move, service.writer, encoder, job.request.drop_missing)
                 moved.resumed, moved.embedded_now = report.resumed, report.embedded_now + moved.embedded_now

@@ -112,3 +112,21 @@ def test_switch_carries_corrections_and_the_library_follows(lib, tmp_path):  # n
     assert again.embedded == 6 and {k: c for k, (c, _) in by_photo(again).items()} == {k: c for k, (c, _) in before.items()}
     assert by_photo(again)["p0_1"][1] == "alice" and by_photo(again)["p3_1"][1] is None  # (corrected)
     assert lib.name_cluster(before["p0_0"][0], "alice") == 3
+
+
+def test_a_photo_removed_while_reembed_runs_gets_no_shadow_row(lib, tmp_path, monkeypatch):  # noqa: F811
+    """A server takes writes while its reembed job runs: an erasure between a batch's
+    embedding and its saving leaves no row behind (and no foreign-key failure)."""
+    from facesearch.gallery import reembed as R
+
+    real = R.Embedder.run
+
+    def run_then_erase(self, sources, **kw):
+        out = list(real(self, sources, **kw))
+        if "alice" in dict(lib.gallery.people()):
+            lib.erase("alice")
+        return iter(out)
+
+    monkeypatch.setattr(R.Embedder, "run", run_then_erase)
+    report = reembed(lib.gallery, create_encoder("fake", flip=False))
+    assert report.embedded_now == 4 and report.after["loo_top1"] == 1.0
