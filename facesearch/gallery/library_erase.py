@@ -31,7 +31,7 @@ from .schema import Identity, Photo
 
 ERASED_TABLES = ("photos", "identities", "person_folders", "embedding_cache", "feedback", "library_faces",
                  "library_clusters", "reembed_shadow")
-SEARCH_BATCH = 256  # vectors compared with every stored embedding at a time
+SEARCH_BATCH = 1024  # vectors searched at a time while looking for the person's look-alikes
 
 
 @dataclass
@@ -59,40 +59,38 @@ class Recognised:
     by: str = ""
 
 
-def _taken_for(gallery, decides) -> Callable[[np.ndarray], list[str | None]]:
-    """``who(vectors)``: who each vector is taken for, the person of its nearest stored photo
-    (exact search over the stored embeddings, not the index) when the score reaches the
+def _taken_for(gallery, decides, index) -> Callable[[np.ndarray], list[str | None]]:
+    """``who(vectors)``: who each vector is taken for, the person of its nearest photo in
+    ``index`` (the gallery's vectors, as queries search them) when the score reaches the
     score floor of ``decides`` (the calibrated rule; None: the clustering threshold). The
     margin over the runner-up is not asked: erasure errs toward removing."""
-    ids, stored = gallery.store.embeddings(gallery.meta.card.embedding_dim)
-    info = gallery.store.photo_info(ids.tolist())
-    names = [info[int(i)][0] for i in ids]
 
     def who(vectors: np.ndarray) -> list[str | None]:
         out: list[str | None] = []
-        if not len(ids):
+        if not len(index):
             return [None] * len(vectors)
         for start in range(0, len(vectors), SEARCH_BATCH):
             chunk = np.asarray(vectors[start:start + SEARCH_BATCH], np.float32)
-            sims = chunk @ stored.T
-            best = sims.argmax(axis=1)
-            for v, j, score in zip(chunk, best, sims[np.arange(len(chunk)), best]):
+            scores, ids = index.search(chunk, 1)
+            info = gallery.store.photo_info({int(i) for i in ids[:, 0] if i >= 0})
+            for v, score, pid in zip(chunk, scores[:, 0], ids[:, 0]):
                 floor = decides.rule_for(v).score if decides is not None else CLUSTER_THRESHOLD
-                out.append(names[j] if score >= floor else None)
+                out.append(info[int(pid)][0] if int(pid) in info and score >= floor else None)
         return out
 
     return who
 
 
-def recognised(gallery, name: str) -> Recognised:
+def recognised(gallery, name: str, index) -> Recognised:
     """Library faces, corrections and cached embeddings (of the gallery's encoder) that the
-    gallery takes for ``name`` (:func:`_taken_for`); and the unnamed clusters where ``name``
-    is who most of the faces are taken for (all their faces: a cluster is one person)."""
+    gallery takes for ``name`` (:func:`_taken_for`, searching ``index``); and the unnamed
+    clusters where ``name`` is who most of the faces are taken for (all their faces: a
+    cluster is one person)."""
     card, lib = gallery.meta.card, LibraryStore(gallery.store)
     decides = decider_of(gallery)
     out = Recognised(by=f"{decides.source} rule's score floor" if decides is not None
                      else f"clustering threshold {CLUSTER_THRESHOLD} (nothing calibrated)")
-    taken_for = _taken_for(gallery, decides)
+    taken_for = _taken_for(gallery, decides, index)
     faces = lib.faces(card.embedding_dim, checksum=vectors_key(card))
     who = taken_for(faces.vectors)
     out.faces = [int(f) for f, n in zip(faces.ids, who) if n == name]
@@ -117,10 +115,10 @@ def erase(gallery, name: str) -> EraseReport:
     if name not in dict(gallery.people()):
         raise NotFoundError(f"no identity named {name!r}")
     report = EraseReport(name)
-    with gallery._writing() as (meta, _):
+    with gallery._writing() as (meta, index):
         with store.session() as s:
             own = s.execute(select(Photo.id, Photo.sha256).join(Identity).where(Identity.name == name)).all()
-        found = recognised(gallery, name)  # while the person is still enrolled: they are what is searched for
+        found = recognised(gallery, name, index)  # while the person is still enrolled: they are what is searched for
         report.recognised_by = found.by
         report.removed = LibraryStore(store).erase_references(name, {h for _, h in own}, [i for i, _ in own], found)
         ids = store.remove_identity(name)
