@@ -32,6 +32,7 @@ from .store import META_ID, from_blobs, to_blob, vector_problem
 from .uploads import UPLOAD_PREFIX
 
 _FOLLOWING = threading.Lock()  # one thread loads the new encoder
+_FOLLOWED: dict = {}  # the encoder loaded by the last switch followed, for this process's other galleries
 
 
 @dataclass
@@ -218,18 +219,26 @@ def _corrections(gallery, encoder) -> tuple[dict[int, bytes], list[FileError]]:
     return out, left
 
 
-def follow_switch(gallery) -> bool:
+def follow_switch(gallery, encoder=None) -> bool:
     """Re-read ``gallery``'s settings and, after a ``--switch`` (by this process or another),
-    use the encoder the database names now: a long-lived process (the server) searching the
-    new vectors with the old encoder would give wrong answers, silently. True when it changed."""
+    use the encoder the database names now (``encoder`` if it is that one): a long-lived
+    process (the server) searching the new vectors with the old encoder would give wrong
+    answers, silently. The galleries of one process share the encoder loaded (a server's
+    reader and writer: one model in memory, one pipeline). True when it changed."""
     gallery.refresh()
     meta = gallery.meta
     if meta is None or meta.card.same_embeddings(gallery.encoder.card):
         return False
-    from ..encoders import create_encoder
-
     with _FOLLOWING:
         if meta.card.same_embeddings(gallery.encoder.card):  # (followed by another thread meanwhile)
             return False
-        gallery.use_encoder(create_encoder(meta.card.model, meta.card.weights, flip=meta.card.flip))
+        for candidate in (encoder, _FOLLOWED.get("encoder")):
+            if candidate is not None and meta.card.same_embeddings(candidate.card):
+                break
+        else:
+            from ..encoders import create_encoder
+
+            candidate = create_encoder(meta.card.model, meta.card.weights, flip=meta.card.flip)
+        _FOLLOWED["encoder"] = candidate
+        gallery.use_encoder(candidate)
     return True

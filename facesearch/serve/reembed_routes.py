@@ -115,7 +115,7 @@ class Reembedding:
                 moved = service.write(move, service.writer, encoder, job.request.drop_missing)
                 moved.resumed, moved.embedded_now = report.resumed, report.embedded_now + moved.embedded_now
                 report = moved
-                follow_switch(service.reader)  # searches use the new model from now on
+                follow_switch(service.reader, encoder)  # searches use the new model from now on
             job.report = report.as_dict()
             for e in job.report["missing"] + job.report["corrections_left"]:
                 e["photo"] = shown_path(e["photo"], self.expose_paths)

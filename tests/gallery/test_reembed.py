@@ -67,12 +67,13 @@ def test_library_reembed_on_every_backend_and_a_long_lived_gallery_follows(backe
         for j in range(2):
             person_image(i, noise=4 * j, rng_seed=j).save(tmp_path / name / f"{j}.png")
     gallery.enroll([(n, tmp_path / n / f"{j}.png") for n in ("alice", "bob") for j in range(2)])
-    server = Gallery.open(db)
-    assert server.identify([person_image(1)])[0].matches[0].identity == "bob"
+    server, writer = Gallery.open(db), Gallery.open(db)  # a server's reader and writer, models loaded
+    assert server.identify([person_image(1)])[0].matches[0].identity == "bob" and writer.encoder.card.flip
     report = Library(gallery).reembed("fake", flip=False, switch=True)
     assert report.switched and report.photos == 4 and report.after["loo_top1"] == 1.0 and gallery.check() == []
     assert server.encoder.card.flip and follow_switch(server) and not server.encoder.card.flip
     assert not follow_switch(server)  # once
+    assert follow_switch(writer) and writer.encoder is server.encoder  # one model in memory
     assert server.identify([person_image(1, noise=5)])[0].matches[0].identity == "bob"
 
 
