@@ -193,7 +193,7 @@ def erase_person(db: str, name: str, as_json: bool) -> None:
         click.echo(f"erased {shown(name)}: {report.photos} photos, "
                    + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.removed.items())
                    + (", classifier deleted (fit it again)" if report.classifier else "")
-                   + f"; {report.compacted}")
+                   + f"; look-alikes found by the {report.recognised_by}; {report.compacted}")
 
 
 @click.command()
