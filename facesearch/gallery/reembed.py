@@ -171,7 +171,8 @@ def switch(gallery, encoder, drop_missing: bool = False, progress=None) -> Reemb
     with gallery._writing() as (meta, _):
         with store.session() as s, s.begin():
             for fid, blob in carried.items():  # the corrections keep working with the new model
-                s.execute(update(Feedback).where(Feedback.id == fid).values(embedding=blob, model_checksum=vectors_key(card)))
+                s.execute(update(Feedback).where(Feedback.id == fid)
+                          .values(embedding=blob, model_checksum=vectors_key(card)))
             if lacking:
                 s.execute(delete(Photo).where(Photo.id.in_(lacking)))
             for pid, vector in new.items():
@@ -180,7 +181,8 @@ def switch(gallery, encoder, drop_missing: bool = False, progress=None) -> Reemb
                     photo.embedding = to_blob(vector)
             m = s.get(IndexMeta, META_ID)
             m.encoder, m.embedding_dim, m.preprocess = card.arch, card.embedding_dim, card.preprocess.as_dict()
-            m.model_checksum, m.model_ref, m.flip = card.checksum, {"model": card.model, "weights": card.weights}, card.flip
+            m.model_checksum, m.flip = card.checksum, card.flip
+            m.model_ref = {"model": card.model, "weights": card.weights}
             m.threshold = m.threshold_info = m.verify_threshold = m.verify_info = None
             s.execute(delete(ShadowEmbedding))
             s.execute(delete(Identity).where(~Identity.photos.any()))

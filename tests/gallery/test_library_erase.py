@@ -9,7 +9,7 @@ import pytest
 from facesearch.gallery import Gallery
 from facesearch.gallery.library import Library
 from tests.conftest import person_image
-from tests.gallery.test_library import THRESHOLD, by_photo, file_bytes, lib, make_photos  # noqa: F401 (lib: the fixture)
+from tests.gallery.test_library import THRESHOLD, by_photo, file_bytes, lib, make_photos  # noqa: F401 (lib: fixture)
 
 
 def enrol_two(db, tmp_path, **kw) -> tuple[Gallery, list[bytes]]:

@@ -59,8 +59,8 @@ def test_clusters_corrections_erase_and_audit(library_server):
     for bad, code in (({"name": "  "}, "refused"), ({"name": "a\x00b"}, "refused"), ({}, "bad_request")):
         assert_error(requests.post(url + f"/clusters/{p4}/name", json=bad, headers=AUTH, timeout=30), 400, code)
     assert_error(requests.get(url + "/audit", params={"limit": 0}, headers=AUTH, timeout=30), 400, "bad_request")
-    assert_error(requests.post(url + "/feedback", params={"not_identity": "carol", "face": 5}, headers=AUTH, timeout=30,
-                               files={"image": ("x.png", png(3), "image/png")}), 400, "refused")
+    assert_error(requests.post(url + "/feedback", params={"not_identity": "carol", "face": 5}, headers=AUTH,
+                               timeout=30, files={"image": ("x.png", png(3), "image/png")}), 400, "refused")
 
     face = clusters[0]["faces"][0]
     r = requests.get(url + f"/library/faces/{face['id']}/thumbnail", headers=AUTH, timeout=30)
