@@ -22,6 +22,8 @@ from sqlalchemy import select
 
 from ..config import CLUSTER_THRESHOLD
 from ..errors import NotFoundError
+from ..types import AcceptRule, Match
+from .assignment import load_vetoes, vetoed
 from .audit import record
 from .classifier import classifier_path
 from .decision import decider_of
@@ -62,8 +64,10 @@ class Recognised:
 def _taken_for(gallery, decides, index) -> Callable[[np.ndarray], list[str | None]]:
     """``who(vectors)``: who each vector is taken for, the person of its nearest photo in
     ``index`` (the gallery's vectors, as queries search them) when the score reaches the
-    score floor of ``decides`` (the calibrated rule; None: the clustering threshold). The
-    margin over the runner-up is not asked: erasure errs toward removing."""
+    score floor of ``decides`` (the calibrated rule; None: the clustering threshold) and no
+    correction says it is not them. The margin over the runner-up is not asked: erasure
+    errs toward removing."""
+    vetoes = load_vetoes(gallery.store, gallery.meta)
 
     def who(vectors: np.ndarray) -> list[str | None]:
         out: list[str | None] = []
@@ -74,8 +78,10 @@ def _taken_for(gallery, decides, index) -> Callable[[np.ndarray], list[str | Non
             scores, ids = index.search(chunk, 1)
             info = gallery.store.photo_info({int(i) for i in ids[:, 0] if i >= 0})
             for v, score, pid in zip(chunk, scores[:, 0], ids[:, 0]):
-                floor = decides.rule_for(v).score if decides is not None else CLUSTER_THRESHOLD
-                out.append(info[int(pid)][0] if int(pid) in info and score >= floor else None)
+                rule = decides.rule_for(v) if decides is not None else AcceptRule(CLUSTER_THRESHOLD)
+                match = Match(info[int(pid)][0], float(score), "") if int(pid) in info else None
+                taken = match is not None and score >= rule.score and not vetoed(v, match, vetoes, rule)
+                out.append(match.identity if taken else None)
         return out
 
     return who

@@ -99,3 +99,14 @@ def test_erase_without_calibration_uses_the_clustering_threshold(tmp_path):
     gallery, _ = enrol_two(tmp_path / "fs.db", tmp_path)
     report = Library(gallery).erase("alice")
     assert report.recognised_by.startswith("clustering threshold") and report.as_dict()["library_faces"] == 0
+
+
+def test_a_face_corrected_as_not_the_person_is_not_erased_as_them(lib, tmp_path):  # noqa: F811
+    """The stranger the gallery takes for carol, corrected as not carol: erasing carol keeps
+    the stranger's cluster (without the correction, it goes with her)."""
+    got = by_photo(lib.cluster(make_photos(tmp_path / "lib", [3]), THRESHOLD))
+    assert got["p3_0"][1] == "carol"
+    lib.correct(tmp_path / "lib" / "p3_0.png", "carol")
+    report = lib.erase("carol").as_dict()
+    assert report["library_faces"] == 0 and report["corrections"] == 1
+    assert {c["cluster"]: len(c["faces"]) for c in lib.clusters()} == {got["p3_0"][0]: 3}
