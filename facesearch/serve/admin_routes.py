@@ -13,7 +13,6 @@ router = APIRouter()
 @router.get("/health", response_model=schemas.Health)
 def health(gallery: ReaderGallery, expose_paths: ExposePaths):
     """Ready: counts and the encoder the gallery was built with."""
-    gallery.refresh()
     people = gallery.people()
     card = gallery.encoder.card
     return {"status": "ok", "identities": len(people), "photos": sum(n for _, n in people),

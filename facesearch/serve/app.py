@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..gallery import Gallery
-from . import admin_routes, library_routes, pages, people_routes, photo_routes, schemas, search_routes
+from . import admin_routes, library_routes, pages, people_routes, photo_routes, reembed_routes, schemas, search_routes
 from .docs_page import install_docs
 from .errors import install
 from .guard import SitePolicy
@@ -25,7 +25,7 @@ from .library_routes import AuditActor
 from .middleware import RequestContext, valid_token
 from .service import Service
 
-ROUTERS = (admin_routes, search_routes, people_routes, photo_routes, library_routes)  # /v1, in this order
+ROUTERS = (admin_routes, search_routes, people_routes, photo_routes, library_routes, reembed_routes)  # /v1, in this order
 ERRORS = {status: {"model": schemas.Error, "description": what} for status, what in (
     (400, "invalid request (parameters, missing field, a name the gallery refuses, an unknown Host)"),
     (401, "a token is set and the request has none, or a wrong one"),
@@ -69,6 +69,7 @@ def create_app(gallery: Gallery, token: str | None = None, max_upload_mb: float 
     app = FastAPI(title="facesearch", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.service = Service(gallery, max_batch, expose_paths)
+    app.state.reembedding = reembed_routes.Reembedding(app.state.service, expose_paths)  # its jobs
     install_docs(app)  # /docs and /redoc with their assets served locally (FastAPI's use a CDN)
     install(app, hidden=(gallery.store.label, str(gallery.db_path)))
     app.add_middleware(RequestContext, max_body=int(max_upload_mb * (1 << 20)), token=token,

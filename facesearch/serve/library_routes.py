@@ -46,7 +46,6 @@ class AuditActor:
 
 def library(gallery: ReaderGallery) -> Library:
     """The photo library over the reader gallery, as the database is now."""
-    gallery.refresh()
     return Library(gallery)
 
 
@@ -74,9 +73,9 @@ def feedback(write: LibraryWrite, image: UploadFile = File(..., description="the
 
 
 @router.get("/feedback")
-def feedback_list(reader: LibraryReader):
-    """The stored corrections, oldest first."""
-    return {"feedback": reader.feedback()}
+def feedback_list(reader: LibraryReader, expose_paths: ExposePaths):
+    """The stored corrections, oldest first (photos named by file name, as everywhere)."""
+    return {"feedback": [{**f, "photo": shown_path(f["photo"], expose_paths)} for f in reader.feedback()]}
 
 
 @router.delete("/feedback/{feedback_id}", status_code=204, response_class=Response)

@@ -42,7 +42,6 @@ def compare(request: Request, service: Served, gallery: ReaderGallery,
             image_b: UploadFile = File(..., description="the second photo (its largest, most central face)")):
     """Cosine similarity of the faces in two photos; ``same`` by the verification
     calibration (the database's, else the model's shipped one)."""
-    gallery.refresh()
     with photo_failures(request), service.batcher.lane():
         res = gallery.verify(upload(image_a), upload(image_b))
     if isinstance(res, FileError):

@@ -19,6 +19,7 @@ from fastapi import Depends, Request, UploadFile
 
 from ..errors import GalleryError, ImageError
 from ..gallery import Gallery, PhotoBytes
+from ..gallery.reembed import follow_switch
 from ..types import shown
 from .batching import Batcher
 from .errors import request_id
@@ -43,10 +44,12 @@ class Service:
 
     def _identify(self, key, photos: list, k: list[int]) -> list:
         all_faces, threshold, attributes = key  # k: each photo's own (the gallery cuts each answer to it)
+        follow_switch(self.reader)  # after a `reembed --switch` (here or by the CLI): the new encoder
         return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
     def write(self, action, *args):
         with self.write_lock:
+            follow_switch(self.writer)
             return action(*args)
 
     def close(self) -> None:
@@ -62,12 +65,15 @@ def service(request: Request) -> Service:
 
 
 def reader(served: Annotated[Service, Depends(service)]) -> Gallery:
+    """The reader gallery as the database is now (re-read; after a model switch, the new encoder)."""
+    follow_switch(served.reader)
     return served.reader
 
 
 def writer(served: Annotated[Service, Depends(service)]) -> Iterator[Gallery]:
     """The writer twin, for one route's run at a time."""
     with served.write_lock:
+        follow_switch(served.writer)
         yield served.writer
 
 
