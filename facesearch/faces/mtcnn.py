@@ -17,6 +17,11 @@ from threadpoolctl import ThreadpoolController
 from ..config import MTCNN_GRAPHS
 from ..runtime import OnnxModel
 
+# Inputs per ONNX Runtime call of each net: a large batch's activations outgrow the CPU's
+# cache, and each elementwise step then waits on memory. Chunks of these sizes took O-net
+# (525 candidates of 64 photos) 118 -> 90 ms and R-net (1,440) 59 -> 46 ms, same outputs.
+ROWS_PER_CALL = {"pnet": 16, "rnet": 128, "onet": 32}
+
 
 class MTCNN:
     """``detect(images)`` -> per image (boxes N x 4, probs N, landmarks N x 5 x 2) or Nones."""
@@ -24,7 +29,8 @@ class MTCNN:
     def __init__(self, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7), factor: float = 0.709,
                  device: str = "cpu"):
         self.min_face_size, self.thresholds, self.factor = min_face_size, thresholds, factor
-        self.nets = [OnnxModel(MTCNN_GRAPHS[name]) for name in ("pnet", "rnet", "onet")]
+        self.nets = [in_chunks(OnnxModel(MTCNN_GRAPHS[name]), ROWS_PER_CALL[name])
+                     for name in ("pnet", "rnet", "onet")]
 
     def detect(self, images) -> list[tuple]:
         """Images must share one size (as facenet-pytorch requires for batching)."""
@@ -39,6 +45,18 @@ class MTCNN:
             else:
                 out.append((boxes[sel, :4], boxes[sel, 4], points[sel]))
         return out
+
+
+def in_chunks(net, rows: int):
+    """``net`` (arrays -> tuple of arrays) run on at most ``rows`` inputs per call."""
+
+    def run(x: np.ndarray) -> tuple[np.ndarray, ...]:
+        if len(x) <= rows:
+            return net(x)
+        parts = [net(x[i:i + rows]) for i in range(0, len(x), rows)]
+        return tuple(np.concatenate(outs) for outs in zip(*parts))
+
+    return run
 
 
 @lru_cache(maxsize=1)
