@@ -9,10 +9,7 @@ framework call costs several times a numpy one.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..config import MTCNN_GRAPHS
 from ..runtime import OnnxModel
@@ -35,8 +32,7 @@ class MTCNN:
     def detect(self, images) -> list[tuple]:
         """Images must share one size (as facenet-pytorch requires for batching)."""
         table = _integral(np.stack([np.asarray(im, dtype=np.uint8) for im in images]))
-        with blas().limit(limits=1):
-            boxes, points, inds = _detect(table, self.min_face_size, *self.nets, self.thresholds, self.factor)
+        boxes, points, inds = _detect(table, self.min_face_size, *self.nets, self.thresholds, self.factor)
         out = []
         for b in range(len(images)):
             sel = inds == b
@@ -57,15 +53,6 @@ def in_chunks(net, rows: int):
         return tuple(np.concatenate(outs) for outs in zip(*parts))
 
     return run
-
-
-@lru_cache(maxsize=1)
-def blas():
-    """numpy's BLAS, kept to one thread while detecting: OpenBLAS's worker threads spin for a
-    while after each call they share, and with ONNX Runtime supplying the parallelism a second
-    BLAS thread only burned the other core (CPU per search 44 -> 32 ms; two threads searching
-    42 -> 67 photos/s)."""
-    return ThreadpoolController().select(user_api="blas")
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union") -> np.ndarray:

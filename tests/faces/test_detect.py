@@ -209,25 +209,6 @@ def test_mtcnn_nets_export_prelu_as_max_min_with_the_same_outputs():
         np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
 
 
-def test_mtcnn_detects_with_numpy_blas_on_one_thread(monkeypatch):
-    """Spinning OpenBLAS threads would take the core ONNX Runtime needs; the limit is scoped."""
-    from facesearch.faces import mtcnn
-
-    before = [lib["num_threads"] for lib in mtcnn.blas().info()]
-    if not before:
-        pytest.skip("threadpoolctl sees no BLAS library in this numpy")
-    seen = []
-
-    def fake_detect(*args):
-        seen.extend(lib["num_threads"] for lib in mtcnn.blas().info())
-        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.int64)
-
-    monkeypatch.setattr(mtcnn, "_detect", fake_detect)
-    assert mtcnn.MTCNN().detect([Image.new("RGB", (64, 64))]) == [(None, None, None)]
-    assert seen and set(seen) == {1}
-    assert [lib["num_threads"] for lib in mtcnn.blas().info()] == before
-
-
 @pytest.mark.parametrize("size", [(30, 30), (10, 500), (39, 39)])
 def test_mtcnn_finds_no_face_in_an_image_smaller_than_the_smallest_face(size):
     """Issue 23 row 17: no pyramid level fits, which was 'need at least one array to concatenate'."""
