@@ -96,7 +96,7 @@ def main():
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--variant", choices=("all", "pointwise"), nargs="+", default=["all", "pointwise"])
     ap.add_argument("--calibrate", type=int, default=256)
-    ap.add_argument("--check", type=int, default=2000)
+    ap.add_argument("--check", type=int, default=800)
     args = ap.parse_args()
     from training.data import load_crops
 

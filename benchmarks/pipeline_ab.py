@@ -12,7 +12,8 @@ so both sides run in one process on the same photos and the same encoder:
 - speed: the full pipeline (decode + detect + align + embed, ``Embedder.run``) of the
   ``--photos`` distorted val photos ``bench_lean.py`` times, the sides taking turns for
   ``--rounds`` rounds (a busy spell of a shared machine hits both); photos/s of each round,
-  the median, and the ratio of the medians. The vectors of the two sides are compared too.
+  the median, and the ratio of the medians; the CPU time per photo of all threads (less
+  sensitive to other jobs than the wall clock). The vectors of the two sides are compared too.
 """
 from __future__ import annotations
 
@@ -102,22 +103,26 @@ def main():
     encoder = create_encoder("default")
     sides = {args.base: old_pipeline.Embedder(encoder), "this checkout": new_pipeline.Embedder(encoder)}
     sides[args.base].aligner._mtcnn = old_mtcnn.MTCNN(min_face_size=MIN_FACE_SIZE)
-    vectors, rates = {}, {side: [] for side in sides}
+    vectors, rates, cpu = {}, {side: [] for side in sides}, {side: [] for side in sides}
     for side, emb in sides.items():
         list(emb.run(paths[:8]))  # sessions opened, first calls paid: not counted
     for _ in range(args.rounds):
         for side, emb in sides.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             vectors[side] = np.stack([r.vector for r in emb.run(paths)])
             rates[side].append(len(paths) / (time.perf_counter() - t))
+            cpu[side].append((time.process_time() - c) / len(paths) * 1e3)
     a, b = (statistics.median(rates[s]) for s in sides)
     print(f"\nFull pipeline (decode + detect + align + embed, `Embedder.run`) on {len(paths)} distorted val photos, "
           f"{args.rounds} rounds, the sides taking turns:\n")
-    print("| side | photos/s, median | rounds |")
-    print("|---|---|---|")
+    print("| side | photos/s, median | rounds | CPU ms per photo (all threads), median |")
+    print("|---|---|---|---|")
     for side in sides:
-        print(f"| {side} | {statistics.median(rates[side]):.1f} | {' / '.join(f'{x:.1f}' for x in rates[side])} |")
-    print(f"\nthis checkout / {args.base}: {b / a:.2f}x; vectors: max |difference| "
+        print(f"| {side} | {statistics.median(rates[side]):.1f} | {' / '.join(f'{x:.1f}' for x in rates[side])} | "
+              f"{statistics.median(cpu[side]):.1f} |")
+    ca, cb = (statistics.median(cpu[s]) for s in sides)
+    print(f"\nthis checkout / {args.base}: {b / a:.2f}x the photos/s, {ca / cb:.2f}x less CPU per photo; "
+          f"vectors: max |difference| "
           f"{float(np.abs(vectors[args.base] - vectors['this checkout']).max()):.2e}")
 
 
