@@ -2,9 +2,9 @@
 
     python benchmarks/pipeline_ab.py ../shared/data/facecom/val --base main [--every 3] [--rounds 5]
 
-The earlier revision's ``facesearch/faces/mtcnn.py`` and ``facesearch/faces/pipeline.py`` (read
-with ``git show BASE:...``) are loaded beside this checkout's as modules of the same package,
-so both sides run in one process on the same photos and the same encoder:
+The earlier revision's ``facesearch/faces/mtcnn.py`` and ``facesearch/faces/pipeline.py`` and its
+MTCNN graphs (read with ``git show BASE:...``) are loaded beside this checkout's as modules of
+the same package, so both sides run in one process on the same photos and the same encoder:
 
 - detections: every ``--every``-th val photo (clean and distorted) through both MTCNNs,
   in batches of ``--batch``: the same number of faces per photo, boxes and landmarks to
@@ -22,6 +22,7 @@ import importlib.util
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,10 +31,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
+def git_show(base: str, path: str) -> bytes:
+    return subprocess.run(["git", "-C", str(HERE.parent), "show", f"{base}:{path}"], check=True,
+                          capture_output=True).stdout
+
+
 def load_old(base: str, name: str):
     """``facesearch/faces/<name>.py`` at git revision ``base``, as ``facesearch.faces.<name>_base``."""
-    source = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{base}:facesearch/faces/{name}.py"],
-                            check=True, capture_output=True, text=True).stdout
+    source = git_show(base, f"facesearch/faces/{name}.py").decode()
     spec = importlib.util.spec_from_loader(f"facesearch.faces.{name}_base", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "facesearch.faces"
@@ -87,6 +92,11 @@ def main():
     from facesearch.faces.mtcnn import MTCNN
 
     old_mtcnn, old_pipeline = load_old(args.base, "mtcnn"), load_old(args.base, "pipeline")
+    graphs = Path(tempfile.mkdtemp())
+    old_mtcnn.MTCNN_GRAPHS = {}  # the base revision's own graphs, not this checkout's
+    for net in ("pnet", "rnet", "onet"):
+        old_mtcnn.MTCNN_GRAPHS[net] = graphs / f"mtcnn_{net}.onnx"
+        old_mtcnn.MTCNN_GRAPHS[net].write_bytes(git_show(args.base, f"facesearch/weights/mtcnn_{net}.onnx"))
     head = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     print(f"# This checkout ({head}, uncommitted changes included) against {args.base}, in one process")
