@@ -159,12 +159,12 @@ def _pooled(table: np.ndarray, image_inds, rows, cols) -> np.ndarray:
     (r0, r1), (c0, c1) = rows, cols
     r0, r1, c0, c1 = r0[:, :, None], r1[:, :, None], c0[:, None, :], c1[:, None, :]
     area = ((r1 - r0) * (c1 - c0)).astype(np.float32)[..., None]
-    c0, c1 = base + c0 * h1, base + c1 * h1
+    left, right = base + c0 * h1, base + c1 * h1  # where the bins' first and last columns start in ``flat``
 
     def at(i):
         return np.take(flat, i, axis=0)  # a third of the time of ``flat[i]``
 
-    sums = (at(c1 + r1) - at(c1 + r0) - at(c0 + r1) + at(c0 + r0)).astype(np.float32)
+    sums = (at(right + r1) - at(right + r0) - at(left + r1) + at(left + r0)).astype(np.float32)
     sums /= area
     return _scaled(sums).transpose(0, 3, 1, 2)
 
