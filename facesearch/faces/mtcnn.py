@@ -159,7 +159,7 @@ def _pooled(table: np.ndarray, image_inds, rows, cols) -> np.ndarray:
     (r0, r1), (c0, c1) = rows, cols
     r0, r1, c0, c1 = r0[:, :, None], r1[:, :, None], c0[:, None, :], c1[:, None, :]
     area = ((r1 - r0) * (c1 - c0)).astype(np.float32)[..., None]
-    left, right = base + c0 * h1, base + c1 * h1  # where the bins' first and last columns start in ``flat``
+    left, right = base + c0 * h1, base + c1 * h1  # the bins' start and end columns in ``flat``
 
     def at(i):
         return np.take(flat, i, axis=0)  # a third of the time of ``flat[i]``
