@@ -129,6 +129,7 @@ def main():
     ap.add_argument("--json", type=Path, default=None, help="the raw figures (default: WORK/lean_runtime.json); "
                     "the printed report is what `benchmarks/results.py record lean_runtime -- ...` keeps")
     args = ap.parse_args()
+    args.root = args.root.resolve()  # the photo list and gallery links are read from other folders
     args.work.mkdir(parents=True, exist_ok=True)
     args.json = args.json or args.work / "lean_runtime.json"
     previous = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
@@ -174,15 +175,17 @@ def main():
 
         a, b = (np.load(args.work / f"vectors-{s}.npy") for s in ("before", "after"))
         out["pipeline_vectors_max_abs_diff"] = float(np.abs(a - b).max())
-    val_db = args.work / "val.db"
-    if not val_db.exists():  # one val gallery for both servers: the encoder's checksum is the same
-        subprocess.run([str(args.work / "venv-after" / "bin" / "facesearch"), "index", str(args.root), "--db",
-                        str(val_db)], check=True, capture_output=True)
+        args.json.write_text(json.dumps(out, indent=2) + "\n")  # kept for --reuse --serve-only if serve fails
+    val_dbs = {side: args.work / f"val-{side}.db" for side in venvs}
+    for side, db in val_dbs.items():  # one gallery per side: the after side would migrate a shared one
+        if not db.exists():
+            subprocess.run([str(venvs[side] / "bin" / "facesearch"), "index", str(args.root), "--db", str(db)],
+                           check=True, capture_output=True)
     served: dict[str, list] = {"before": [], "after": []}
     for _ in range(args.serve_rounds):  # the sides take turns; each figure is the median of the rounds
         for side in served:
             print(f"[{side}] serve ...", file=sys.stderr)
-            served[side].append(serve(venvs[side], args.root, val_db, args.requests, args.seconds,
+            served[side].append(serve(venvs[side], args.root, val_dbs[side], args.requests, args.seconds,
                                       args.work / f"serve-{side}.json"))
     for side, rounds in served.items():
         out[side]["serve"] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}

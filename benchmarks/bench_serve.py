@@ -37,6 +37,11 @@ import numpy as np
 import requests
 
 
+# The facesearch beside the interpreter running this script: bench_lean runs it with each venv's python.
+_BESIDE_PYTHON = Path(sys.executable).with_name("facesearch")
+FACESEARCH = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else "facesearch"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,7 +49,7 @@ def free_port() -> int:
 
 
 def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(["facesearch", "serve", "--db", str(db), "--port", str(port), "--log-level", "warning"],
+    proc = subprocess.Popen([FACESEARCH, "serve", "--db", str(db), "--port", str(port), "--log-level", "warning"],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -156,7 +161,7 @@ def cold_cli(db: Path, photo: Path, runs: int) -> dict:
     walls = []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(["facesearch", "query", str(photo), "--db", str(db), "--json"], check=True, capture_output=True)
+        subprocess.run([FACESEARCH, "query", str(photo), "--db", str(db), "--json"], check=True, capture_output=True)
         walls.append(time.perf_counter() - t)
     return {"runs": runs, "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls)}
 
@@ -178,7 +183,7 @@ def main():
         if db is None:
             db = Path(tmp) / "val.db"
             t = time.perf_counter()
-            subprocess.run(["facesearch", "index", str(args.root), "--db", str(db)], check=True, capture_output=True)
+            subprocess.run([FACESEARCH, "index", str(args.root), "--db", str(db)], check=True, capture_output=True)
             print(f"indexed {args.root} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
         port = free_port()
         server = start_server(db, port, Path(tmp) / "server.log")

@@ -33,6 +33,8 @@ def test_mkdocs_build_strict(tmp_path):
     assert "image_a" in rest and "/v1/people/{identity}" in rest  # rendered from the OpenAPI document
     cli = (tmp_path / "site" / "cli" / "index.html").read_text()
     assert "facesearch eval" in cli and "--include-distorted" in cli  # generated from the click commands
+    api = (tmp_path / "site" / "python-api" / "index.html").read_text()
+    assert "remove_photo" in api and "set_threshold" in api  # members of the parts Gallery is made of
 
 
 def test_every_result_shown_is_a_data_file_with_its_command():

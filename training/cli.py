@@ -13,6 +13,8 @@ from facesearch.cli.options import FiniteFloat, fail, finite_float, output_folde
 from facesearch.config import MARGIN_KINDS, OPTIMIZERS, TRAIN_TASKS
 from facesearch.runtime import require_torch
 
+from .config import GENDER_OUT, TrainConfig as Recipe  # the options' defaults (torch-free)
+
 
 @click.command()
 @click.argument("train_dir", required=False, type=click.Path(exists=True, file_okay=False))
@@ -27,19 +29,19 @@ from facesearch.runtime import require_torch
 @click.option("--holdout", type=FiniteFloat(0, 1, max_open=True), default=None,
               help="Hold out this fraction of the training identities (chosen by --seed, e.g. 0.15); protocols "
               "A and B on them choose best.pt and early stopping. --val is then only reported (val_* in "
-              "history.json), never used for a choice.  [default: 0: choose on --val]")
-@click.option("--encoder", default=None, help="Encoder family to train.  [default: mobilefacenet; gender: default]")
+              f"history.json), never used for a choice.  [default: {Recipe.holdout:g}: choose on --val]")
+@click.option("--encoder", default=None, help=f"Encoder family to train.  [default: {Recipe.encoder}; gender: default]")
 @click.option("--weights", default=None, help="Starting weights: a state dict or a facesearch checkpoint.")
-@click.option("--out", default="runs/train", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for best.pt, last.pt and history.json.")
-@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Epochs in all  [default: 10].")
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=2),
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help=f"Folder for best.pt, last.pt and history.json.  [default: {Recipe.out}; gender: {GENDER_OUT}]")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help=f"Epochs in all  [default: {Recipe.epochs}].")
+@click.option("--batch-size", default=Recipe.batch_size, show_default=True, type=click.IntRange(min=2),
               help="Photos per step (under torchrun: in all processes together).")
-@click.option("--lr", default=1e-3, show_default=True, type=finite_float)
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adamw", show_default=True)
-@click.option("--margin", default=0.3, show_default=True, type=finite_float, help="Angular margin m.")
-@click.option("--scale", default=32.0, show_default=True, type=finite_float, help="Logit scale s.")
-@click.option("--margin-kind", type=click.Choice(MARGIN_KINDS), default="arcface",
+@click.option("--lr", default=Recipe.lr, show_default=True, type=finite_float)
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=Recipe.optimizer, show_default=True)
+@click.option("--margin", default=Recipe.margin, show_default=True, type=finite_float, help="Angular margin m.")
+@click.option("--scale", default=Recipe.scale, show_default=True, type=finite_float, help="Logit scale s.")
+@click.option("--margin-kind", type=click.Choice(MARGIN_KINDS), default=Recipe.margin_kind,
               show_default=True)
 @click.option("--freeze", default=None, help="Last frozen stage (e.g. features.5 for MobileFaceNet); the frozen "
               "trunk then runs once and its features are cached.")
@@ -47,9 +49,10 @@ from facesearch.runtime import require_torch
               "not with --freeze on MobileFaceNet).")
 @click.option("--pair-weight", type=finite_float, default=None,
               help="Stage 2: weight of a contrastive loss pulling distorted crops to their clean source "
-              "(0 = off).  [default: 0]")
-@click.option("--patience", default=4, show_default=True, type=int, help="Early stopping patience (epochs).")
-@click.option("--seed", default=0, show_default=True, type=int)
+              f"(0 = off).  [default: {Recipe.pair_weight:g}]")
+@click.option("--patience", default=Recipe.patience, show_default=True, type=int,
+              help="Early stopping patience (epochs).")
+@click.option("--seed", default=Recipe.seed, show_default=True, type=int)
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a last.pt.")
 def train(train_dir, val_dir, resume, task, **options):
     """Fine-tune an encoder with an ArcFace margin head on TRAIN_DIR (person folders or FACECOM).
@@ -72,20 +75,20 @@ def train(train_dir, val_dir, resume, task, **options):
 
     if task == "gender":
         return _train_gender(train_dir, val_dir, options)
-    from .trainer import TrainConfig, Trainer
+    from .trainer import Trainer
 
     log_to_stderr()
     if not (train_dir or resume):
         fail("give TRAIN_DIR, or --resume runs/.../last.pt")
     if not resume:
-        output_folder(options["out"])  # an --out that cannot be written fails now, not after an epoch
+        output_folder(options["out"] or Recipe.out)  # an --out that cannot be written fails now, not after an epoch
     finished = False
     try:
         if resume:  # only --epochs may change on resume: the rest is the checkpoint's recipe
             trainer = Trainer.resume(resume, **({"epochs": options["epochs"]} if options["epochs"] else {}))
         else:
             options = {k: v for k, v in options.items() if v is not None}
-            trainer = Trainer(TrainConfig(train_dir=train_dir, val_dir=val_dir, **options))
+            trainer = Trainer(Recipe(train_dir=train_dir, val_dir=val_dir, **options))
         result = trainer.fit()
         main, out = trainer.world.main, trainer.cfg.out
         del trainer  # its DDP model holds the process group, which stop() must be able to end
@@ -106,7 +109,7 @@ def _train_gender(train_dir, val_dir, options):
     if not train_dir:
         fail("give TRAIN_DIR (one folder per class)")
     log_to_stderr()
-    out = options["out"] if options["out"] != "runs/train" else "runs/gender"
+    out = options["out"] or GENDER_OUT
     for data in filter(None, (train_dir, val_dir)):
         outside_the_data("--out", out, data)  # confusion.png would be a photo of a class there
     out = output_folder(out)

@@ -21,7 +21,6 @@ import math
 import random
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,39 +39,10 @@ from . import distributed as dist
 from .augment import augment as augment_crop
 from .callbacks import Callback, KeepBest, SaveLast, Validate
 from .data import CropSet, load_crops, split_holdout
+from .config import TrainConfig
 from .losses import MarginHead
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    train_dir: str
-    val_dir: str | None = None
-    out: str = "runs/train"
-    encoder: str = "mobilefacenet"
-    weights: str | None = None
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    optimizer: str = "adamw"
-    warmup_epochs: float = 0.5
-    margin: float = 0.3
-    scale: float = 32.0
-    margin_kind: str = "arcface"
-    label_smoothing: float = 0.1
-    clip_grad: float = 5.0
-    freeze: str | None = None       # last frozen stage, e.g. "features.5"
-    augment: bool = False           # on-the-fly pixel distortions (not with cached features)
-    pair_weight: float = 0.0        # > 0: add the distorted-to-clean InfoNCE term (stage 2)
-    pair_temperature: float = 0.05
-    patience: int = 4
-    holdout: float = 0.0            # > 0: this fraction of training identities chooses the best epoch
-    seed: int = 0
-    detector: str = "mtcnn"
-    cache_dir: str | None = None
-    device: str | None = None
 
 
 def seed_everything(seed: int) -> None:

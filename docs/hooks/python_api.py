@@ -34,7 +34,10 @@ def reference(path: str) -> str:
     module, _, name = path.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     rows = ["| member | what |", "|---|---|"]
-    for attr, static in sorted(vars(cls).items()):
+    members = {}  # the class's own and those of the parts it is made of (Gallery: People, Thresholds)
+    for part in reversed([c for c in cls.__mro__ if c.__module__.split(".")[0] == cls.__module__.split(".")[0]]):
+        members.update(vars(part))
+    for attr, static in sorted(members.items()):
         if attr.startswith("_"):
             continue
         if isinstance(static, property):

@@ -232,8 +232,10 @@ def people(ctx, db, as_json):
     gallery = open_gallery(db, None, None, None)
     rows = gallery.people()
     if as_json:
+        from ..types.records import Person
+
         for name, n in rows:
-            click.echo(json.dumps({"identity": name, "photos": n}))
+            click.echo(json.dumps(Person(identity=name, photos=n).as_dict()))
     else:
         for name, n in rows:
             click.echo(f"{shown(name)}\t{n}")

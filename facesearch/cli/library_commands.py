@@ -193,7 +193,7 @@ def erase_person(db: str, name: str, as_json: bool) -> None:
         click.echo(f"erased {shown(name)}: {report.photos} photos, "
                    + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.removed.items())
                    + (", classifier deleted (fit it again)" if report.classifier else "")
-                   + f"; {report.compacted}")
+                   + f"; look-alikes found by the {report.recognised_by}; {report.compacted}")
 
 
 @click.command()
@@ -214,23 +214,29 @@ def reembed(db, model, weights, no_flip, switch, drop_missing, calibrate_dir, as
     the old vectors keep answering; print a before/after report on the gallery's own photos
     (leave-one-out top-1, genuine/impostor scores, answers that would change). Interrupted
     runs resume. Missing files are reported, never dropped unless --switch --drop-missing.
-    --switch clears the old thresholds; --calibrate DIR redoes them for the new model."""
-    from ..encoders import create_encoder
-    from ..gallery.reembed import reembed as run_reembed, switch as run_switch
-
+    --switch clears the old thresholds (the new model's shipped calibration applies where it
+    has one); --calibrate DIR redoes them for the new model. Exit status 1 while photos are
+    missing (not switched). Over REST: POST /v1/reembed (a background job)."""
     if not model:
         raise click.UsageError("--model NEW is required: the encoder to move to")
-    gallery = open_gallery(db, None, None, None)
-    encoder = create_encoder(model, weights, flip=not no_flip)
+    if (drop_missing or calibrate_dir) and not switch:
+        raise click.UsageError("--drop-missing and --calibrate go with --switch")
+    library = _library(db)
+    gallery = library.gallery
     with progress(sum(n for _, n in gallery.people()), "reembed") as bar:
-        report = (run_switch(gallery, encoder, drop_missing) if switch else run_reembed(gallery, encoder, bar.update))
+        report = library.reembed(model, weights, not no_flip, switch, drop_missing, bar.update)
     if switch and calibrate_dir:
         report.calibration = _recalibrate(gallery, calibrate_dir)
-    for e in report.missing:
+    for e in report.missing + report.corrections_left:
         click.echo(f"warning: {shown(e.path)}: {e.reason}", err=True)
     if as_json:
         click.echo(json.dumps(report.as_dict()))
-        return
+    else:
+        _print_reembed(report)
+    sys.exit(1 if report.missing and not report.switched else 0)  # photos left behind: a script must see it
+
+
+def _print_reembed(report) -> None:
     click.echo(f"{report.model}: {report.photos} photos, {report.embedded_now} embedded now, {report.resumed} "
                f"earlier, {len(report.missing)} missing")
     for when, figures in (("before", report.before), ("after", report.after)):
@@ -238,4 +244,5 @@ def reembed(db, model, weights, no_flip, switch, drop_missing, calibrate_dir, as
             click.echo(f"  {when}: leave-one-out top-1 {figures['loo_top1']} ({figures['loo_queries']} queries); "
                        f"genuine {figures['genuine'].get('mean')} impostor {figures['impostor'].get('mean')} (mean)")
     click.echo(f"  answers that would change: {report.changed}; "
-               + ("SWITCHED" if report.switched else "not switched (--switch)") + f"; calibration {report.calibration}")
+               + (f"SWITCHED ({report.corrections_carried} corrections carried, {len(report.corrections_left)} not)"
+                  if report.switched else "not switched (--switch)") + f"; calibration {report.calibration}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ..errors import GalleryError
 from ..faces.pipeline import PhotoBytes
-from .facade import EnrollReport, Gallery, compare_photos
+from .decision import compare_photos
+from .enrolment import EnrollReport
+from .facade import Gallery
 from .uploads import UploadReport
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..types import AcceptRule, FaceMatch, Match
 from .decision import Decider, face_match
+from .library_schema import vectors_key
 from .library_store import LibraryStore
 
 CORRECTED = "corrected"  # why a face is UNKNOWN: a correction says it is not the best identity
@@ -83,4 +84,4 @@ def _assign(pairs: list, answers: list[list[Match]], accepted: list[bool], rules
 
 def load_vetoes(store, meta) -> Vetoes:
     """The corrections of a database for its encoder (none before its first write)."""
-    return {} if meta is None else LibraryStore(store).vetoes(meta.card.checksum, meta.card.embedding_dim)
+    return {} if meta is None else LibraryStore(store).vetoes(vectors_key(meta.card), meta.card.embedding_dim)

@@ -25,7 +25,6 @@ import numpy as np
 from ..config import CLASSIFIER_C, CLASSIFIER_COMPONENTS, CLASSIFIER_KERNEL, classifier_path_for, index_cache_dir
 from ..errors import GalleryError
 from ..files import NotFramed, read_framed, write_framed
-from ..types import Match
 
 MAGIC = b"FACESEARCH-SVC 2\n"
 PICKLED = b"FACESEARCH-SVC 1\n"  # written before issue 23: a pickle, never loaded
@@ -213,21 +212,25 @@ def load_current(gallery) -> Classifier:
     return clf
 
 
-def svc_search(gallery):
-    """A drop-in for :meth:`Gallery.search` that ranks identities by the classifier's
-    decision (see :func:`rank`); each match keeps its cosine score (its best photo), which the calibrated
-    threshold judges as with nearest neighbour."""
-    clf = load_current(gallery)
-    n = len(clf.model.classes_)
+class Fitted:
+    """The gallery's classifier as :func:`load_current` gives it, read and checked once per
+    state of the gallery instead of on every query: checking reads and hashes every stored
+    embedding. The state is the classifier file (its size and time), the database and its
+    generation (every write of photos or vectors advances it) and the identities' names (a
+    rename changes them without a new generation)."""
 
-    def search(vectors: np.ndarray, k: int) -> list[list[Match]]:
-        if len(vectors) == 0:
-            return []
-        everyone = gallery.search(vectors, n)  # every identity's best photo and score
-        out = []
-        for ranked, nearest in zip(clf.top(vectors, k), everyone):
-            best = {m.identity: m for m in nearest}
-            out.append([Match(name, best[name].score, best[name].photo, p) for name, p in ranked if name in best])
-        return out
+    def __init__(self):
+        self._key: tuple | None = None
+        self._classifier: Classifier | None = None
 
-    return search
+    def current(self, gallery) -> Classifier:
+        path = classifier_path(gallery)
+        try:
+            st = path.stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None  # missing: load_current says so
+        key = (str(path), stamp, gallery.meta.database_id, gallery.meta.generation, gallery.store.identity_names())
+        if key != self._key or self._classifier is None:
+            self._classifier, self._key = load_current(gallery), key
+        return self._classifier

@@ -1,4 +1,4 @@
-"""What decides `query`'s and `compare`'s yes/no, and why.
+"""What decides `query`'s and `compare`'s yes/no, and why; comparing two photos.
 
 In order: a ``--threshold`` given for the call; the user's calibration (``calibrate``,
 stored in the database); the calibration shipped with the model (``weights/calibration.json``,
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import CALIBRATION_SOURCES, SHIPPED_CALIBRATION
-from ..faces.pipeline import Embedder, no_face
+from ..faces.pipeline import Comparison, Embedder, no_face
 from ..types import AcceptRule, AlignedFace, EncoderCard, FaceMatch, FileError, Match
 from .cohort import Cohort
 
@@ -118,9 +118,10 @@ def identity_count(gallery) -> int:
     """Identities in the gallery, counted once per generation (every write that adds or
     removes one advances it)."""
     key = (gallery.meta.database_id, gallery.meta.generation)
-    if gallery._identities is None or gallery._identities[0] != key:
-        gallery._identities = (key, gallery.store.identity_count())
-    return gallery._identities[1]
+    counted = getattr(gallery, "_identities", None)  # (key, count), kept on the gallery
+    if counted is None or counted[0] != key:
+        gallery._identities = counted = (key, gallery.store.identity_count())
+    return counted[1]
 
 
 def threshold_warnings(gallery, decider: Decider | None) -> list[str]:
@@ -195,10 +196,17 @@ class Verdict:
     calibration: str | None = None
     face_found: tuple[bool, bool] = (True, True)  # False: that photo's centre crop was compared
 
+    def record(self):
+        """The JSON record, a :class:`facesearch.types.records.CompareResult` (``compare --json``,
+        ``POST /v1/compare``)."""
+        from ..types.records import CompareResult
+
+        return CompareResult(score=round(self.score, 6), same=self.same,
+                             threshold=None if self.needed is None else round(self.needed, 6),
+                             calibration=self.calibration, face_found=dict(zip("ab", self.face_found)))
+
     def as_dict(self) -> dict:
-        return {"score": round(self.score, 6), "same": self.same,
-                "threshold": None if self.needed is None else round(self.needed, 6), "calibration": self.calibration,
-                "face_found": dict(zip("ab", self.face_found))}
+        return self.record().as_dict()
 
     def no_face(self, a, b) -> list:
         return no_face(a, b, self.face_found)
@@ -211,6 +219,13 @@ def verdict(a: np.ndarray, b: np.ndarray, verifier: Verifier | None) -> Verdict:
         return Verdict(score)
     needed = verifier.threshold_for(a, b)
     return Verdict(score, score >= needed, needed, verifier.source)
+
+
+def compare_photos(embedder: Embedder, a, b) -> Comparison | FileError:
+    """Cosine similarity of the faces in two photos (paths, bytes or PIL images; centre crops
+    where no face is found) and whether a face was found in each, or the first photo's error:
+    the score :func:`verify_photos` decides on."""
+    return embedder.compare(a, b)
 
 
 def verify_photos(embedder: Embedder, a, b, verifier: Verifier | None) -> Verdict | FileError:

@@ -159,20 +159,40 @@ class VectorIndex:
         return self.ids(), self.faiss.index.reconstruct_n(0, len(self)) if len(self) else \
             np.zeros((0, self.dim), np.float32)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids, each (n_queries, k'); missing slots have id -1. Batched."""
+    def search_parameters(self, params: dict | None):
+        """``nprobe`` (ivf) / ``ef_search`` (hnsw) for one search as ``faiss.SearchParameters``
+        (None: the index's own). The index is shared (a server's threads search it at once),
+        so a call's settings travel with the call instead of being set on it."""
+        if not params:
+            return None
+        if self.kind == "ivf" and params.get("nprobe"):
+            return faiss.SearchParametersIVF(nprobe=int(params["nprobe"]))
+        if self.kind == "hnsw" and params.get("ef_search"):
+            graph = faiss.SearchParametersHNSW(efSearch=int(params["ef_search"]))
+            inner = faiss.downcast_index(self.faiss.index)
+            if isinstance(inner, faiss.IndexRefine):  # sq8 storage: the graph's parameters go one level down
+                refine = faiss.IndexRefineSearchParameters(k_factor=inner.k_factor, base_index_params=graph)
+                refine.graph = graph  # the Python object must outlive the search
+                return refine
+            return graph
+        return None
+
+    def search(self, queries: np.ndarray, k: int, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids, each (n_queries, k'); missing slots have id -1. Batched.
+        ``params``: ``nprobe`` / ``ef_search`` for this call only (see :meth:`search_parameters`)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, min(k, len(self)))
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        settings = self.search_parameters(params)
         # FAISS spreads queries over OpenMP threads; with fewer queries than threads the extra
         # ones only add wake-ups, which on busy cores cost more than the search itself (docs/benchmarks.md,
         # "Storage backends": 16 ms against 0.9 ms for one query of a val gallery)
         if len(queries) >= OMP_THREADS:
-            return self.faiss.search(queries, k)
+            return self.faiss.search(queries, k, params=settings)
         faiss.omp_set_num_threads(1)
         try:
-            return self.faiss.search(queries, k)
+            return self.faiss.search(queries, k, params=settings)
         finally:
             faiss.omp_set_num_threads(OMP_THREADS)
 

@@ -3,7 +3,8 @@ unsorted photos into people and name them, record corrections, erase a person fo
 read the audit log.
 
 Thin: the SQL is in :mod:`.library_store`, the grouping in :mod:`.clustering`, the
-decisions in :mod:`.assignment`, the locked writes in :mod:`.library_writes`.
+decisions in :mod:`.assignment`, the locked writes in :mod:`.library_writes`, the erasure in
+:mod:`.library_erase`, the model change in :mod:`.reembed`.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from ..files import sha256_file
 from ..types import FileError
 from .clustering import cluster_faces
 from .decision import decider_of
-from .assignment import decide, load_vetoes
+from .library_schema import vectors_key
 from .library_store import LibraryStore, NewFace
-from .library_writes import EraseReport, enrol_cluster, erase
+from .library_erase import EraseReport, erase
+from .library_writes import enrol_cluster
+from .reembed import ReembedReport, reembed, switch as move
 from .uploads import UPLOAD_PREFIX
 
 Progress = Callable[[int], None] | None
@@ -98,7 +101,7 @@ class Library:
         gallery = self.gallery
         meta = gallery.ensure_meta()
         report = ClusterReport(threshold=CLUSTER_THRESHOLD if threshold is None else float(threshold))
-        seen, todo, shown_as = self.store.seen(), [], {}
+        seen, todo, shown_as = self.store.seen(vectors_key(meta.card)), [], {}
         for photo in photos:
             try:
                 key, sha, source = _keyed(photo)
@@ -112,7 +115,7 @@ class Library:
         report.embedded, report.no_face = self._embed(todo, shown_as, report.errors, progress)
         if progress:
             progress(len(shown_as) - len(todo))
-        everything = self.store.faces(meta.card.embedding_dim)
+        everything = self.store.faces(meta.card.embedding_dim, checksum=vectors_key(meta.card))  # one model's vectors
         labels = cluster_faces(everything.vectors, everything.photo_ids, report.threshold, everything.clusters)
         changed = labels != everything.clusters
         made = self.store.save_clusters(everything.ids[changed], labels[changed]) if changed.any() else {}
@@ -145,7 +148,7 @@ class Library:
                 no_face += not faces
                 batch.append((label(r.path), r.sha256, faces))
             if batch:
-                self.store.add_photos(batch, gallery.encoder.card.checksum)
+                self.store.add_photos(batch, vectors_key(gallery.encoder.card))
             embedded += len(batch)
             if progress:
                 progress(len(results))
@@ -153,13 +156,11 @@ class Library:
 
     def _identities(self, vectors: np.ndarray, photos: list[int]) -> list[str | None]:
         """Who the decision rule accepts each face as (faces of one photo never share a name)."""
-        gallery = self.gallery
-        decides = decider_of(gallery)  # each face's own rule (cohort units turned into cosine)
-        if decides is None or not len(vectors):
+        naming = self.gallery.searcher.naming()  # as query decides: each face's own rule, the corrections
+        if naming.rule is None or not len(vectors):
             return [None] * len(vectors)
         fetch = 5
-        matches = gallery.search(np.asarray(vectors, np.float32), fetch)
-        vetoes = load_vetoes(gallery.store, gallery.meta)
+        matches = naming.rank(np.asarray(vectors, np.float32), fetch)
         out: list[str | None] = [None] * len(vectors)
         by_photo: dict[int, list[int]] = {}
         for i, pid in enumerate(photos):
@@ -167,8 +168,7 @@ class Library:
         for rows in by_photo.values():
             if not any(matches[i] for i in rows):
                 continue
-            answers = decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], decides, fetch,
-                             vetoes)
+            answers = naming.decide([(None, vectors[i]) for i in rows], [matches[i] or [] for i in rows], fetch)
             for i, a in zip(rows, answers):
                 out[i] = a.matches[0].identity if a.accepted else None
         return out
@@ -218,7 +218,10 @@ class Library:
         gallery = self.gallery
         if not_name not in dict(gallery.people()):
             raise NotFoundError(f"no identity named {not_name!r}")
-        result = next(gallery.embedder().run([as_source(photo)], all_faces=True))
+        source = as_source(photo)
+        if isinstance(source, Path):  # absolute: `reembed --switch` embeds it again from its file
+            source = source.absolute()
+        result = next(gallery.embedder().run([source], all_faces=True))
         if isinstance(result, FileError):
             raise ImageError(f"{result.path}: {result.reason}")
         assert isinstance(result, Embedded)
@@ -227,7 +230,7 @@ class Library:
             raise GalleryError(f"{label(result.path)} has {len(result.faces)} face(s): --face {i} is not one of them")
         f, v = result.faces[i]
         fid = self.store.add_feedback(label(result.path), i, list(f.box) if f.box else None, not_name, v,
-                                      gallery.encoder.card.checksum)
+                                      vectors_key(gallery.encoder.card))
         return {"id": fid, "photo": label(result.path), "face": i, "not": not_name}
 
     def feedback(self) -> list[dict]:
@@ -235,6 +238,22 @@ class Library:
 
     def undo(self, feedback_id: int) -> str:
         return self.store.undo_feedback(int(feedback_id))
+
+    # -- model change ----------------------------------------------------------------------
+    def reembed(self, model, weights: str | None = None, flip: bool = True, switch: bool = False,
+                drop_missing: bool = False, progress: Progress = None) -> ReembedReport:
+        """Embed every stored photo again with another encoder (``model``: a spec as ``--model``,
+        or an encoder) into a shadow table, resuming an interrupted run, and compare both
+        models on the gallery's photos; ``switch``: then move the gallery to it (see
+        :mod:`.reembed`; ``drop_missing``: remove the photos whose files are gone)."""
+        encoder = model
+        if isinstance(model, str):
+            from ..encoders import create_encoder
+
+            encoder = create_encoder(model, weights, flip=flip)
+        if switch:
+            return move(self.gallery, encoder, drop_missing, progress)
+        return reembed(self.gallery, encoder, progress)
 
     # -- erasure and audit -------------------------------------------------------------------
     def erase(self, name: str) -> EraseReport:

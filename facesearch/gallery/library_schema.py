@@ -92,6 +92,12 @@ class ShadowEmbedding(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+def vectors_key(card) -> str:
+    """What the library's ``model_checksum`` columns hold: the encoder's checksum, marked when
+    its embeddings are not flip-averaged (one network, two kinds of vectors)."""
+    return card.checksum if card.flip else f"{card.checksum}:no-flip"
+
+
 def rename_references(s: Session, old: str, new: str) -> None:
     """Inside a rename: corrections and named clusters follow the person to the new name."""
     s.execute(update(Feedback).where(Feedback.not_identity == old).values(not_identity=new))

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from ..errors import NotFoundError
 from .audit import record
-from .library_schema import AuditEntry, Feedback, LibraryCluster, LibraryFace, LibraryPhoto
+from .library_schema import AuditEntry, Feedback, LibraryCluster, LibraryFace, LibraryPhoto, ShadowEmbedding
 from .schema import CachedEmbedding
 from .store import Store, from_blobs, to_blob, vector_problem
 
@@ -51,32 +51,41 @@ class LibraryStore:
         return self.store.session()
 
     # -- photos and faces ------------------------------------------------------------------
-    def seen(self) -> dict[str, str]:
-        """path -> sha256 of every library photo (with or without faces)."""
+    def seen(self, checksum: str) -> dict[str, str]:
+        """path -> sha256 of every library photo (with or without faces) embedded by the
+        encoder of ``checksum`` (after ``reembed --switch`` the others are embedded again)."""
         with self.session() as s:
-            return dict(s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256)).all())
+            return dict(s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256)
+                                  .where(LibraryPhoto.model_checksum == checksum)).all())
 
     def add_photos(self, photos: list[tuple[str, str, list[NewFace]]], checksum: str) -> None:
         """Store ``(path, sha256, faces)`` of photos (one transaction); a stored path whose
-        bytes changed is replaced with its faces."""
+        bytes changed is replaced with its faces. The same bytes embedded again (by another
+        encoder, after ``reembed --switch``) keep each face's cluster."""
         with self.session() as s, s.begin():
             paths = [p for p, _, _ in photos]
+            kept = {(p, h, i): c for p, h, i, c in s.execute(
+                select(LibraryPhoto.path, LibraryPhoto.sha256, LibraryFace.face_index, LibraryFace.cluster_id)
+                .join(LibraryPhoto).where(LibraryPhoto.path.in_(paths)))}
             s.execute(delete(LibraryPhoto).where(LibraryPhoto.path.in_(paths)))
             for path, sha, faces in photos:
                 row = LibraryPhoto(path=path, sha256=sha, n_faces=len(faces), model_checksum=checksum)
                 s.add(row)
                 s.flush()
                 s.add_all(LibraryFace(photo_id=row.id, face_index=f.index, box=f.box, det_score=f.det_score,
-                                      quality_info=f.quality, embedding=to_blob(f.vector)) for f in faces)
+                                      quality_info=f.quality, embedding=to_blob(f.vector),
+                                      cluster_id=kept.get((path, sha, f.index))) for f in faces)
 
-    def faces(self, dim: int, paths: list[str] | None = None) -> LibraryFaces:
-        """The stored faces (of the photos at ``paths``, or all), by face id; faces whose
-        stored embedding is damaged are left out."""
+    def faces(self, dim: int, paths: list[str] | None = None, checksum: str | None = None) -> LibraryFaces:
+        """The stored faces (of the photos at ``paths``, or all; embedded by the encoder of
+        ``checksum``, or any), by face id; faces whose stored embedding is damaged are left out."""
         q = (select(LibraryFace.id, LibraryFace.photo_id, LibraryFace.cluster_id, LibraryFace.embedding,
                     LibraryPhoto.path, LibraryFace.face_index, LibraryFace.box)
              .join(LibraryPhoto).order_by(LibraryFace.id))
         if paths is not None:
             q = q.where(LibraryPhoto.path.in_(paths))
+        if checksum is not None:
+            q = q.where(LibraryPhoto.model_checksum == checksum)
         with self.session() as s:
             rows = [r for r in s.execute(q).all() if vector_problem(r[3], dim) is None]
         return LibraryFaces(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
@@ -108,13 +117,15 @@ class LibraryStore:
         with self.session() as s:
             return dict(s.execute(select(LibraryCluster.id, LibraryCluster.name)).all())
 
-    def cluster_faces(self, cluster_id: int) -> list[dict]:
-        """The faces of one cluster: path, sha256, index, box, det_score, quality, vector."""
+    def cluster_faces(self, cluster_id: int, checksum: str) -> list[dict]:
+        """The faces of one cluster embedded by the encoder of ``checksum``: path, sha256,
+        index, box, det_score, quality, vector."""
         with self.session() as s:
             if s.get(LibraryCluster, cluster_id) is None:
                 raise NotFoundError(f"no cluster with id {cluster_id}")
             rows = s.execute(select(LibraryPhoto.path, LibraryPhoto.sha256, LibraryPhoto.n_faces, LibraryFace)
-                             .join(LibraryPhoto).where(LibraryFace.cluster_id == cluster_id)).all()
+                             .join(LibraryPhoto).where(LibraryFace.cluster_id == cluster_id,
+                                                       LibraryPhoto.model_checksum == checksum)).all()
             return [{"path": p, "sha256": h, "n_faces": n, "index": f.face_index, "box": f.box,
                      "det_score": f.det_score, "quality": f.quality_info,
                      "vector": np.frombuffer(f.embedding, np.float32)} for p, h, n, f in rows]
@@ -170,20 +181,34 @@ class LibraryStore:
                 out.setdefault(name, []).append(blob)
         return {name: from_blobs(blobs, dim) for name, blobs in out.items()}
 
+    def feedback_vectors(self, checksum: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, embeddings) of the corrections made with this encoder."""
+        with self.session() as s:
+            rows = [r for r in s.execute(select(Feedback.id, Feedback.embedding)
+                                         .where(Feedback.model_checksum == checksum)).all()
+                    if vector_problem(r[1], dim) is None]
+        return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
+
     # -- erasure ----------------------------------------------------------------------------
-    def erase_references(self, name: str, hashes: set[str]) -> dict[str, int]:
-        """Delete what else holds the biometric data of ``name``: the cached embeddings of its
-        photos' bytes, the corrections naming it and the library faces of clusters named it
-        (with those clusters). Returns counts by kind."""
+    def erase_references(self, name: str, hashes: set[str], photo_ids: list[int], found) -> dict[str, int]:
+        """Delete what else holds the biometric data of ``name``: the shadow embeddings of its
+        photos (``photo_ids``), the cached embeddings of its photos' bytes (``hashes``), the
+        corrections naming it, the library faces of clusters named it (with those clusters),
+        and what :func:`.library_erase.recognised` found (``found``). Counts by kind."""
         with self.session() as s, s.begin():
-            clusters = list(s.scalars(select(LibraryCluster.id).where(LibraryCluster.name == name)))
+            clusters = set(s.scalars(select(LibraryCluster.id).where(LibraryCluster.name == name)))
+            clusters |= set(found.clusters)
+            faces = delete(LibraryFace).where(LibraryFace.cluster_id.in_(clusters) | LibraryFace.id.in_(found.faces))
+            cached = set(hashes) | set(found.cached)
             counts = {
                 "cached_embeddings": s.execute(delete(CachedEmbedding).where(
-                    CachedEmbedding.sha256.in_(list(hashes)))).rowcount if hashes else 0,
-                "corrections": s.execute(delete(Feedback).where(Feedback.not_identity == name)).rowcount,
-                "library_faces": s.execute(delete(LibraryFace).where(
-                    LibraryFace.cluster_id.in_(clusters))).rowcount if clusters else 0,
-                "clusters": len(clusters)}
+                    CachedEmbedding.sha256.in_(cached))).rowcount if cached else 0,
+                "corrections": s.execute(delete(Feedback).where(
+                    (Feedback.not_identity == name) | Feedback.id.in_(found.feedback))).rowcount,
+                "library_faces": s.execute(faces).rowcount if clusters or found.faces else 0,
+                "clusters": len(clusters),
+                "shadow_embeddings": s.execute(delete(ShadowEmbedding).where(
+                    ShadowEmbedding.photo_id.in_(photo_ids))).rowcount if photo_ids else 0}
             if clusters:
                 s.execute(delete(LibraryCluster).where(LibraryCluster.id.in_(clusters)))
             return counts

@@ -295,6 +295,11 @@ class Store(FollowsFile):
         with self.session() as s:
             return int(s.scalar(select(func.count(Identity.id))))
 
+    def identity_names(self) -> tuple[tuple[int, str], ...]:
+        """(identity id, name) of everyone, by id: what a rename changes."""
+        with self.session() as s:
+            return tuple((i, n) for i, n in s.execute(select(Identity.id, Identity.name).order_by(Identity.id)))
+
     def people(self) -> list[tuple[str, int]]:
         q = (select(Identity.name, func.count(Photo.id)).outerjoin(Photo)
              .group_by(Identity.id).order_by(Identity.name))

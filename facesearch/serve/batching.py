@@ -31,10 +31,10 @@ class Job:
 
 
 class Batcher:
-    """``run(key, items, k)`` answers a batch in order; :meth:`submit` answers one item (or
-    raises what running that item alone raised)."""
+    """``run(key, items, ks)`` answers a batch in order (``ks``: each item's own ``k``);
+    :meth:`submit` answers one item (or raises what running that item alone raised)."""
 
-    def __init__(self, run: Callable[[Hashable, list, int], list], max_batch: int = 16, linger: float = 0.01,
+    def __init__(self, run: Callable[[Hashable, list, list[int]], list], max_batch: int = 16, linger: float = 0.01,
                  lanes: int = 2):
         self._run, self.max_batch, self.linger, self.lanes = run, max_batch, linger, lanes
         self._queue: list[Job] = []
@@ -102,7 +102,7 @@ class Batcher:
         """Each job's result, or its own failure: a batch that fails is run again one job at
         a time, so one bad photo fails only its own request."""
         try:
-            results = self._run(key, [j.item for j in jobs], max(j.k for j in jobs))
+            results = self._run(key, [j.item for j in jobs], [j.k for j in jobs])
             if len(results) != len(jobs):
                 raise RuntimeError(f"a batch of {len(jobs)} got {len(results)} answers")
         except Exception as e:

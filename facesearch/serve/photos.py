@@ -5,11 +5,9 @@ name ``upload:<hash>/<name>`` (no server path in it). ``--expose-paths`` shows s
 as they are, for a server whose users may know its layout."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..errors import NotFoundError
 from ..gallery.uploads import UPLOAD_PREFIX
-from ..types import FaceMatch, Match
+from ..types import FaceMatch, Match, records
 
 PHOTOS_URL = "/v1/photos/"
 MAX_PHOTO_ID = (1 << 31) - 1  # photo ids are INTEGER columns: 32 bits on PostgreSQL
@@ -28,15 +26,19 @@ def shown_path(path: str, expose: bool) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
-def match_dict(m: Match, expose: bool) -> dict:
+def match_record(m: Match, expose: bool) -> records.Match:
+    """A match as the server shows it: the photo by name, id and URL."""
     url = None if m.photo_id is None else f"{PHOTOS_URL}{m.photo_id}"
-    return {**m.as_dict(), "photo": shown_path(m.photo, expose), "photo_id": m.photo_id, "photo_url": url}
+    return m.record().model_copy(update={"photo": shown_path(m.photo, expose), "photo_id": m.photo_id,
+                                         "photo_url": url})
 
 
-def face_dict(f: FaceMatch, k: int, expose: bool) -> dict:
-    out = replace(f, matches=f.matches[:k]).as_dict()
-    out["matches"] = [match_dict(m, expose) for m in f.matches[:k]]
-    return out
+def face_record(f: FaceMatch, expose: bool) -> records.Face:
+    """One face of a search, its matches named as the server shows photos (the gallery already
+    cut them to the request's own ``k``)."""
+    face = f.record()
+    face.matches = [match_record(m, expose) for m in f.matches]
+    return face
 
 
 def photo_dict(row: dict, expose: bool) -> dict:

@@ -1,43 +1,11 @@
-"""The JSON shapes of the REST API (they make the OpenAPI document at /openapi.json)."""
+"""The JSON shapes of the REST API (they make the OpenAPI document at /openapi.json): the
+envelopes and request bodies of the server alone. Results (a face and its matches, a
+comparison) are the records of :mod:`facesearch.types.records`, as in ``--json``."""
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class Match(BaseModel):
-    identity: str
-    score: float = Field(description="cosine similarity of the face and the identity's best photo")
-    photo: str = Field(description="that photo's file name (`upload:<hash>/<name>` for uploads); its stored "
-                       "path only on a server started with --expose-paths")
-    photo_id: int | None = Field(None, description="that photo's id")
-    photo_url: str | None = Field(None, description="`/v1/photos/{photo_id}`: the photo's details")
-
-
-class Quality(BaseModel):
-    score: float
-    usable: bool
-    reasons: list[str]
-
-
-class Attribute(BaseModel):
-    label: str = Field(description='"male" or "female"')
-    score: float = Field(description="the model's probability of the label")
-
-
-class Face(BaseModel):
-    box: list[float] | None = Field(description="x1, y1, x2, y2 in the photo's pixels (null: no face "
-                                    "found, the centre crop was used)")
-    det_score: float | None
-    quality: Quality | None
-    matches: list[Match]
-    accepted: bool | None = Field(description="the best match passes the deciding rule (see `calibration`) and "
-                                  "the face is usable; null when nothing is calibrated for the model")
-    margin: float | None = Field(description="best identity's score minus the runner-up's")
-    gender: Attribute | None = Field(None, description="with attributes=true: the face's gender")
-    calibration: str | None = Field(None, description='what decided `accepted`: "shipped" (the model\'s own), '
-                                    '"user" (`calibrate`) or "threshold" (given); null: nothing calibrated')
-    reason: str | None = Field(None, description='why not accepted: "low score", "ambiguous" or "unusable face"')
-    threshold: float | None = Field(None, description="the cosine score this face's best match needed")
+from ..types.records import Face, Person
 
 
 class SearchResult(BaseModel):
@@ -45,16 +13,6 @@ class SearchResult(BaseModel):
                               "detected face, left to right")
     processing_ms: float
     warnings: list[str] = []
-
-
-class CompareResult(BaseModel):
-    score: float
-    same: bool | None = Field(description="score >= the calibrated verification threshold (null: none)")
-    face_found: dict[str, bool] = Field(description='whether a face was found in image_a ("a") and image_b ("b"); '
-                                        "false: that photo's centre crop was compared")
-    threshold: float | None = Field(None, description="the cosine score these two faces needed")
-    calibration: str | None = Field(None, description='what decided: "shipped" (the model\'s own) or "user" '
-                                    '(`calibrate`); null: nothing calibrated')
 
 
 class Encoder(BaseModel):
@@ -72,11 +30,6 @@ class Health(BaseModel):
     photos: int
     encoder: Encoder
     detector: str
-
-
-class Person(BaseModel):
-    identity: str
-    photos: int
 
 
 class People(BaseModel):

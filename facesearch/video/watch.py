@@ -144,9 +144,11 @@ class Watch:
     def _process(self, n: int, at: float, bgr) -> FrameResult:
         from PIL import Image
 
+        from ..gallery.reembed import follow_switch
         from ..types import FileError
 
         image = Image.fromarray(bgr[:, :, ::-1])  # OpenCV frames are BGR
+        follow_switch(self.gallery)  # a `reembed --switch` while watching: the new model from this frame on
         [r] = self.gallery.identify([image], k=5, threshold=self.threshold, all_faces=True)
         self.frames_processed += 1
         # A face without a box is a centre crop where nothing was detected, unless the gallery

@@ -57,6 +57,14 @@ def test_cluster_name_correct_erase_audit(cli, backend, gallery_dir, tmp_path): 
     assert {"cluster", "feedback_undo", "remove", "calibrate"} <= set(by_action)
     assert "erase" in cli("audit").stdout
 
+    r = cli("reembed", "--model", "fake", "--no-flip", "--switch", "--json")  # the model change, on this backend
+    assert r.exit_code == 0, r.output
+    moved = lines(r)[0]
+    assert moved["switched"] is True and moved["photos"] == 6 and moved["after"]["loo_top1"] == 1.0
+    assert cli("check").exit_code == 0
+    assert lines(cli("query", photos[3], "--json"))[0]["matches"][0]["identity"] == "bob"
+    assert lines(cli("audit", "--json"))[-1]["action"] == "reembed_switch"
+
 
 @pytest.fixture
 def run(tmp_path, gallery_dir, monkeypatch):
@@ -90,6 +98,16 @@ def test_bad_input(run, tmp_path, gallery_dir):
     assert r.exit_code == 1 and "bad.jpg" in r.stderr and json.loads(r.stdout.splitlines()[-1])["faces"] == 3
 
 
+def test_reembed_reports_missing_files_with_exit_status_1(run, gallery_dir):
+    (gallery_dir / "bob" / "bob_0002.png").unlink()
+    r = run("reembed", "--model", "fake", "--no-flip", "--json")
+    assert r.exit_code == 1 and "bob_0002.png" in r.stderr and len(json.loads(r.stdout)["missing"]) == 1
+    r = run("reembed", "--model", "fake", "--no-flip", "--switch")
+    assert r.exit_code == 1 and "--drop-missing" in r.output
+    r = run("reembed", "--model", "fake", "--no-flip", "--switch", "--drop-missing", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["switched"] is True and "bob\t1" in run("people").stdout
+
+
 def test_reembed_command(run, gallery_dir, monkeypatch):
     assert run("reembed").exit_code == 2  # --model is required
     r = run("reembed", "--model", "fake", "--no-flip", "--json")
@@ -103,6 +121,9 @@ def test_reembed_command(run, gallery_dir, monkeypatch):
     assert run("check").exit_code == 0
     r = run("reembed", "--model", "fake", "--no-flip")
     assert r.exit_code == 1 and "already uses" in r.output
+    r = run("reembed", "--model", "nosuch")
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "unknown encoder 'nosuch'" in r.output
+    assert run("reembed", "--model", "fake", "--drop-missing").exit_code == 2  # goes with --switch
 
     import facesearch.evaluation.calibrate as C
 

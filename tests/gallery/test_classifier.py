@@ -38,3 +38,22 @@ def test_fingerprint_changes_with_ids_names_vectors_and_encoder():
     assert base != fingerprint(ids, y[:-1] + ["other"], x, "enc")
     assert base != fingerprint(ids, y, x[::-1], "enc")
     assert base != fingerprint(ids, y, x, "enc2")
+
+
+def test_identify_reads_and_checks_the_classifier_once_per_gallery_state(enrolled, gallery_dir, monkeypatch):
+    from facesearch.gallery import classifier
+
+    g = enrolled
+    classifier.fit_gallery(g)
+    checks = []
+    state = classifier._gallery_state
+    monkeypatch.setattr(classifier, "_gallery_state", lambda gallery: checks.append(1) or state(gallery))
+    q = [gallery_dir / "bob" / "bob_0002.png"]
+    assert g.identify(q, decider="svc")[0].matches[0].identity == "bob"
+    assert g.identify(q, decider="svc")[0].matches[0].identity == "bob"
+    assert len(checks) == 1  # every stored embedding read and hashed once, not per query
+    g.rename("bob", "robert")  # no new generation, but the names changed: checked again, stale
+    with pytest.raises(GalleryError, match="stale"):
+        g.identify(q, decider="svc")
+    classifier.fit_gallery(g)  # a new file: read again
+    assert g.identify(q, decider="svc")[0].matches[0].identity == "robert"

@@ -192,3 +192,19 @@ def test_swapped_vectors_are_found_by_check_and_never_searched(tmp_path, kind):
     assert again.reindex() == 4 and Gallery.open(db).check() == []
     swap_two_vectors(tmp_path / "fs.faiss", g.store, fix_checksum=True)
     assert Gallery.open(db).check() == ["2 vectors in index differ from the embeddings stored for their photos"]
+
+
+@pytest.mark.parametrize("kind, params, call", [("ivf", {"nlist": 40, "nprobe": 1}, {"nprobe": 40}),
+                                                ("hnsw", {"ef_search": 16}, {"ef_search": 400}),
+                                                ("hnsw", {"ef_search": 16, "storage": "flat"}, {"ef_search": 400})])
+def test_search_parameters_for_one_call_leave_the_index_as_it_is(kind, params, call):
+    v = unit(2000, 16, seed=3)
+    idx = VectorIndex.build(16, np.arange(2000), v, kind=kind, params=params)
+    exact = VectorIndex.build(16, np.arange(2000), v)
+    q = unit(50, 16, seed=4)
+    _, truth = exact.search(q, 10)
+    _, wide = idx.search(q, 10, call)
+    assert (wide == truth).mean() >= 0.99  # every list probed / a wide graph walk: exact
+    setting = idx.faiss.nprobe if kind == "ivf" else idx._graph().hnsw.efSearch
+    assert setting == (params.get("nprobe") or params.get("ef_search")) and idx.params == idx.params | params
+    assert (idx.search(q, 10)[1] == idx.search(q, 10, {})[1]).all()

@@ -1,5 +1,6 @@
 """`erase` on the other backends: the erased vectors are in no file of a Milvus Lite store
-or of the PostgreSQL database (its table files, after VACUUM FULL and a checkpoint)."""
+or of the PostgreSQL database (its table files, after VACUUM FULL and a checkpoint); and
+what only looks like the person (faces the gallery takes for them) is erased too."""
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from facesearch.gallery import Gallery
 from facesearch.gallery.library import Library
 from tests.conftest import person_image
+from tests.gallery.test_library import THRESHOLD, by_photo, file_bytes, lib, make_photos  # noqa: F401 (lib: fixture)
 
 
 def enrol_two(db, tmp_path, **kw) -> tuple[Gallery, list[bytes]]:
@@ -54,3 +56,57 @@ def test_postgres_table_files_keep_no_erased_vector(tmp_path, pg_url, postgres_s
     left = bytes_under(files)
     assert not any(b in left for b in blobs)
     assert gallery.identify([person_image(1)])[0].matches[0].identity == "bob" and gallery.check() == []
+
+
+def test_erase_also_removes_what_only_looks_like_the_person(lib, tmp_path):  # noqa: F811
+    """Faces of an unnamed cluster, a correction of another name and a cached labelled photo
+    that the gallery takes for alice, and the shadow embeddings of an unfinished `reembed`:
+    erased with her, their bytes in no file; other people's library faces stay."""
+    from sqlalchemy import select
+
+    from facesearch.encoders import create_encoder
+    from facesearch.gallery.library_schema import LibraryFace, ShadowEmbedding
+    from facesearch.gallery.reembed import reembed
+    gallery = lib.gallery
+    got = by_photo(lib.cluster(make_photos(tmp_path / "lib", [0, 1, 4]), THRESHOLD))
+    assert got["p0_0"][1] == "alice" and got["p4_0"][1] is None  # alice's faces: an unnamed cluster
+    person_image(0, noise=7, rng_seed=70).save(tmp_path / "alice_labelled.png")
+    gallery.embed_labelled([tmp_path / "alice_labelled.png"])  # a cached embedding of other bytes
+    lib.correct(tmp_path / "lib" / "p0_1.png", "bob")  # her face, in a correction of another name
+    reembed(gallery, create_encoder("fake", flip=False))  # shadow embeddings, not switched
+    with gallery.store.session() as s:
+        shadows = {pid: b for pid, b in s.execute(select(ShadowEmbedding.photo_id, ShadowEmbedding.embedding))}
+        faces = dict(s.execute(select(LibraryFace.id, LibraryFace.embedding)).all())
+    alice = {p["id"] for p in gallery.photos("alice")}
+    clusters = {c["cluster"]: [f["id"] for f in c["faces"]] for c in lib.clusters()}
+    hers = clusters[got["p0_0"][0]]
+    blobs = [shadows[pid] for pid in alice] + [faces[i] for i in hers]
+    assert all(b in file_bytes(tmp_path / "fs.db") for b in blobs)
+
+    report = lib.erase("alice").as_dict()
+    assert report["library_faces"] == 3 and report["clusters"] == 1 and report["corrections"] == 1
+    assert report["cached_embeddings"] == 1 and report["shadow_embeddings"] == 2
+    assert report["recognised_by"] == "user rule's score floor"
+    left = file_bytes(tmp_path / "fs.db")
+    assert not any(b in left for b in blobs)
+    assert gallery.store.cached_embeddings(gallery.meta.card.checksum, 16) == {} and lib.feedback() == []
+    remaining = {c["cluster"]: len(c["faces"]) for c in lib.clusters()}
+    assert remaining == {got["p1_0"][0]: 3, got["p4_0"][0]: 3}  # bob's and the stranger's stay
+    assert lib.cluster(make_photos(tmp_path / "lib", [0, 1, 4]), THRESHOLD).embedded == 0  # she does not come back
+
+
+def test_erase_without_calibration_uses_the_clustering_threshold(tmp_path):
+    gallery, _ = enrol_two(tmp_path / "fs.db", tmp_path)
+    report = Library(gallery).erase("alice")
+    assert report.recognised_by.startswith("clustering threshold") and report.as_dict()["library_faces"] == 0
+
+
+def test_a_face_corrected_as_not_the_person_is_not_erased_as_them(lib, tmp_path):  # noqa: F811
+    """The stranger the gallery takes for carol, corrected as not carol: erasing carol keeps
+    the stranger's cluster (without the correction, it goes with her)."""
+    got = by_photo(lib.cluster(make_photos(tmp_path / "lib", [3]), THRESHOLD))
+    assert got["p3_0"][1] == "carol"
+    lib.correct(tmp_path / "lib" / "p3_0.png", "carol")
+    report = lib.erase("carol").as_dict()
+    assert report["library_faces"] == 0 and report["corrections"] == 1
+    assert {c["cluster"]: len(c["faces"]) for c in lib.clusters()} == {got["p3_0"][0]: 3}

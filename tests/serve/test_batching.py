@@ -11,11 +11,11 @@ def test_waiting_requests_run_together_and_get_their_own_answers():
     calls = []
     gate = threading.Event()
 
-    def run(key, items, k):
-        calls.append((key, list(items), k))
+    def run(key, items, ks):
+        calls.append((key, list(items), ks))
         if len(calls) == 1:
             gate.wait(5)  # the first batch is slow: the others queue up meanwhile
-        return [f"{key}:{item}:{k}" for item in items]
+        return [f"{key}:{item}:{k}" for item, k in zip(items, ks)]
 
     batcher = Batcher(run, max_batch=16, lanes=1)
     out = {}
@@ -33,7 +33,7 @@ def test_waiting_requests_run_together_and_get_their_own_answers():
     gate.set()
     for t in [first, *others]:
         t.join(5)
-    assert out == {0: "a:0:1", **{i: f"{'a' if i % 2 else 'b'}:{i}:{5 if i % 2 else 6}" for i in range(1, 7)}}
+    assert out == {0: "a:0:1", **{i: f"{'a' if i % 2 else 'b'}:{i}:{i}" for i in range(1, 7)}}  # each its own k
     assert len(calls) == 3  # the first alone, then one batch per key
     assert sorted(len(items) for _, items, _ in calls) == [1, 3, 3]
 

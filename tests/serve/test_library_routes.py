@@ -1,5 +1,6 @@
-"""The library's REST routes (clusters, corrections, erasure, audit log) on a real server
-with a token: the audit log names the token by its id, never the token."""
+"""The library's REST routes (clusters, corrections, erasure, audit log, reembed) on a real
+server with a token, on SQLite + FAISS and PostgreSQL + Milvus Lite: the audit log names the
+token by its id, never the token."""
 from __future__ import annotations
 
 import hashlib
@@ -14,22 +15,25 @@ from facesearch.gallery import Gallery
 from tests.gallery.test_library import THRESHOLD, make_photos
 from tests.serve.conftest import CLI, Server, env, index, make_gallery
 from tests.serve.test_app import assert_error, png
+from tests.serve.test_reembed_routes import post, wait
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def library_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("library")
-    db = tmp / "fs.db"
-    index(make_gallery(tmp / "gallery"), db)
+@pytest.fixture(params=[pytest.param("sqlite-faiss"), pytest.param("postgres-milvus", marks=pytest.mark.slow)])
+def library_server(request, tmp_path):
+    """A server with a token over a clustered library, on SQLite + FAISS and PostgreSQL + Milvus Lite."""
+    database, vectors = request.param.split("-")
+    db = request.getfixturevalue("pg_url") if database == "postgres" else str(tmp_path / "fs.db")
+    extra = ["--vectors", request.getfixturevalue("milvus_spec")] if vectors == "milvus" else []
+    index(make_gallery(tmp_path / "gallery"), db, *extra)
     Gallery.open(db).set_threshold(0.5, {})
-    make_photos(tmp / "library", range(5))
-    subprocess.run([*CLI, "cluster", str(tmp / "library"), "--db", str(db), "--threshold", str(THRESHOLD)],
+    make_photos(tmp_path / "library", range(5))
+    subprocess.run([*CLI, "cluster", str(tmp_path / "library"), "--db", db, "--threshold", str(THRESHOLD)],
                    env=env(), check=True, capture_output=True)
-    server = Server(db, "--token", TOKEN)
-    yield server, tmp
+    server = Server(db, "--token", TOKEN, log=tmp_path / "server.log")
+    yield server, tmp_path
     server.stop()
 
 
@@ -52,6 +56,11 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert r.status_code == 200 and r.json() == {"cluster": p4, "identity": "dave", "added": 3}
     assert_error(requests.post(url + "/clusters/999/name", json={"name": "x"}, headers=AUTH, timeout=30),
                  404, "not_found")
+    for bad, code in (({"name": "  "}, "refused"), ({"name": "a\x00b"}, "refused"), ({}, "bad_request")):
+        assert_error(requests.post(url + f"/clusters/{p4}/name", json=bad, headers=AUTH, timeout=30), 400, code)
+    assert_error(requests.get(url + "/audit", params={"limit": 0}, headers=AUTH, timeout=30), 400, "bad_request")
+    assert_error(requests.post(url + "/feedback", params={"not_identity": "carol", "face": 5}, headers=AUTH,
+                               timeout=30, files={"image": ("x.png", png(3), "image/png")}), 400, "refused")
 
     face = clusters[0]["faces"][0]
     r = requests.get(url + f"/library/faces/{face['id']}/thumbnail", headers=AUTH, timeout=30)
@@ -103,3 +112,8 @@ def test_clusters_corrections_erase_and_audit(library_server):
     assert clustered["actor"].startswith("cli:") and clustered["actor"].endswith("cluster run")
     assert [a["id"] for a in requests.get(url + "/audit", params={"limit": 1}, headers=AUTH, timeout=30)
             .json()["audit"]] == [entries[-1]["id"]]
+
+    done = wait(server.url, post(server.url, model="fake", flip=False, switch=True).json())  # the model change
+    assert done["state"] == "done" and done["report"]["switched"] and done["report"]["photos"] == 6
+    assert search(server, png(1, noise=10, rng_seed=70))["matches"][0]["identity"] == "bob"
+    assert requests.get(url + "/health", headers=AUTH, timeout=30).json()["encoder"]["flip"] is False

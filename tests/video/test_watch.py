@@ -153,3 +153,19 @@ def test_frames_too_small_for_a_face_are_reported(tmp_path, monkeypatch, gallery
     r = CliRunner().invoke(main, ["watch", str(clip), "--every", "2", "--json"])
     assert r.exit_code == 1 and "error: 2 frames could not be searched: image too small to find a face in" in r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["frame_errors"] == 2
+
+
+def test_a_model_switch_while_watching_is_followed(enrolled, clip):
+    """`reembed --switch` by another process during a watch: the next frames are embedded
+    by the new model (the old one against the new vectors would answer wrongly, silently)."""
+    from facesearch.gallery import Gallery
+    from facesearch.gallery.library import Library
+
+    gallery = Gallery.open(enrolled)
+    flips, names = [], []
+    for n, frame in enumerate(Watch(gallery, str(clip), every=25, threshold=0.5).frames()):
+        flips.append(gallery.encoder.card.flip)
+        names.append(frame.faces[0][0].identity if frame.faces else None)
+        if n == 0:
+            Library(Gallery.open(enrolled)).reembed("fake", flip=False, switch=True)
+    assert flips == [True, False, False] and names == ["alice", "bob", "carol"]

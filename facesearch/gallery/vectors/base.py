@@ -8,7 +8,7 @@ trusting a stale copy. Readers take no lock. The SQL database stays the system o
 every embedding is in it, and any vector store can be rebuilt from it.
 
 A store keeps an *index*: an object with ``add(ids, vectors)``, ``remove(ids)``,
-``search(queries, k)``, ``ids()``, ``vectors()``, ``len()``, ``set_search_params(**p)``, ``kind``,
+``search(queries, k, params)``, ``ids()``, ``vectors()``, ``len()``, ``set_search_params(**p)``, ``kind``,
 ``generation``, ``database_id`` and ``supports_remove`` (:class:`~..index.VectorIndex`
 for FAISS, :class:`.milvus.MilvusIndex` for Milvus).
 """

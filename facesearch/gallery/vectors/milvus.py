@@ -163,11 +163,13 @@ class MilvusIndex:
         return (np.array([r["id"] for r in rows], np.int64),
                 np.array([r["vector"] for r in rows], np.float32).reshape(-1, self.dim))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids, each (n_queries, k'); missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids, each (n_queries, k'); missing slots have id -1. ``params``:
+        ``nprobe`` / ``ef_search`` for this call only."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, min(k, MAX_TOPK))
-        _, search = index_settings(self.kind, self.params, 0)
+        given = {key: v for key, v in (params or {}).items() if v}
+        _, search = index_settings(self.kind, {**self.params, **given}, 0)
         if "ef" in search:
             search["ef"] = max(search["ef"], k)  # Milvus needs ef >= limit
         hits = self.client.search(self.name, data=queries.tolist(), limit=k,

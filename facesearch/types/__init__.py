@@ -1,10 +1,18 @@
-"""Plain data passed between layers. No torch, no SQLAlchemy."""
+"""Plain data passed between layers. No torch, no SQLAlchemy, no pydantic.
+
+Results (:class:`Match`, :class:`QueryResult`, ...) are dataclasses for Python; their JSON
+(``as_dict()``, ``--json``, the REST API) is defined once, as the records of
+:mod:`.records`, loaded when a result is first written as JSON."""
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from . import records
 
 
 @dataclass(frozen=True)
@@ -53,8 +61,20 @@ class EncoderCard:
                 f"checksum {self.checksum})")
 
 
+class JsonResult:
+    """A result with a JSON record (:mod:`.records`): ``record()`` builds it, importing the
+    records (and pydantic) when the first result is written as JSON."""
+
+    def record(self) -> records.Record:
+        raise NotImplementedError
+
+    def as_dict(self) -> dict:
+        """The result as its JSON object (what ``--json`` prints, what the server answers)."""
+        return self.record().as_dict()
+
+
 @dataclass
-class FaceQuality:
+class FaceQuality(JsonResult):
     """Whether a face can be identified at all, and why not (see faces/quality.py)."""
 
     score: float  # 0 (unusable) .. 1
@@ -62,8 +82,10 @@ class FaceQuality:
     reasons: list[str] = field(default_factory=list)
     measures: dict = field(default_factory=dict)  # det_score, face_px, sharpness, saturated, dark, yaw, roll
 
-    def as_dict(self) -> dict:
-        return {"score": round(float(self.score), 4), "usable": self.usable, "reasons": list(self.reasons)}
+    def record(self) -> records.Quality:
+        from . import records
+
+        return records.Quality(score=round(float(self.score), 4), usable=self.usable, reasons=list(self.reasons))
 
 
 @dataclass
@@ -86,33 +108,36 @@ class AlignedFace:
 
 
 @dataclass(frozen=True)
-class AttributeLabel:
+class AttributeLabel(JsonResult):
     """One predicted attribute of a face (e.g. gender): the class and its probability."""
 
     label: str
     score: float
 
-    def as_dict(self) -> dict:
-        return {"label": self.label, "score": round(float(self.score), 4)}
+    def record(self) -> records.Attribute:
+        from . import records
+
+        return records.Attribute(label=self.label, score=round(float(self.score), 4))
 
 
-def _attributes_dict(attributes: dict[str, AttributeLabel] | None) -> dict:
-    return {name: a.as_dict() for name, a in (attributes or {}).items()}
+def _attributes(attributes: dict[str, AttributeLabel] | None) -> dict:
+    """Each attribute's record under its name (the keys a JSON face gets)."""
+    return {name: a.record() for name, a in (attributes or {}).items()}
 
 
 @dataclass
-class Match:
+class Match(JsonResult):
     identity: str
     score: float
     photo: str
     probability: float | None = None  # the classifier's, with `query --decider svc`
     photo_id: int | None = None  # the stored photo's id (the server names photos by it)
 
-    def as_dict(self) -> dict:
-        out = {"identity": self.identity, "score": round(float(self.score), 6), "photo": self.photo}
-        if self.probability is not None:
-            out["probability"] = round(float(self.probability), 6)
-        return out
+    def record(self) -> records.Match:
+        from . import records
+
+        known = {} if self.probability is None else {"probability": round(float(self.probability), 6)}
+        return records.Match(identity=self.identity, score=round(float(self.score), 6), photo=self.photo, **known)
 
 
 @dataclass(frozen=True)
@@ -156,26 +181,31 @@ def _decided(r) -> dict:
             "threshold": None if r.rule is None else _rounded(r.rule.score)}
 
 
-def _face_dict(f: AlignedFace) -> dict:
-    """Where a face is and how usable: the keys every per-face answer starts with."""
+def _quality(f: AlignedFace | None):
+    return None if f is None or f.quality is None else f.quality.record()
+
+
+def _located(f: AlignedFace) -> dict:
+    """Where a face is and how usable: the keys every per-face record starts with."""
     return {"box": None if f.box is None else [round(float(v), 1) for v in f.box],
-            "det_score": _rounded(f.score),
-            "quality": f.quality.as_dict() if f.quality is not None else None}
+            "det_score": _rounded(f.score), "quality": _quality(f)}
 
 
 @dataclass
-class FaceAnalysis:
+class FaceAnalysis(JsonResult):
     """One face of a photo and its attributes (``facesearch analyze``)."""
 
     face: AlignedFace
     attributes: dict[str, AttributeLabel] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
-        return {**_face_dict(self.face), **_attributes_dict(self.attributes)}
+    def record(self) -> records.FaceAttributes:
+        from . import records
+
+        return records.FaceAttributes(**_located(self.face), **_attributes(self.attributes))
 
 
 @dataclass
-class PhotoAnalysis:
+class PhotoAnalysis(JsonResult):
     """Every face of one photo, left to right; ``main`` is the largest, most central one."""
 
     photo: str
@@ -187,13 +217,15 @@ class PhotoAnalysis:
         """Faces detected (0: ``faces`` holds the centre crop alone)."""
         return sum(f.face.detected for f in self.faces)
 
-    def as_dict(self) -> dict:
-        return {"photo": self.photo, "faces": [f.as_dict() for f in self.faces], "main": self.main,
-                "faces_found": self.faces_found}
+    def record(self) -> records.PhotoFaces:
+        from . import records
+
+        return records.PhotoFaces(photo=self.photo, faces=[f.record() for f in self.faces], main=self.main,
+                          faces_found=self.faces_found)
 
 
 @dataclass
-class FaceMatch:
+class FaceMatch(JsonResult):
     """One face of a photo and who it may be (``query --all-faces``, the server's ``faces``)."""
 
     face: AlignedFace
@@ -213,14 +245,15 @@ class FaceMatch:
     def margin(self) -> float | None:
         return _margin(self.matches)
 
-    def as_dict(self) -> dict:
-        return {**_face_dict(self.face),
-                "matches": [m.as_dict() for m in self.matches], "accepted": self.accepted,
-                "margin": _rounded(self.margin), **_attributes_dict(self.attributes), **_decided(self)}
+    def record(self) -> records.Face:
+        from . import records
+
+        return records.Face(**_located(self.face), matches=[m.record() for m in self.matches], accepted=self.accepted,
+                    margin=_rounded(self.margin), **_attributes(self.attributes), **_decided(self))
 
 
 @dataclass
-class QueryResult:
+class QueryResult(JsonResult):
     """Who is in one photo: the main face (the largest, most central) and, when every face
     was asked for, ``faces`` (all of them, left to right, the main one included)."""
 
@@ -240,21 +273,14 @@ class QueryResult:
         """The best identity's score minus the runner-up's (None with fewer than two)."""
         return _margin(self.matches)
 
-    def as_dict(self) -> dict:
-        quality = self.face.quality if self.face is not None else None
-        out = {
-            "query": self.query,
-            "matches": [m.as_dict() for m in self.matches],
-            "accepted": self.accepted,
-            "quality": quality.as_dict() if quality is not None else None,
-            "margin": _rounded(self.margin),
-            "face_found": None if self.face is None else self.face.detected,
-        }
-        out.update(_attributes_dict(self.attributes))
-        out.update(_decided(self))
-        if self.faces is not None:
-            out["faces"] = [f.as_dict() for f in self.faces]
-        return out
+    def record(self) -> records.Query:
+        from . import records
+
+        every = {} if self.faces is None else {"faces": [f.record() for f in self.faces]}
+        return records.Query(query=self.query, matches=[m.record() for m in self.matches], accepted=self.accepted,
+                     quality=_quality(self.face), margin=_rounded(self.margin),
+                     face_found=None if self.face is None else self.face.detected,
+                     **_attributes(self.attributes), **_decided(self), **every)
 
 
 @dataclass
