@@ -6,6 +6,7 @@ an already-decoded PIL image.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from ..photos.images import check_bytes, from_pil, load_rgb, read_photo
 from ..types import AlignedFace, FileError
 from .detect import Aligner
 from .quality import assess
+
+BATCHES_IN_FLIGHT = 2  # Embedder.batches: batches decoded, detected and embedded at once
 
 
 @dataclass(frozen=True)
@@ -125,8 +128,10 @@ class Embedder:
         """Yield the results of each run of ``batch_size`` photos, in input order.
         ``all_faces``: each result also carries every detected face (``faces``).
 
-        The next batch is decoded in a background thread while this one is detected and
-        embedded (PIL releases the GIL while decoding, so the two overlap).
+        Two batches are in flight at once, each decoded, detected and embedded in a thread
+        of its own: while one runs a network in ONNX Runtime (both cores), the other's numpy
+        and PIL steps (decoding, the detector's glue, alignment), which use one core, fill
+        the other (PIL, numpy and ONNX Runtime release the GIL).
         """
         sources = [as_source(p) for p in paths]
         chunks = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
@@ -135,13 +140,16 @@ class Embedder:
         if len(chunks) == 1:  # one batch (a query, an upload): no thread to start
             yield self._batch(chunks[0], _decode(chunks[0]), all_faces)
             return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_decode, chunks[0])
-            for n, chunk in enumerate(chunks):
-                decoded = pending.result()
-                if n + 1 < len(chunks):
-                    pending = pool.submit(_decode, chunks[n + 1])
-                yield self._batch(chunk, decoded, all_faces)
+        if self.aligner.detector == "mtcnn":
+            self.aligner.mtcnn  # noqa: B018  (its sessions opened once, before the threads share them)
+        with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT) as pool:
+            pending: deque = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(lambda c: self._batch(c, _decode(c), all_faces), chunk))
+                if len(pending) == BATCHES_IN_FLIGHT:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def _batch(self, sources: list[Source], decoded: list, all_faces: bool = False) -> list[Embedded | FileError]:
         results: list[Embedded | FileError | None] = [None] * len(sources)

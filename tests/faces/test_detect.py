@@ -135,18 +135,19 @@ def test_align_all_without_a_face_gives_the_fallback_alone():
 
 
 def test_mtcnn_crops_equal_area_interpolation():
-    """The numpy crops (separable pooling matrices) give interpolate(mode='area')'s pixels,
-    for boxes of any size, clipped at the image's edges."""
+    """The crops (four look-ups per pixel in the images' summed-area tables) give
+    interpolate(mode='area')'s pixels, for boxes of any size, clipped at the image's edges."""
     import torch
     from torch.nn.functional import interpolate
 
-    from facesearch.faces.mtcnn import _crops
+    from facesearch.faces.mtcnn import _crops, _integral
 
-    imgs = np.random.default_rng(0).integers(0, 256, (2, 3, 90, 120)).astype(np.float32)
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 90, 120, 3)).astype(np.uint8)
+    imgs = pixels.transpose(0, 3, 1, 2).astype(np.float32)
     boxes = np.array([[10.7, 5.2, 70.9, 80.1], [-8.0, -3.0, 30.0, 40.0], [100.0, 60.0, 140.0, 99.0],
                       [20.0, 20.0, 31.0, 25.0]], np.float32)
     inds = np.array([0, 1, 1, 0])
-    ours, kept, kept_inds = _crops(imgs, boxes, inds, 24)
+    ours, kept, kept_inds = _crops(_integral(pixels), boxes, inds, 24)
     np.testing.assert_array_equal(kept, boxes)
     np.testing.assert_array_equal(kept_inds, inds)
     for k, (x1, y1, x2, y2) in enumerate(np.trunc(boxes).astype(int)):
@@ -156,28 +157,33 @@ def test_mtcnn_crops_equal_area_interpolation():
 
 
 def test_mtcnn_pyramid_equals_area_interpolation():
-    """Every pyramid level, pooled by matrices, has interpolate(mode='area')'s pixels."""
+    """Every pyramid level, pooled from the summed-area tables, has interpolate(mode='area')'s
+    pixels; a large image needs 64-bit sums."""
     import torch
     from torch.nn.functional import interpolate
 
-    from facesearch.faces.mtcnn import _pyramid
+    from facesearch.faces.mtcnn import _integral, _pyramid
 
-    for shape, sizes in (((2, 3, 101, 77), [(31, 24), (22, 17), (13, 10)]),
-                         ((1, 3, 520, 530), [(157, 160), (111, 113)])):  # large: interpolate itself
-        imgs = np.random.default_rng(1).integers(0, 256, shape).astype(np.float32)
-        for level, size in zip(_pyramid(imgs, sizes), sizes):
-            ref = (interpolate(torch.from_numpy(imgs), size=size, mode="area") - 127.5) * 0.0078125
+    for shape, sizes in (((2, 101, 77, 3), [(31, 24), (22, 17), (13, 10)]),
+                         ((1, 520, 530, 3), [(157, 160), (111, 113)]),
+                         ((1, 3000, 3000, 3), [(40, 40)])):  # 255 x 3000^2 does not fit in int32
+        pixels = np.random.default_rng(1).integers(0, 256, shape).astype(np.uint8)
+        if shape[1] == 3000:
+            pixels[:] = 255
+        imgs = torch.from_numpy(pixels.transpose(0, 3, 1, 2).astype(np.float32))
+        for level, size in zip(_pyramid(_integral(pixels), sizes), sizes):
+            ref = (interpolate(imgs, size=size, mode="area") - 127.5) * 0.0078125
             np.testing.assert_allclose(level, ref.numpy(), atol=1e-5)
 
 
 def test_mtcnn_crops_leave_out_boxes_outside_the_image():
-    from facesearch.faces.mtcnn import _crops
+    from facesearch.faces.mtcnn import _crops, _integral
 
-    imgs = np.zeros((2, 3, 40, 40), np.float32)
+    table = _integral(np.zeros((2, 40, 40, 3), np.uint8))
     boxes = np.array([[50.0, 50.0, 70.0, 70.0], [5.0, 5.0, 30.0, 30.0]], np.float32)
-    crops, kept, inds = _crops(imgs, boxes, np.array([0, 1]), 24)
+    crops, kept, inds = _crops(table, boxes, np.array([0, 1]), 24)
     assert crops.shape == (1, 3, 24, 24) and np.array_equal(kept, boxes[1:]) and inds.tolist() == [1]
-    crops, kept, inds = _crops(imgs, boxes[:1], np.array([0]), 24)
+    crops, kept, inds = _crops(table, boxes[:1], np.array([0]), 24)
     assert crops.shape == (0, 3, 24, 24) and len(kept) == 0 and len(inds) == 0
 
 
@@ -201,25 +207,6 @@ def test_mtcnn_nets_export_prelu_as_max_min_with_the_same_outputs():
         want = net(x)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
-
-
-def test_mtcnn_detects_with_numpy_blas_on_one_thread(monkeypatch):
-    """Spinning OpenBLAS threads would take the core ONNX Runtime needs; the limit is scoped."""
-    from facesearch.faces import mtcnn
-
-    before = [lib["num_threads"] for lib in mtcnn.blas().info()]
-    if not before:
-        pytest.skip("threadpoolctl sees no BLAS library in this numpy")
-    seen = []
-
-    def fake_detect(*args):
-        seen.extend(lib["num_threads"] for lib in mtcnn.blas().info())
-        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.int64)
-
-    monkeypatch.setattr(mtcnn, "_detect", fake_detect)
-    assert mtcnn.MTCNN().detect([Image.new("RGB", (64, 64))]) == [(None, None, None)]
-    assert seen and set(seen) == {1}
-    assert [lib["num_threads"] for lib in mtcnn.blas().info()] == before
 
 
 @pytest.mark.parametrize("size", [(30, 30), (10, 500), (39, 39)])

@@ -59,3 +59,31 @@ def test_warm_up_runs_without_a_photo(fake_encoder_obj):
 def test_pil_images_of_any_mode(fake_encoder_obj, mode):
     (r,) = Embedder(fake_encoder_obj, "none").run([person_image(2).convert(mode)])
     assert isinstance(r, Embedded)
+
+
+def test_two_batches_are_embedded_at_once_and_results_keep_the_input_order(fake_encoder_obj):
+    """While one batch runs a network, the next one is decoded, detected and embedded in a
+    second thread (the other core); results still come in input order, errors in place."""
+    import threading
+
+    from facesearch.encoders.base import Encoder
+
+    both = threading.Barrier(2, timeout=10)  # broken (an error) unless two batches embed at once
+    seen = []
+
+    def forward(x):
+        seen.append(len(x))
+        if len(seen) <= 2:
+            both.wait()
+        return fake_encoder_obj.forward(x)
+
+    encoder = Encoder(forward, fake_encoder_obj.card)
+    photos = [person_image(i % 3) for i in range(5)]
+    photos[3] = PhotoBytes("bad.txt", b"not an image")
+    results = list(Embedder(encoder, "none").run(photos, batch_size=2))
+    assert [type(r) for r in results] == [Embedded, Embedded, Embedded, FileError, Embedded]
+    assert results[3].path == "bad.txt"
+    want = [Embedder(fake_encoder_obj, "none").run([p]) for p in photos]
+    for got, (one,) in zip(results, want):
+        if isinstance(got, Embedded):
+            np.testing.assert_allclose(got.vector, one.vector, atol=1e-6)
