@@ -1,0 +1,264 @@
+"""Fine-tune SFace's last block and embedding layer on a CPU, from cached activations.
+
+    # once: SFace's frozen part (conv_1 .. conv_13) run over FACECOM train, kept on disk
+    python -m training.sface_tail cache /work/shared/data/facecom/train ~/facesearch-runs/cpu-ft
+    # a recipe: which part trains, optimiser settings; its figures on `select` after every epoch
+    python -m training.sface_tail train ~/facesearch-runs/cpu-ft --name fc-lr0.01 --train fc --lr 0.01
+
+Almost all of SFace's cost is the convolutions before its last block, and those stay as
+published: their output for every training crop and its mirror (1024 x 7 x 7, float16) is
+computed once with ONNX Runtime and cached, resumably, in ``RUN/acts``. Training then runs
+only the tail (``--train conv14``: the last depthwise + pointwise block, BatchNorm and the
+50,176 -> 128 embedding layer; ``--train fc``: the embedding layer and its BatchNorm) with an
+ArcFace margin head (training.losses, started at the class prototypes), SGD and a warm-up +
+cosine schedule. BatchNorm statistics stay as published (the tail sees one mirror of each
+crop at random per epoch; FACECOM's own distorted photos are most of the crops).
+
+Identities are split as the GPU recipe splits them (training.gpu_recipe.split_names): the
+tail trains on ``fit``; after every epoch its flip-averaged embeddings of ``select`` are scored
+(protocol B top-1, distorted queries against clean galleries) and the state is kept in
+``RUN/runs/NAME/epoch-K.pt``, so a run resumes after the last finished epoch. ``check`` is
+not looked at here (benchmarks/sface_tail.py scores the chosen state on it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+from tqdm import tqdm
+
+from .data import CropSet, load_crops
+from .gpu_recipe import score, split_names
+from .losses import MarginHead
+from .sface import SFaceNet, from_onnx
+
+CUT = 25  # SFaceNet.features[:CUT] (conv_1 .. conv_13) stays frozen; its output is cached
+SHAPE = (1024, 7, 7)
+PARTS = ("fit", "select", "check")
+VIEWS = ("plain", "flip")
+TRAINABLE = ("conv14", "fc")
+
+
+class Prefix(nn.Module):
+    """RGB 0..255 -> the activations at the cut (what is cached)."""
+
+    def __init__(self, net: SFaceNet):
+        super().__init__()
+        self.features = net.features[:CUT]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features((x - 127.5) * 0.0078125)
+
+
+class Tail(nn.Module):
+    """The activations at the cut -> SFace's raw 128-d embedding (the rest of SFaceNet)."""
+
+    def __init__(self, net: SFaceNet):
+        super().__init__()
+        self.features, self.bn, self.dropout, self.fc, self.bn_fc = (net.features[CUT:], net.bn, net.dropout,
+                                                                     net.fc, net.bn_fc)
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.bn(self.features(a)))
+        return self.bn_fc(self.fc(torch.flatten(x, 1)))
+
+    def trainable(self, part: str) -> list[nn.Parameter]:
+        """Parameters that train (all others are frozen), BatchNorm statistics kept as published."""
+        mods = [self.fc, self.bn_fc] + ([self.features, self.bn] if part == "conv14" else [])
+        for p in self.parameters():
+            p.requires_grad_(False)
+        params = [p for m in mods for p in m.parameters()]
+        for p in params:
+            p.requires_grad_(True)
+        return params
+
+    def train(self, mode: bool = True) -> "Tail":
+        super().train(mode)
+        for m in self.modules():  # dropout follows `mode`; BatchNorm never updates its statistics
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+        return self
+
+
+# ---------------------------------------------------------------------------------- cache
+class Activations:
+    """``RUN/acts/{part}-{view}.f16``: N x 1024 x 7 x 7 float16 rows, filled in order;
+    ``{part}-{view}.done`` holds how many rows are final (so a stopped run resumes)."""
+
+    def __init__(self, run: Path, part: str, view: str, n: int, mode: str = "r"):
+        self.path, self.done_path = run / "acts" / f"{part}-{view}.f16", run / "acts" / f"{part}-{view}.done"
+        self.n = n
+        if mode == "w+" and not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.lib.format.open_memmap(self.path, "w+", np.float16, (n, *SHAPE)).flush()
+        self.array = np.load(self.path, mmap_mode="r+" if mode == "w+" else "r")
+
+    @property
+    def done(self) -> int:
+        return int(self.done_path.read_text()) if self.done_path.exists() else 0
+
+    def mark(self, rows: int) -> None:
+        self.array.flush()
+        tmp = self.done_path.with_suffix(".tmp")
+        tmp.write_text(str(rows))
+        tmp.replace(self.done_path)
+
+    @classmethod
+    def complete(cls, run: Path, part: str, view: str, n: int) -> "Activations | None":
+        a = cls(run, part, view, n) if (run / "acts" / f"{part}-{view}.f16").exists() else None
+        return a if a is not None and a.done == n else None
+
+
+def export_prefix(sface_path: str | Path, out: Path) -> Path:
+    """The frozen part as an ONNX graph (ONNX Runtime runs depthwise convolutions faster)."""
+    if not out.exists():
+        torch.onnx.export(Prefix(from_onnx(sface_path)).eval(), (torch.rand(2, 3, 112, 112) * 255,), str(out),
+                          input_names=["x"], dynamic_axes={"x": {0: "n"}}, opset_version=17, dynamo=False)
+    return out
+
+
+def cache(sets: dict[str, CropSet], run: Path, sface_path: str | Path, batch: int = 32, threads: int = 2) -> None:
+    """Fill every part's activations (plain and mirrored), resuming where a stopped run left off."""
+    import onnxruntime as ort
+
+    run.mkdir(parents=True, exist_ok=True)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(export_prefix(sface_path, run / "prefix.onnx")), opts,
+                                   providers=["CPUExecutionProvider"])
+    # fit's plain views first (training can start on them), the mirrors last
+    order = [("fit", "plain"), ("select", "plain"), ("select", "flip"), ("check", "plain"), ("check", "flip"),
+             ("fit", "flip")]
+    for part, view in order:
+        crops = sets[part].crops
+        acts = Activations(run, part, view, len(crops), "w+")
+        start = acts.done
+        for i in tqdm(range(start, len(crops), batch), desc=f"{part} {view}", initial=start // batch,
+                      total=math.ceil(len(crops) / batch)):
+            x = crops[i:i + batch].transpose(0, 3, 1, 2).astype(np.float32)
+            if view == "flip":
+                x = np.ascontiguousarray(x[..., ::-1])
+            acts.array[i:i + len(x)] = session.run(None, {"x": x})[0].astype(np.float16)
+            if (i // batch) % 20 == 19 or i + batch >= len(crops):
+                acts.mark(min(i + batch, len(crops)))
+
+
+# ---------------------------------------------------------------------------------- training
+@torch.no_grad()
+def embed(tail: Tail, plain: np.ndarray, flip: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
+    """L2-normalised embeddings from cached activations, flip-averaged when ``flip`` is given
+    (as facesearch's encoders embed)."""
+    tail.eval()
+    out = []
+    for i in range(0, len(plain), batch):
+        e = tail(torch.from_numpy(np.asarray(plain[i:i + batch], np.float32)))
+        if flip is not None:
+            e = e + tail(torch.from_numpy(np.asarray(flip[i:i + batch], np.float32)))
+        out.append(F.normalize(e, dim=1).numpy())
+    return np.concatenate(out)
+
+
+def parts(train_dir: str) -> dict[str, CropSet]:
+    """fit / select / check CropSets of FACECOM train (the GPU recipe's split)."""
+    train = load_crops(train_dir)
+    split = split_names(train.names)
+    return {k: train.identities(split[k]) for k in PARTS}
+
+
+def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str, part: str, lr: float,
+          epochs: int, batch: int = 128, margin: float = 0.3, seed: int = 0) -> list[dict]:
+    """Train one recipe, scoring ``select`` after every epoch; resumes after the last saved epoch."""
+    fit, select = sets["fit"], sets["select"]
+    acts = {(p, v): Activations.complete(run, p, v, len(sets[p].labels)) for p in ("fit", "select") for v in VIEWS}
+    if acts["fit", "plain"] is None or acts["select", "plain"] is None or acts["select", "flip"] is None:
+        raise SystemExit("the activations of fit (plain) and select (both views) are not cached yet: run `cache`")
+    fit_views = [acts["fit", v].array for v in VIEWS if acts["fit", v] is not None]
+    out = run / "runs" / name
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    tail = Tail(from_onnx(sface_path))
+    head = MarginHead(128, len(fit.names), s=32.0, m=margin)
+    protos = torch.from_numpy(embed(tail, *[v for v in fit_views[:2]]))
+    head.init_from_prototypes(torch.zeros(len(fit.names), 128).index_add_(0, torch.from_numpy(fit.labels), protos))
+    params = tail.trainable(part) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    steps = epochs * (len(fit.labels) // batch)
+    warm = max(1, steps // 20)
+    sched = SequentialLR(opt, [LinearLR(opt, 0.05, 1.0, warm), CosineAnnealingLR(opt, steps - warm)], [warm])
+    hist_path = out / "history.json"
+    history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+    if not history:
+        history.append({"epoch": 0, **score(embed(tail, acts["select", "plain"].array, acts["select", "flip"].array),
+                                            select)})
+    done = max((int(p.stem.split("-")[1]) for p in out.glob("epoch-*.pt")), default=0)
+    if done:
+        state = torch.load(out / f"epoch-{done}.pt", map_location="cpu")
+        tail.load_state_dict(state["tail"]), head.load_state_dict(state["head"])
+        opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
+    labels = torch.from_numpy(fit.labels)
+    rng = np.random.default_rng([seed, done])
+    for epoch in range(done + 1, epochs + 1):
+        t0, total, n = time.monotonic(), 0.0, 0
+        tail.train()
+        order = rng.permutation(len(fit.labels))
+        view = rng.integers(0, len(fit_views), len(fit.labels))  # one mirror of each crop per epoch
+        for i in tqdm(range(0, len(order) - batch + 1, batch), desc=f"{name} epoch {epoch}", leave=False):
+            idx = np.sort(order[i:i + batch])  # sorted rows read faster from the memory map
+            x = torch.from_numpy(np.stack([fit_views[view[j]][j] for j in idx]).astype(np.float32))
+            y = labels[idx]
+            loss = F.cross_entropy(head(tail(x), y), y, label_smoothing=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, n = total + loss.item(), n + 1
+        rec = {"epoch": epoch, "loss": round(total / n, 4), "lr": opt.param_groups[0]["lr"],
+               "seconds": round(time.monotonic() - t0, 1),
+               **score(embed(tail, acts["select", "plain"].array, acts["select", "flip"].array), select)}
+        history.append(rec)
+        torch.save({"tail": tail.state_dict(), "head": head.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "recipe": {"train": part, "lr": lr, "epochs": epochs,
+                                                            "batch": batch, "margin": margin, "seed": seed}},
+                   out / f"epoch-{epoch}.pt")
+        hist_path.write_text(json.dumps(history, indent=1))
+        print(json.dumps(rec), flush=True)
+    return history
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cache", help="run the frozen part over FACECOM train once (resumable)")
+    c.add_argument("train_dir")
+    c.add_argument("run", type=Path)
+    t = sub.add_parser("train", help="train the tail, scoring select after every epoch (resumable)")
+    t.add_argument("run", type=Path)
+    t.add_argument("--train-dir", default="/work/shared/data/facecom/train")
+    t.add_argument("--name", required=True)
+    t.add_argument("--train", choices=TRAINABLE, default="fc", help="which part trains")
+    t.add_argument("--lr", type=float, default=0.01)
+    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--batch", type=int, default=128)
+    t.add_argument("--margin", type=float, default=0.3)
+    for p in (c, t):
+        p.add_argument("--sface", default=str(Path(__file__).resolve().parents[1] / "facesearch" / "weights"
+                                              / "sface_2021dec_int8bq.onnx"))
+        p.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.cmd == "cache":
+        cache(parts(a.train_dir), a.run, a.sface, threads=a.threads)
+    else:
+        train(a.run, parts(a.train_dir), a.sface, a.name, a.train, a.lr, a.epochs, a.batch, a.margin)
+
+
+if __name__ == "__main__":
+    main()
