@@ -35,6 +35,8 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 from tqdm import tqdm
 
+from facesearch.encoders.torch_net import export_onnx
+
 from .data import CropSet, load_crops
 from .gpu_recipe import score, split_names
 from .losses import MarginHead
@@ -120,8 +122,7 @@ class Activations:
 def export_prefix(sface_path: str | Path, out: Path) -> Path:
     """The frozen part as an ONNX graph (ONNX Runtime runs depthwise convolutions faster)."""
     if not out.exists():
-        torch.onnx.export(Prefix(from_onnx(sface_path)).eval(), (torch.rand(2, 3, 112, 112) * 255,), str(out),
-                          input_names=["x"], dynamic_axes={"x": {0: "n"}}, opset_version=17, dynamo=False)
+        out.write_bytes(export_onnx(Prefix(from_onnx(sface_path)), torch.rand(2, 3, 112, 112) * 255))
     return out
 
 
