@@ -4,6 +4,8 @@
     python -m training.sface_tail cache /work/shared/data/facecom/train ~/facesearch-runs/cpu-ft
     # a recipe: which part trains, optimiser settings; its figures on `select` after every epoch
     python -m training.sface_tail train ~/facesearch-runs/cpu-ft --name fc-lr0.01 --train fc --lr 0.01
+    # the network with a trained tail as a graph facesearch runs (prints its SHA-256)
+    python -m training.sface_tail export ~/facesearch-runs/cpu-ft/runs/NAME/epoch-K.pt out.onnx
 
 Almost all of SFace's cost is the convolutions before its last block, and those stay as
 published: their output for every training crop and its mirror (1024 x 7 x 7, float16) is
@@ -234,6 +236,23 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
     return history
 
 
+def export(checkpoint: str | Path, out: str | Path, sface_path: str | Path, arch: str = "sface-facecom") -> str:
+    """The whole network, tail from ``checkpoint`` (an ``epoch-K.pt``), as a facesearch graph
+    (RGB 0..255 in, raw 128-d out; databases record the graph's SHA-256). Returns that SHA-256."""
+    from facesearch.encoders.base import file_checksum
+    from facesearch.encoders.graphs import card_metadata
+    from facesearch.encoders.sface import RAW_PIXELS
+    from facesearch.encoders.torch_net import fuse_batchnorm
+    from facesearch.files import atomic_write
+
+    net = from_onnx(sface_path)
+    Tail(net).load_state_dict(torch.load(checkpoint, map_location="cpu")["tail"])  # the tail shares net's modules
+    meta = {k: v for k, v in card_metadata(arch, RAW_PIXELS, 128, "").items() if v}  # no checksum: the file's own
+    with atomic_write(out) as f:
+        f.write(export_onnx(fuse_batchnorm(net), torch.zeros(2, 3, 112, 112), metadata=meta))
+    return file_checksum(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -249,13 +268,18 @@ def main() -> None:
     t.add_argument("--epochs", type=int, default=6)
     t.add_argument("--batch", type=int, default=128)
     t.add_argument("--margin", type=float, default=0.3)
-    for p in (c, t):
+    e = sub.add_parser("export", help="the network with a trained tail as an ONNX graph facesearch loads")
+    e.add_argument("checkpoint")
+    e.add_argument("out")
+    for p in (c, t, e):
         p.add_argument("--sface", default=str(Path(__file__).resolve().parents[1] / "facesearch" / "weights"
                                               / "sface_2021dec_int8bq.onnx"))
         p.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.cmd == "cache":
+    if a.cmd == "export":
+        print(export(a.checkpoint, a.out, a.sface), a.out)
+    elif a.cmd == "cache":
         cache(parts(a.train_dir), a.run, a.sface, threads=a.threads)
     else:
         train(a.run, parts(a.train_dir), a.sface, a.name, a.train, a.lr, a.epochs, a.batch, a.margin)

@@ -85,3 +85,24 @@ def test_cache_train_and_resume(tmp_path):
     assert json.loads((tmp_path / "runs" / "t" / "history.json").read_text()) == hist
     assert torch.equal(torch.load(tmp_path / "runs" / "t" / "epoch-2.pt")["tail"]["features.25.0.weight"],
                        state["tail"]["features.25.0.weight"])  # conv_14 frozen with --train fc
+
+
+@pytest.mark.skipif(not SFACE.exists(), reason=f"{SFACE} is absent (shared weights)")
+def test_export_gives_the_trained_network_as_a_facesearch_graph(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from facesearch.encoders.base import file_checksum
+    from facesearch.encoders.graphs import graph_net
+
+    net = sface_tail.from_onnx(SFACE)
+    tail = sface_tail.Tail(net)
+    with torch.no_grad():
+        tail.fc.weight.mul_(-1)  # a "trained" tail, unlike the published one
+    torch.save({"tail": tail.state_dict()}, tmp_path / "epoch-1.pt")
+    sha = sface_tail.export(tmp_path / "epoch-1.pt", tmp_path / "t.onnx", SFACE)
+    g = graph_net(tmp_path / "t.onnx")
+    assert (g.arch, g.embedding_dim, g.weights_checksum) == ("sface-facecom", 128, sha)
+    assert sha == file_checksum(tmp_path / "t.onnx")
+    x = np.random.default_rng(0).uniform(0, 255, (2, 3, 112, 112)).astype(np.float32)
+    with torch.no_grad():
+        expect = net.eval()(torch.from_numpy(x)).numpy()
+    assert np.abs(np.asarray(g.run(x)) - expect).max() < 1e-3
