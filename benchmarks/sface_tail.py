@@ -30,7 +30,7 @@ from facesearch.encoders import create_encoder  # noqa: E402
 from fusion_members import cached  # noqa: E402
 from training.gpu_recipe import choose_fusion, fuse, score  # noqa: E402
 from training.sface import from_onnx  # noqa: E402
-from training.sface_tail import VIEWS, Activations, Tail, embed, parts  # noqa: E402
+from training.sface_tail import PARTS, Tail, available, embed, parts  # noqa: E402
 
 SFACE = Path(__file__).resolve().parents[1] / "facesearch" / "weights" / "sface_2021dec_int8bq.onnx"
 
@@ -50,9 +50,10 @@ def main() -> None:
     ap.add_argument("--npz", type=Path, help="write the fine-tuned state's fusion (fusion_mfn_sface.npz layout)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    sets = parts(args.train_dir)
-    acts = {(p, v): Activations.complete(args.run, p, v, len(sets[p].labels)) for p in sets for v in VIEWS}
-    views = {p: [acts[p, v].array for v in VIEWS if acts[p, v] is not None] for p in sets}
+    full = parts(args.train_dir)
+    sets, views = available(args.run, full)
+    if set(sets) != set(PARTS):
+        raise SystemExit(f"cache the activations first (python -m training.sface_tail cache): found {sorted(sets)}")
 
     name, row = best_epoch(args.run)
     published = Tail(from_onnx(SFACE))
@@ -60,7 +61,9 @@ def main() -> None:
     if row["epoch"]:
         tuned.load_state_dict(torch.load(args.run / "runs" / name / f"epoch-{row['epoch']}.pt")["tail"])
     mfn = create_encoder()
-    emb_mfn = {p: cached(f"mobilefacenet-{p}", cs.crops, lambda c: mfn.embed(c)) for p, cs in sets.items()}
+    # the cache key is of the whole part; fit may be cached in part (its first rows)
+    emb_mfn = {p: cached(f"mobilefacenet-{p}", cs.crops, lambda c: mfn.embed(c))[:len(sets[p].labels)]
+               for p, cs in full.items()}
     rows, choices = {}, {}
     for label, tail in (("published", published), (f"fine-tuned ({name}, epoch {row['epoch']})", tuned)):
         emb = {p: embed(tail, *views[p]) for p in sets}
@@ -75,9 +78,11 @@ def main() -> None:
             args.npz.parent.mkdir(parents=True, exist_ok=True)
             np.savez(args.npz, proj_mobilefacenet=fusion["projections"][0], proj_sface=fusion["projections"][1],
                      weights=np.array([1 - c["w_sface"], c["w_sface"]]))
-    fit_views = "flip-averaged" if len(views["fit"]) == 2 else "unmirrored crops only (mirrors not cached)"
-    print(f"Chosen on `select`: {name}, epoch {row['epoch']} ({row.get('seconds', 0)} s an epoch). Fusion "
-          f"refitted for each state (WCCN on `fit`, {fit_views}; alphas and SFace weight on `select`): "
+    mirrored = {p: "flip-averaged" if len(v) == 2 else "unmirrored crops only" for p, v in views.items()}
+    print(f"Chosen on `select`: {name}, epoch {row['epoch']} ({row.get('seconds', 0)} s an epoch, trained on "
+          f"{len(sets['fit'].labels)} photos of {len(sets['fit'].names)} `fit` identities). SFace embeddings, "
+          f"both states: {', '.join(f'{p} {m}' for p, m in mirrored.items())} (what the activation cache holds). "
+          f"Fusion refitted for each state (WCCN on `fit`; alphas and SFace weight on `select`): "
           + "; ".join(f"{k}: alpha {c['alpha_mfn']} / {c['alpha_sface']}, SFace weight {c['w_sface']}"
                       for k, c in choices.items()) + ". Caveat: the shipped MobileFaceNet was fine-tuned on all of "
           "train, so the fused rows are optimistic on both `select` and `check`; compare them with each other.\n")

@@ -121,6 +121,24 @@ class Activations:
         return a if a is not None and a.done == n else None
 
 
+def available(run: Path, sets: dict[str, CropSet]) -> tuple[dict[str, CropSet], dict[str, list[np.ndarray]]]:
+    """What the cache holds so far: each part's crops and views (plain, and the mirrors where
+    those are complete). ``fit`` may be partial (its first finished rows: training can start
+    before the cache is full); ``select`` and ``check`` only count once their plain views are
+    complete (figures on part of a part would not compare)."""
+    out_sets, views = {}, {}
+    for part, cs in sets.items():
+        acts = {v: Activations(run, part, v, len(cs.labels)) for v in VIEWS
+                if (run / "acts" / f"{part}-{v}.f16").exists()}
+        rows = acts["plain"].done if "plain" in acts else 0
+        if rows == 0 or (part != "fit" and rows < len(cs.labels)):
+            continue
+        sub = cs.subset(np.arange(len(cs.labels)) < rows)
+        out_sets[part] = sub.identities({sub.names[i] for i in sub.labels})  # rows stay in order
+        views[part] = [a.array[:rows] for v, a in acts.items() if a.done >= rows]
+    return out_sets, views
+
+
 def export_prefix(sface_path: str | Path, out: Path) -> Path:
     """The frozen part as an ONNX graph (ONNX Runtime runs depthwise convolutions faster)."""
     if not out.exists():
@@ -128,8 +146,14 @@ def export_prefix(sface_path: str | Path, out: Path) -> Path:
     return out
 
 
-def cache(sets: dict[str, CropSet], run: Path, sface_path: str | Path, batch: int = 32, threads: int = 2) -> None:
-    """Fill every part's activations (plain and mirrored), resuming where a stopped run left off."""
+# fit's plain views first (training can start on them), the mirrors last
+ORDER = (("fit", "plain"), ("select", "plain"), ("select", "flip"), ("check", "plain"), ("check", "flip"),
+         ("fit", "flip"))
+
+
+def cache(sets: dict[str, CropSet], run: Path, sface_path: str | Path, batch: int = 32, threads: int = 2,
+          order=ORDER) -> None:
+    """Fill the activations of each (part, view) of ``order``, resuming where a stopped run left off."""
     import onnxruntime as ort
 
     run.mkdir(parents=True, exist_ok=True)
@@ -137,9 +161,6 @@ def cache(sets: dict[str, CropSet], run: Path, sface_path: str | Path, batch: in
     opts.intra_op_num_threads = threads
     session = ort.InferenceSession(str(export_prefix(sface_path, run / "prefix.onnx")), opts,
                                    providers=["CPUExecutionProvider"])
-    # fit's plain views first (training can start on them), the mirrors last
-    order = [("fit", "plain"), ("select", "plain"), ("select", "flip"), ("check", "plain"), ("check", "flip"),
-             ("fit", "flip")]
     for part, view in order:
         crops = sets[part].crops
         acts = Activations(run, part, view, len(crops), "w+")
@@ -179,17 +200,16 @@ def parts(train_dir: str) -> dict[str, CropSet]:
 def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str, part: str, lr: float,
           epochs: int, batch: int = 128, margin: float = 0.3, seed: int = 0) -> list[dict]:
     """Train one recipe, scoring ``select`` after every epoch; resumes after the last saved epoch."""
-    fit, select = sets["fit"], sets["select"]
-    acts = {(p, v): Activations.complete(run, p, v, len(sets[p].labels)) for p in ("fit", "select") for v in VIEWS}
-    if acts["fit", "plain"] is None or acts["select", "plain"] is None or acts["select", "flip"] is None:
-        raise SystemExit("the activations of fit (plain) and select (both views) are not cached yet: run `cache`")
-    fit_views = [acts["fit", v].array for v in VIEWS if acts["fit", v] is not None]
+    sets, views = available(run, sets)
+    if "fit" not in sets or "select" not in sets:
+        raise SystemExit("the activations of fit and select are not cached yet: run `cache`")
+    fit, select, fit_views = sets["fit"], sets["select"], views["fit"]
     out = run / "runs" / name
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     tail = Tail(from_onnx(sface_path))
     head = MarginHead(128, len(fit.names), s=32.0, m=margin)
-    protos = torch.from_numpy(embed(tail, *[v for v in fit_views[:2]]))
+    protos = torch.from_numpy(embed(tail, *fit_views))
     head.init_from_prototypes(torch.zeros(len(fit.names), 128).index_add_(0, torch.from_numpy(fit.labels), protos))
     params = tail.trainable(part) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
@@ -199,8 +219,7 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
     hist_path = out / "history.json"
     history = json.loads(hist_path.read_text()) if hist_path.exists() else []
     if not history:
-        history.append({"epoch": 0, **score(embed(tail, acts["select", "plain"].array, acts["select", "flip"].array),
-                                            select)})
+        history.append({"epoch": 0, **score(embed(tail, *views["select"]), select)})
     done = max((int(p.stem.split("-")[1]) for p in out.glob("epoch-*.pt")), default=0)
     if done:
         state = torch.load(out / f"epoch-{done}.pt", map_location="cpu")
@@ -225,7 +244,8 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
             total, n = total + loss.item(), n + 1
         rec = {"epoch": epoch, "loss": round(total / n, 4), "lr": opt.param_groups[0]["lr"],
                "seconds": round(time.monotonic() - t0, 1),
-               **score(embed(tail, acts["select", "plain"].array, acts["select", "flip"].array), select)}
+               **score(embed(tail, *views["select"]), select), "fit_photos": len(fit.labels),
+               "select_views": len(views["select"])}
         history.append(rec)
         torch.save({"tail": tail.state_dict(), "head": head.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "recipe": {"train": part, "lr": lr, "epochs": epochs,
@@ -259,6 +279,8 @@ def main() -> None:
     c = sub.add_parser("cache", help="run the frozen part over FACECOM train once (resumable)")
     c.add_argument("train_dir")
     c.add_argument("run", type=Path)
+    c.add_argument("--only", help="comma-separated part:view pairs to fill, in order (default: all, "
+                                  + ", ".join(f"{p}:{v}" for p, v in ORDER) + ")")
     t = sub.add_parser("train", help="train the tail, scoring select after every epoch (resumable)")
     t.add_argument("run", type=Path)
     t.add_argument("--train-dir", default="/work/shared/data/facecom/train")
@@ -280,7 +302,8 @@ def main() -> None:
     if a.cmd == "export":
         print(export(a.checkpoint, a.out, a.sface), a.out)
     elif a.cmd == "cache":
-        cache(parts(a.train_dir), a.run, a.sface, threads=a.threads)
+        order = [tuple(x.split(":")) for x in a.only.split(",")] if a.only else ORDER
+        cache(parts(a.train_dir), a.run, a.sface, threads=a.threads, order=order)
     else:
         train(a.run, parts(a.train_dir), a.sface, a.name, a.train, a.lr, a.epochs, a.batch, a.margin)
 

@@ -106,3 +106,17 @@ def test_export_gives_the_trained_network_as_a_facesearch_graph(tmp_path):
     with torch.no_grad():
         expect = net.eval()(torch.from_numpy(x)).numpy()
     assert np.abs(np.asarray(g.run(x)) - expect).max() < 1e-3
+
+
+def test_available_takes_fits_finished_rows_and_only_complete_parts(tmp_path):
+    sets = synthetic_parts()
+    n = {p: len(cs.labels) for p, cs in sets.items()}
+    fit = sface_tail.Activations(tmp_path, "fit", "plain", n["fit"], "w+")
+    fit.mark(6)  # 1.5 identities of 4 photos
+    sface_tail.Activations(tmp_path, "fit", "flip", n["fit"], "w+").mark(3)  # fewer rows: not used
+    sface_tail.Activations(tmp_path, "select", "plain", n["select"], "w+").mark(n["select"])
+    sface_tail.Activations(tmp_path, "check", "plain", n["check"], "w+").mark(n["check"] - 1)
+    got, views = sface_tail.available(tmp_path, sets)
+    assert set(got) == {"fit", "select"}
+    assert got["fit"].names == sets["fit"].names[:2] and list(got["fit"].labels) == [0, 0, 0, 0, 1, 1]
+    assert [len(v) for v in views["fit"]] == [6] and [len(v) for v in views["select"]] == [n["select"]]
