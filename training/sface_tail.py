@@ -70,9 +70,16 @@ class Tail(nn.Module):
         self.features, self.bn, self.dropout, self.fc, self.bn_fc = (net.features[CUT:], net.bn, net.dropout,
                                                                      net.fc, net.bn_fc)
 
+    def body(self, a: torch.Tensor) -> torch.Tensor:
+        """The last block and its BatchNorm (frozen with ``--train fc``: run once, see :func:`frozen_body`)."""
+        return self.bn(self.features(a))
+
+    def top(self, z: torch.Tensor) -> torch.Tensor:
+        """Dropout, the embedding layer and its BatchNorm."""
+        return self.bn_fc(self.fc(torch.flatten(self.dropout(z), 1)))
+
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.bn(self.features(a)))
-        return self.bn_fc(self.fc(torch.flatten(x, 1)))
+        return self.top(self.body(a))
 
     def trainable(self, part: str) -> list[nn.Parameter]:
         """Parameters that train (all others are frozen), BatchNorm statistics kept as published."""
@@ -177,17 +184,42 @@ def cache(sets: dict[str, CropSet], run: Path, sface_path: str | Path, batch: in
 
 # ---------------------------------------------------------------------------------- training
 @torch.no_grad()
-def embed(tail: Tail, plain: np.ndarray, flip: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
-    """L2-normalised embeddings from cached activations, flip-averaged when ``flip`` is given
-    (as facesearch's encoders embed)."""
+def embed(tail: Tail, plain: np.ndarray, flip: np.ndarray | None = None, batch: int = 256,
+          top_only: bool = False) -> np.ndarray:
+    """L2-normalised embeddings from cached activations (or, ``top_only``, from
+    :func:`frozen_body` outputs), flip-averaged when ``flip`` is given (as facesearch's encoders embed)."""
     tail.eval()
+    forward = tail.top if top_only else tail
     out = []
     for i in range(0, len(plain), batch):
-        e = tail(torch.from_numpy(np.asarray(plain[i:i + batch], np.float32)))
+        e = forward(torch.from_numpy(np.asarray(plain[i:i + batch], np.float32)))
         if flip is not None:
-            e = e + tail(torch.from_numpy(np.asarray(flip[i:i + batch], np.float32)))
+            e = e + forward(torch.from_numpy(np.asarray(flip[i:i + batch], np.float32)))
         out.append(F.normalize(e, dim=1).numpy())
     return np.concatenate(out)
+
+
+@torch.no_grad()
+def frozen_body(tail: Tail, acts: np.ndarray, batch: int = 256, cache: Path | None = None) -> np.ndarray:
+    """``tail.body`` of every row (float16): what the embedding layer sees when only it trains.
+    ``cache``: a file holding it (the published body only: it is reused, never checked)."""
+    if cache is not None and cache.exists():
+        return np.load(cache, mmap_mode="r")
+    tail.eval()
+    out = np.concatenate([tail.body(torch.from_numpy(np.asarray(acts[i:i + batch], np.float32))).half().numpy()
+                          for i in tqdm(range(0, len(acts), batch), desc="last block", leave=False)])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache.with_suffix(".tmp.npy"), out)
+        cache.with_suffix(".tmp.npy").replace(cache)
+    return out
+
+
+def published_body(run: Path, tail: Tail, views: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """:func:`frozen_body` of every cached view, kept in ``RUN/body`` (``tail``'s body must be the
+    published one)."""
+    return {p: [frozen_body(tail, a, cache=run / "body" / f"{p}-{v}-{len(a)}.npy") for v, a in zip(VIEWS, vs)]
+            for p, vs in views.items()}
 
 
 def parts(train_dir: str) -> dict[str, CropSet]:
@@ -203,13 +235,17 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
     sets, views = available(run, sets)
     if "fit" not in sets or "select" not in sets:
         raise SystemExit("the activations of fit and select are not cached yet: run `cache`")
-    fit, select, fit_views = sets["fit"], sets["select"], views["fit"]
+    fit, select, fit_views, sel_views = sets["fit"], sets["select"], views["fit"], views["select"]
     out = run / "runs" / name
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     tail = Tail(from_onnx(sface_path))
     head = MarginHead(128, len(fit.names), s=32.0, m=margin)
-    protos = torch.from_numpy(embed(tail, *fit_views))
+    top_only = part == "fc"
+    if top_only:  # the last block is frozen too: run it once, not every epoch
+        body = published_body(run, tail, {"fit": fit_views, "select": sel_views})
+        fit_views, sel_views = body["fit"], body["select"]
+    protos = torch.from_numpy(embed(tail, *fit_views, top_only=top_only))
     head.init_from_prototypes(torch.zeros(len(fit.names), 128).index_add_(0, torch.from_numpy(fit.labels), protos))
     params = tail.trainable(part) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
@@ -219,7 +255,7 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
     hist_path = out / "history.json"
     history = json.loads(hist_path.read_text()) if hist_path.exists() else []
     if not history:
-        history.append({"epoch": 0, **score(embed(tail, *views["select"]), select)})
+        history.append({"epoch": 0, **score(embed(tail, *sel_views, top_only=top_only), select)})
     done = max((int(p.stem.split("-")[1]) for p in out.glob("epoch-*.pt")), default=0)
     if done:
         state = torch.load(out / f"epoch-{done}.pt", map_location="cpu")
@@ -236,7 +272,7 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
             idx = np.sort(order[i:i + batch])  # sorted rows read faster from the memory map
             x = torch.from_numpy(np.stack([fit_views[view[j]][j] for j in idx]).astype(np.float32))
             y = labels[idx]
-            loss = F.cross_entropy(head(tail(x), y), y, label_smoothing=0.1)
+            loss = F.cross_entropy(head(tail.top(x) if top_only else tail(x), y), y, label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -244,8 +280,8 @@ def train(run: Path, sets: dict[str, CropSet], sface_path: str | Path, name: str
             total, n = total + loss.item(), n + 1
         rec = {"epoch": epoch, "loss": round(total / n, 4), "lr": opt.param_groups[0]["lr"],
                "seconds": round(time.monotonic() - t0, 1),
-               **score(embed(tail, *views["select"]), select), "fit_photos": len(fit.labels),
-               "select_views": len(views["select"])}
+               **score(embed(tail, *sel_views, top_only=top_only), select), "fit_photos": len(fit.labels),
+               "select_views": len(sel_views)}
         history.append(rec)
         torch.save({"tail": tail.state_dict(), "head": head.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "recipe": {"train": part, "lr": lr, "epochs": epochs,
@@ -290,10 +326,13 @@ def main() -> None:
     t.add_argument("--epochs", type=int, default=6)
     t.add_argument("--batch", type=int, default=128)
     t.add_argument("--margin", type=float, default=0.3)
+    b = sub.add_parser("body", help="run the (published) last block over the cached activations once")
+    b.add_argument("run", type=Path)
+    b.add_argument("--train-dir", default="/work/shared/data/facecom/train")
     e = sub.add_parser("export", help="the network with a trained tail as an ONNX graph facesearch loads")
     e.add_argument("checkpoint")
     e.add_argument("out")
-    for p in (c, t, e):
+    for p in (c, t, b, e):
         p.add_argument("--sface", default=str(Path(__file__).resolve().parents[1] / "facesearch" / "weights"
                                               / "sface_2021dec_int8bq.onnx"))
         p.add_argument("--threads", type=int, default=2)
@@ -301,6 +340,8 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     if a.cmd == "export":
         print(export(a.checkpoint, a.out, a.sface), a.out)
+    elif a.cmd == "body":
+        published_body(a.run, Tail(from_onnx(a.sface)), available(a.run, parts(a.train_dir))[1])
     elif a.cmd == "cache":
         order = [tuple(x.split(":")) for x in a.only.split(",")] if a.only else ORDER
         cache(parts(a.train_dir), a.run, a.sface, threads=a.threads, order=order)
