@@ -30,7 +30,7 @@ from facesearch.encoders import create_encoder  # noqa: E402
 from fusion_members import cached  # noqa: E402
 from training.gpu_recipe import choose_fusion, fuse, score  # noqa: E402
 from training.sface import from_onnx  # noqa: E402
-from training.sface_tail import PARTS, Tail, available, embed, parts  # noqa: E402
+from training.sface_tail import PARTS, Tail, available, embed, parts, published_body  # noqa: E402
 
 SFACE = Path(__file__).resolve().parents[1] / "facesearch" / "weights" / "sface_2021dec_int8bq.onnx"
 
@@ -58,15 +58,22 @@ def main() -> None:
     name, row = best_epoch(args.run)
     published = Tail(from_onnx(SFACE))
     tuned = Tail(from_onnx(SFACE))
+    recipe = {"train": "fc"}
     if row["epoch"]:
-        tuned.load_state_dict(torch.load(args.run / "runs" / name / f"epoch-{row['epoch']}.pt")["tail"])
+        state = torch.load(args.run / "runs" / name / f"epoch-{row['epoch']}.pt")
+        tuned.load_state_dict(state["tail"])
+        recipe = state["recipe"]
+    body = published_body(args.run, published, views)  # the published last block, run once
     mfn = create_encoder()
     # the cache key is of the whole part; fit may be cached in part (its first rows)
     emb_mfn = {p: cached(f"mobilefacenet-{p}", cs.crops, lambda c: mfn.embed(c))[:len(sets[p].labels)]
                for p, cs in full.items()}
     rows, choices = {}, {}
     for label, tail in (("published", published), (f"fine-tuned ({name}, epoch {row['epoch']})", tuned)):
-        emb = {p: embed(tail, *views[p]) for p in sets}
+        if tail is published or recipe["train"] == "fc":
+            emb = {p: embed(tail, *body[p], top_only=True) for p in sets}
+        else:
+            emb = {p: embed(tail, *views[p]) for p in sets}
         fusion = choose_fusion([emb_mfn["fit"], emb["fit"]], sets["fit"].labels,
                                [emb_mfn["select"], emb["select"]], sets["select"])
         c = choices[label] = fusion["choice"]
