@@ -14,10 +14,13 @@ only the tail (``--train conv14``: the last depthwise + pointwise block, BatchNo
 50,176 -> 128 embedding layer; ``--train fc``: the embedding layer and its BatchNorm) with an
 ArcFace margin head (training.losses, started at the class prototypes), SGD and a warm-up +
 cosine schedule. BatchNorm statistics stay as published (the tail sees one mirror of each
-crop at random per epoch; FACECOM's own distorted photos are most of the crops).
+crop at random per epoch; FACECOM's own distorted photos are most of the crops). With
+``--train fc`` the frozen last block runs once (``RUN/body``; ``body`` fills it ahead).
 
+Training and scoring use what the cache holds so far (:func:`available`): ``fit``'s finished
+rows, and mirrors only where they are complete; ``cache --only`` chooses what is cached first.
 Identities are split as the GPU recipe splits them (training.gpu_recipe.split_names): the
-tail trains on ``fit``; after every epoch its flip-averaged embeddings of ``select`` are scored
+tail trains on ``fit``; after every epoch its embeddings of ``select`` are scored
 (protocol B top-1, distorted queries against clean galleries) and the state is kept in
 ``RUN/runs/NAME/epoch-K.pt``, so a run resumes after the last finished epoch. ``check`` is
 not looked at here (benchmarks/sface_tail.py scores the chosen state on it).
