@@ -131,7 +131,7 @@ def open_set(people: list[Path], work: Path, name: str, model: str, before: Rule
                     else:
                         c["strangers"][0] += got is not None
                         c["strangers"][1] += 1
-    return {"enrolled": len(people) // 2, "identities": len(people), "halves": len(halves), "decided_by": sources,
+    return {"enrolled": (len(people) + 1) // 2, "identities": len(people), "halves": len(halves), "decided_by": sources,
             "counts": {f"{cal} {subset}": {k: {"rate": a / n if n else None, "accepted": a, "queries": n}
                                            for k, (a, n) in c.items()} for (cal, subset), c in counts.items()}}
 

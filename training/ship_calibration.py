@@ -204,6 +204,7 @@ def ship(model: str, train: Path, out: Path, cache_dir: Path, gender: Path | Non
     }
     book = json.loads(out.read_text()) if out.is_file() else {}
     book[card.checksum] = entry
+    entry = {**entry, "checksum": card.checksum}
     with atomic_write(out) as f:
         f.write((json.dumps(book, indent=1) + "\n").encode())
     return entry
@@ -228,10 +229,39 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     entry = ship(a.model, a.train, a.out, a.cache_dir, a.gender, a.target_far, a.target_fpir, a.clusters, a.top_n, a.seed,
                  a.norm == "shift")
-    print(json.dumps({k: entry[k] for k in ("data", "verification", "identification")}, indent=1))
-    print(f"cohort: {len(entry['cohort']['centroids'])} centroids, each pooling >= "
-          f"{min(entry['cohort']['identities'])} identities; written to {a.out}")
+    print(report(entry, a.model, a.out))
 
+
+def report(entry: dict, model: str, out: Path) -> str:
+    """Markdown: how the identification target was chosen, what ships, the figures of the
+    check third (``benchmarks/results.py record`` keeps it as data)."""
+    ident, verify = entry["identification"], entry["verification"]
+    lines = [f"# Shipped calibration of `--model {model}` (checksum {entry.get('checksum', '')[:12]})", "",
+             f"{entry['data']}. Cohort: {len(entry['cohort']['centroids'])} centroids, each pooling >= "
+             f"{min(entry['cohort']['identities'])} identities. Written to {out}.", ""]
+    choice = ident.get("target_choice")
+    if choice:
+        lines += [f"Identification target chosen on the fit third: {choice['method']}.", "",
+                  "| target FPIR | strangers accepted (+ 1 s.e.) | named rightly | named wrongly | chosen |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['target_fpir']:.2%} | {r['strangers']:.2%} (+{r['strangers_se']:.2%}; {r['strangers_accepted']}/"
+                  f"{r['stranger_queries']}) | {r['right']:.2%} | {r['wrong']:.2%} | "
+                  f"{'**yes**' if r['target_fpir'] == choice['chosen'] else ''} |" for r in choice["candidates"]]
+        lines.append("")
+    lines += [f"Verification threshold {verify['threshold']:.4f} (cohort units, target FAR {verify['target_far']:g}); "
+              f"identification target FPIR {ident['target_fpir']:g}. Check third (people neither choice used):", "",
+              "| gallery size | floor | margin | FPIR (check third) | TPIR (check third) |", "|---|---|---|---|---|"]
+    floors = {r["gallery_size"]: r for r in ident["rules"]}
+    for m in ident["check"]:
+        r = floors[m["gallery_size"]]
+        margin = "-" if r["margin"] is None else f"{r['margin']:.4f}"
+        lines.append(f"| {m['gallery_size']} | {r['floor']:.4f} | {margin} | {m['fpir']:.2%} | {m['tpir']:.2%} |")
+    check = verify["check"]
+    lines += ["", "| check third, compare | FAR all | woman-woman | man-man | mixed | TAR |", "|---|---|---|---|---|---|",
+              "| shipped verification threshold | " + " | ".join(
+                  "-" if check[g]["far"] is None else f"{check[g]['far']:.2%}"
+                  for g in ("all", "woman-woman", "man-man", "mixed")) + f" | {check['tar']:.2%} |"]
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()
