@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -238,7 +239,7 @@ def report(entry: dict, model: str, out: Path) -> str:
     ident, verify = entry["identification"], entry["verification"]
     lines = [f"# Shipped calibration of `--model {model}` (checksum {entry.get('checksum', '')[:12]})", "",
              f"{entry['data']}. Cohort: {len(entry['cohort']['centroids'])} centroids, each pooling >= "
-             f"{min(entry['cohort']['identities'])} identities. Written to {out}.", ""]
+             f"{min(entry['cohort']['identities'])} identities. Written to {os.path.relpath(out)}.", ""]
     choice = ident.get("target_choice")
     if choice:
         lines += [f"Identification target chosen on the fit third: {choice['method']}.", "",
