@@ -79,8 +79,8 @@ def open_set(data: Labelled, people: list[str], enrolled: list[str], cohort: Coh
     for person in np.unique(truth):
         m = truth == person
         if known[m][0]:
-            out[data.names[person]] = [0, 0, int((named[m] == person).sum()), int(((named[m] >= 0) & (named[m] != person)).sum()),
-                                       int(m.sum())]
+            wrong = int(((named[m] >= 0) & (named[m] != person)).sum())
+            out[data.names[person]] = [0, 0, int((named[m] == person).sum()), wrong, int(m.sum())]
         else:
             out[data.names[person]] = [int((named[m] >= 0).sum()), int(m.sum()), 0, 0, 0]
     return out
