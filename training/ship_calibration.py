@@ -32,13 +32,13 @@ import numpy as np
 from facesearch.config import SHIPPED_CALIBRATION
 from facesearch.evaluation import metrics
 from facesearch.evaluation.labelled import Labelled, query_gallery
-from facesearch.evaluation.thresholds import (genuine_accept_rate, identification_threshold, identity_scores,
+from facesearch.evaluation.thresholds import (genuine_accept_rate, identification_threshold, identity_scores, needed,
                                               stranger_rate, verification_threshold)
 from facesearch.files import atomic_write
 from facesearch.gallery.cohort import fit_cohort
 
 from .data import DEFAULT_CACHE, holdout_names, load_crops
-from .open_set import choose_target
+from .open_set import CANDIDATE_TARGETS, choose_target
 
 GALLERY_SIZES = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)  # larger: the data cannot support FPIR 1%
 # With --gender, no same-sex group's impostors may pass more than this many times the target
@@ -175,7 +175,8 @@ def ship(model: str, train: Path, out: Path, cache_dir: Path, gender: Path | Non
             part = subset(fit, names)
             return rules_for(identification_rules(part, genders, target, force=True))
 
-        choice = choose_target(fit, cohort, choose, seed=seed)
+        queries = sum(k != "clean" for k in fit.kinds)  # the shipped rules must be supported by the fit third
+        choice = choose_target(fit, cohort, choose, [t for t in CANDIDATE_TARGETS if needed(t) <= queries], seed=seed)
         target_fpir = choice["chosen"]
     tv, _ = verification_threshold(fit, "far", target_far)
     group_tv, group_floor = group_thresholds(fit, genders, target_far, target_fpir)
