@@ -148,6 +148,8 @@ def unknown_reason(r) -> str:
 
 
 def format_result(r) -> str:
+    from ..gallery.decision import UNUSABLE
+
     lines = [shown(r.query) + ("" if r.face is None or r.face.detected else "  (no face found: centre crop)")]
     for i, m in enumerate(r.matches, 1):
         lines.append(f"  {i:>2}. {shown(m.identity):<30} {m.score:7.4f}  {shown(m.photo)}")
@@ -169,6 +171,8 @@ def format_result(r) -> str:
     for i, f in enumerate(r.faces or [], 1):
         best = f"{shown(f.matches[0].identity)} {f.matches[0].score:.4f}" if f.matches else "(gallery is empty)"
         verdict = {None: "", True: "  ACCEPTED", False: "  UNKNOWN"}[f.accepted]
+        if f.accepted is False and f.reason and f.reason != UNUSABLE:  # that one has its own note
+            verdict += f" ({f.reason})"
         gender = f"  {format_gender(f.attributes)}" if f.attributes else ""
         lines.append(f"  face {i}{face_place(f.box)}: {best}{verdict}{unusable_note(f.face)}{gender}")
     return "\n".join(lines)

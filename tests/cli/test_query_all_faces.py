@@ -40,3 +40,14 @@ def test_boxes_of_a_large_photo_are_in_its_own_pixels(tmp_path, monkeypatch, gal
         line = json.loads(run(main, ["query", str(photo), "--json", "--all-faces"]).stdout)
         assert line["face_found"] is True
         assert line["faces"][0]["box"] == pytest.approx(expected_box(*size), abs=0.1)
+
+
+def test_each_unknown_face_says_why_in_one_phrase(tmp_path, monkeypatch, gallery_dir):
+    """Issue 24 item 4: with --all-faces every face line said only UNKNOWN, not why."""
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke
+    assert run(main, ["index", str(gallery_dir), "--model", "fake", "--detector", "none"]).exit_code == 0
+    q = str(gallery_dir / "bob" / "distortion" / "bob_0001_noisy.jpg")
+    text = run(main, ["query", q, "--all-faces", "--threshold", "1.01"]).stdout
+    assert "face 1 (centre crop, no face found): bob" in text
+    assert text.rstrip().endswith("UNKNOWN (low score)"), text
