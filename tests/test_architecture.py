@@ -111,3 +111,14 @@ def test_facesearch_never_imports_training():
     """training plugs into facesearch (the `facesearch.commands` entry point), never the reverse."""
     for path in PACKAGE.rglob("*.py"):
         assert not [n for n in imports(path) if n == "training" or n.startswith("training.")], path
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject.toml lists the packages a plain `pip install` ships (the editable install the
+    tests use finds every folder, so a package missing from the list only fails for users)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "facesearch").rglob("__init__.py")}
+    found |= {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "training").rglob("__init__.py")}
+    assert found - listed == set()
