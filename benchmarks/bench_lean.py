@@ -112,6 +112,32 @@ def serve(venv: Path, root: Path, db: Path, requests: int, seconds: float, out: 
             "per_s_1": by_clients[1]["per_s"], "per_s_4": by_clients[4]["per_s"], "per_s_16": by_clients[16]["per_s"]}
 
 
+def report(out: dict) -> None:
+    """The Markdown tables `benchmarks/results.py record` keeps, from one run's figures."""
+    b, a = out["before"], out["after"]
+    load = out["machine"]
+    print(f"# Lean runtime: today's main vs the ONNX-only runtime, side by side ({load['cpus']} CPUs, load average "
+          f"{load['load_before'][0]:.1f} at the start, {load['load_after'][0]:.1f} at the end)")
+    print("| | before | after | ratio |")
+    print("|---|---|---|---|")
+    r = out["ratios"]
+    print(f"| venv size (GB) | {b['install']['venv_bytes'] / 1e9:.2f} | {a['install']['venv_bytes'] / 1e9:.2f} | "
+          f"{r['venv_size_after_over_before']:.2f}x |")
+    print(f"| install (s) | {b['install']['seconds']:.0f} | {a['install']['seconds']:.0f} | "
+          f"{r['install_time_after_over_before']:.2f}x |")
+    print(f"| cold query, median (s) | {b['cold_query']['median_s']:.2f} | {a['cold_query']['median_s']:.2f} | "
+          f"{r['cold_query_before_over_after']:.2f}x faster |")
+    print(f"| pipeline (photos/s) | {b['pipeline']['photos_per_s']:.1f} | {a['pipeline']['photos_per_s']:.1f} | "
+          f"{r['pipeline_after_over_before']:.2f}x |")
+    print(f"| serve p50 (ms) | {b['serve']['p50_ms']:.1f} | {a['serve']['p50_ms']:.1f} | "
+          f"{r['serve_p50_after_over_before']:.2f}x |")
+    print(f"| serve, 4 clients (searches/s) | {b['serve']['per_s_4']:.1f} | {a['serve']['per_s_4']:.1f} | "
+          f"{r['serve_throughput4_after_over_before']:.2f}x |")
+    print(f"pipeline vectors, before vs after: max |difference| {out['pipeline_vectors_max_abs_diff']:.2e}; "
+          f"torch installed: before {b['install']['torch_installed']}, after {a['install']['torch_installed']}")
+    print("```\n" + json.dumps(out, indent=1) + "\n```")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", type=Path, help="FACECOM val (person folders with distortion/)")
@@ -128,10 +154,14 @@ def main():
     ap.add_argument("--serve-only", action="store_true", help="with --reuse: measure serve again, keep the rest")
     ap.add_argument("--json", type=Path, default=None, help="the raw figures (default: WORK/lean_runtime.json); "
                     "the printed report is what `benchmarks/results.py record lean_runtime -- ...` keeps")
+    ap.add_argument("--report", action="store_true", help="print the report of the figures in --json (a run "
+                    "already made, e.g. to record it with benchmarks/results.py) and measure nothing")
     args = ap.parse_args()
     args.root = args.root.resolve()  # the photo list and gallery links are read from other folders
     args.work.mkdir(parents=True, exist_ok=True)
     args.json = args.json or args.work / "lean_runtime.json"
+    if args.report:
+        return report(json.loads(args.json.read_text()))
     previous = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
     people = sorted(p for p in args.root.iterdir() if p.is_dir())
     gallery = args.work / "gallery10"
@@ -202,27 +232,7 @@ def main():
     out["machine"]["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
-    load = out["machine"]
-    print(f"# Lean runtime: today's main vs the ONNX-only runtime, side by side ({load['cpus']} CPUs, load average "
-          f"{load['load_before'][0]:.1f} at the start, {load['load_after'][0]:.1f} at the end)")
-    print("| | before | after | ratio |")
-    print("|---|---|---|---|")
-    r = out["ratios"]
-    print(f"| venv size (GB) | {b['install']['venv_bytes'] / 1e9:.2f} | {a['install']['venv_bytes'] / 1e9:.2f} | "
-          f"{r['venv_size_after_over_before']:.2f}x |")
-    print(f"| install (s) | {b['install']['seconds']:.0f} | {a['install']['seconds']:.0f} | "
-          f"{r['install_time_after_over_before']:.2f}x |")
-    print(f"| cold query, median (s) | {b['cold_query']['median_s']:.2f} | {a['cold_query']['median_s']:.2f} | "
-          f"{r['cold_query_before_over_after']:.2f}x faster |")
-    print(f"| pipeline (photos/s) | {b['pipeline']['photos_per_s']:.1f} | {a['pipeline']['photos_per_s']:.1f} | "
-          f"{r['pipeline_after_over_before']:.2f}x |")
-    print(f"| serve p50 (ms) | {b['serve']['p50_ms']:.1f} | {a['serve']['p50_ms']:.1f} | "
-          f"{r['serve_p50_after_over_before']:.2f}x |")
-    print(f"| serve, 4 clients (searches/s) | {b['serve']['per_s_4']:.1f} | {a['serve']['per_s_4']:.1f} | "
-          f"{r['serve_throughput4_after_over_before']:.2f}x |")
-    print(f"pipeline vectors, before vs after: max |difference| {out['pipeline_vectors_max_abs_diff']:.2e}; "
-          f"torch installed: before {b['install']['torch_installed']}, after {a['install']['torch_installed']}")
-    print("```\n" + json.dumps(out, indent=1) + "\n```")
+    report(out)
     print(f"wrote {args.json}", file=sys.stderr)
 
 
