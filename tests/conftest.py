@@ -154,7 +154,8 @@ def shipped_calibration_file(tmp_path, monkeypatch, fake_encoder_obj):
 # or trains a model first, whichever way it gets one: by these fixtures, or by a backend other
 # than SQLite + FAISS. Other slow tests (several processes, torchrun, training epochs, real
 # networks, FACECOM runs) say so with @pytest.mark.slow.
-SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site", "gender_model"}
+SLOW_FIXTURES = {"served", "postgres_server", "milvus_spec", "browser", "site", "gender_model",
+                 "library_server", "open_server", "strict"}  # (the last three: real servers of one module each)
 
 
 def pytest_collection_modifyitems(items):

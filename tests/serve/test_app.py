@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
 import requests
 from PIL import Image
 
@@ -215,6 +216,7 @@ def test_results_name_photos_by_id_not_by_server_path(served):
     assert sorted(p["path"] for p in listed.json()["photos"]) == ["bob_1.png", "bob_2.png"]
 
 
+@pytest.mark.slow  # a real server
 def test_expose_paths_shows_stored_paths(tmp_path):
     from tests.serve.conftest import serve_gallery
 

@@ -38,6 +38,7 @@ def group(tmp_path_factory):
     return db, tmp / "group.jpg", [p.name for p in chosen]
 
 
+@pytest.mark.slow  # a real server
 def test_the_server_names_every_face_left_to_right(group):
     db, photo, names = group
     server = Server(db, environ=env(FACESEARCH_RUNTIME="onnx"))

@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import numpy as np
+import pytest
 import requests
 
 from tests.conftest import person_image
@@ -28,6 +29,7 @@ def test_a_photo_alone_and_in_a_batch_gives_the_same_vector(tmp_path):
     np.testing.assert_allclose(alone, [batch[0], batch[-1]], rtol=0, atol=1e-7)
 
 
+@pytest.mark.slow  # a real server
 def test_query_index_and_server_agree(tmp_path):
     gallery = make_gallery(tmp_path / "gallery")
     db = tmp_path / "fs.db"

@@ -44,6 +44,7 @@ def flip(url: str) -> bool:
     return requests.get(url + "/v1/health", headers=AUTH, timeout=30).json()["encoder"]["flip"]
 
 
+@pytest.mark.slow  # a real server
 def test_reembed_job_reports_switches_and_the_server_follows(tmp_path):
     gallery = make_gallery(tmp_path / "gallery")
     db = tmp_path / "fs.db"

@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 
+import pytest
 import requests
 
 from facesearch.gallery.locks import FileWriterLock
@@ -27,6 +28,7 @@ def best(server, seed: int) -> str:
     return r.json()["faces"][0]["matches"][0]["identity"]
 
 
+@pytest.mark.slow  # a real server
 def test_an_http_rename_waits_for_the_writer_lock(tmp_path):
     db = tmp_path / "fs.db"
     index(make_gallery(tmp_path / "gallery"), db)
@@ -48,6 +50,7 @@ def test_an_http_rename_waits_for_the_writer_lock(tmp_path):
         server.stop()
 
 
+@pytest.mark.slow  # a real server
 def test_a_database_file_replaced_under_the_server(tmp_path):
     db, other, foreign = tmp_path / "srv.db", tmp_path / "other.db", tmp_path / "foreign.db"
     index(make_gallery(tmp_path / "gallery"), db)
