@@ -1,6 +1,9 @@
-"""Databases and index files written by the previous release (0.1.0, commit 244dde3) open
-unchanged: same check, same answers, still writable. Built by the fake encoder, so the
-fixture is small; tests/data/release_0_1/expected.json holds that release's answers."""
+"""Databases and index files written by earlier code open unchanged: same check, same
+answers, still writable. Two fixtures, each built by the fake encoder (small) with its
+release's answers in expected.json: the 0.1.0 release (commit 244dde3, schema 0003) and the
+main before the library and search changes (commit e32b949, schema 0006, with thresholds set;
+made by that checkout's `Gallery` on the same photos: enrol, `set_index_type("hnsw")`,
+`set_threshold(0.5)`, `set_verify_threshold(0.6)`)."""
 import json
 import shutil
 from pathlib import Path
@@ -11,13 +14,13 @@ from facesearch.gallery import Gallery
 from facesearch.photos.scan import scan_gallery
 from tests.conftest import person_image
 
-FIXTURE = Path(__file__).resolve().parents[1] / "data" / "release_0_1"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-@pytest.fixture
-def release(tmp_path):
+@pytest.fixture(params=["release_0_1", "release_e32b949"])
+def release(request, tmp_path):
     dst = tmp_path / "release"
-    shutil.copytree(FIXTURE, dst)
+    shutil.copytree(DATA / request.param, dst)
     return dst
 
 
@@ -31,7 +34,8 @@ def test_old_database_answers_as_before(release, kind):
     got = g.identify(queries, k=3)
     assert len(got) == len(expected)
     for r, want in zip(got, expected):
-        assert Path(r.query).relative_to(release) == Path(want["query"]).relative_to("tests/data/release_0_1")
+        # (written as tests/data/<fixture>/photos/...)
+        assert Path(r.query).relative_to(release) == Path(*Path(want["query"]).parts[3:])
         assert [m.identity for m in r.matches] == [m["identity"] for m in want["matches"]]
         assert [m.score for m in r.matches] == pytest.approx([m["score"] for m in want["matches"]], abs=1e-5)
         assert [Path(m.photo).parts[-2:] for m in r.matches] == [Path(m["photo"]).parts[-2:] for m in want["matches"]]
