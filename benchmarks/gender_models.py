@@ -33,7 +33,7 @@ from facesearch.evaluation.metrics import classification  # noqa: E402
 from facesearch.evaluation.plots import confusion  # noqa: E402
 from training.data import holdout_names, load_crops  # noqa: E402
 from training.gender import class_photos, identity_of  # noqa: E402
-from results import parse_markdown, write  # noqa: E402  (benchmarks/results.py: results as data)
+from results import parse_markdown, write as save_results  # noqa: E402  (benchmarks/results.py: results as data)
 
 KINDS = ("blurred", "foggy", "lowlight", "noisy", "rainy", "resized", "sunny")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -263,10 +263,10 @@ def write(results: dict, classes, n_unseen: int):
     print(text)
     print(json.dumps({k: v["speed"] for k, v in results.items()}, indent=1))
     # the figures as data for the docs (docs/results/gender.json, rendered on the Gender page)
-    write("gender", [{"text": "BA = balanced accuracy; distortion columns: all photos (those the quality gate "
-                              "calls usable)"}, *parse_markdown(text), {"data": results}],
-          "python " + " ".join(shlex.quote(a) for a in sys.argv),
-          "Gender: embedding head vs EfficientNet-B0 (benchmarks/gender_models.py)")
+    save_results("gender", [{"text": "BA = balanced accuracy; distortion columns: all photos (those the quality gate "
+                                     "calls usable)"}, *parse_markdown(text), {"data": results}],
+                 "python " + " ".join(shlex.quote(a) for a in sys.argv),
+                 "Gender: embedding head vs EfficientNet-B0 (benchmarks/gender_models.py)")
 
 if __name__ == "__main__":
     main()
