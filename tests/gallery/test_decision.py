@@ -1,7 +1,6 @@
 """What decides: the shipped calibration (cohort units) turned into each face's cosine rule,
 the user's calibration before it, --threshold before both, and the reasons given."""
 import numpy as np
-import pytest
 
 from facesearch.gallery.cohort import Cohort
 from facesearch.gallery.decision import (AMBIGUOUS, LOW_SCORE, UNUSABLE, Decider, Verifier, decider_of,

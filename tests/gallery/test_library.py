@@ -1,7 +1,6 @@
 """The photo library through the Python API (fake encoder, photos that are face crops)."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from facesearch.errors import GalleryError, NotFoundError

@@ -4,8 +4,6 @@ what only looks like the person (faces the gallery takes for them) is erased too
 import os
 from pathlib import Path
 
-import pytest
-
 from facesearch.gallery import Gallery
 from facesearch.gallery.library import Library
 from tests.conftest import person_image

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import person_image
-from tests.serve.conftest import CLI, Server, env, index, make_gallery, query_photo
+from tests.serve.conftest import CLI, Server, env, index, make_gallery
 
 pytestmark = pytest.mark.slow  # real servers
 
