@@ -17,6 +17,20 @@ def test_shipped_graphs_run_with_a_free_batch():
     assert OnnxModel(SHIPPED_GRAPH).first(np.zeros((3, 3, 112, 112), np.float32)).shape == (3, 128)
 
 
+def test_calls_on_a_share_of_the_cpus_give_the_same_outputs():
+    """Workers running side by side ask for fewer threads (a session per count); same numbers."""
+    from facesearch.runtime import call_threads, share_cpus, usable_cpus
+
+    model = OnnxModel(SHIPPED_GRAPH)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 3, 112, 112)).astype(np.float32)
+    every = model.first(x)
+    with call_threads(1):
+        one = model.first(x)
+    assert set(model._sessions) == {usable_cpus(), 1} or usable_cpus() == 1
+    np.testing.assert_allclose(one, every, atol=1e-6)
+    assert share_cpus(2) == max(1, usable_cpus() // 2) and share_cpus(10 ** 6) == 1
+
+
 def test_shipped_encoder_graph_records_the_checkpoints_checksum():
     """Databases built by the PyTorch encoder stored the checkpoint file's SHA-256: the graph
     claims that identity, so they keep accepting its embeddings."""

@@ -61,27 +61,36 @@ def test_pil_images_of_any_mode(fake_encoder_obj, mode):
     assert isinstance(r, Embedded)
 
 
-def test_two_batches_are_embedded_at_once_and_results_keep_the_input_order(fake_encoder_obj):
-    """While one batch runs a network, the next one is decoded, detected and embedded in a
-    second thread (the other core); results still come in input order, errors in place."""
+def test_units_are_embedded_at_once_sharing_the_cpus_and_results_keep_the_input_order(fake_encoder_obj,
+                                                                                     monkeypatch):
+    """A run longer than a unit is split into units that two workers decode, detect and embed
+    at once, each network call on its share of the CPUs; results still come in input order,
+    grouped in batches of ``batch_size``, errors in place."""
     import threading
 
+    from facesearch import runtime
     from facesearch.encoders.base import Encoder
+    from facesearch.faces import pipeline
 
-    both = threading.Barrier(2, timeout=10)  # broken (an error) unless two batches embed at once
-    seen = []
+    monkeypatch.setattr(pipeline, "WORK_UNIT", 2)
+    both = threading.Barrier(2, timeout=10)  # broken (an error) unless two units embed at once
+    seen, threads = [], []
 
     def forward(x):
         seen.append(len(x))
+        threads.append(runtime._call_threads.get())
         if len(seen) <= 2:
             both.wait()
         return fake_encoder_obj.forward(x)
 
     encoder = Encoder(forward, fake_encoder_obj.card)
-    photos = [person_image(i % 3) for i in range(5)]
+    photos = [person_image(i % 3) for i in range(7)]
     photos[3] = PhotoBytes("bad.txt", b"not an image")
-    results = list(Embedder(encoder, "none").run(photos, batch_size=2))
-    assert [type(r) for r in results] == [Embedded, Embedded, Embedded, FileError, Embedded]
+    batches = list(Embedder(encoder, "none").batches(photos, batch_size=4))
+    assert [len(b) for b in batches] == [4, 3]
+    assert set(threads) == {runtime.share_cpus(pipeline.WORKERS)}
+    results = [r for b in batches for r in b]
+    assert [type(r) for r in results] == [Embedded, Embedded, Embedded, FileError, Embedded, Embedded, Embedded]
     assert results[3].path == "bad.txt"
     want = [Embedder(fake_encoder_obj, "none").run([p]) for p in photos]
     for got, (one,) in zip(results, want):
