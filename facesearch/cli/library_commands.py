@@ -160,7 +160,8 @@ def correct(photo, not_name, face, list_, undo, db, as_json):
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the newest LIMIT entries.")
 @json_option
 def audit(db, limit, as_json):
-    """The audit log: every write (enrol, rename, remove, erase, calibrate, feedback, cluster),
+    """The audit log: every write (enrol, rename, remove, erase, calibrate, feedback, cluster,
+    index and vector-store settings),
     oldest first: when, what, on whom, by which command or API token id."""
     for a in _library(db).audit(limit):
         if as_json:

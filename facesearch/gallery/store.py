@@ -188,11 +188,15 @@ class Store(FollowsFile):
 
     def set_index_type(self, kind: str | None, params: dict) -> None:
         meta = self.meta()
-        self._update(index_type=kind or meta.index_type, index_params={**(meta.index_params or {}), **params} or None)
+        kind, params = kind or meta.index_type, {**(meta.index_params or {}), **params}
+        self._update(index_type=kind, index_params=params or None,
+                     audit={"action": "index_type", "target": kind, **params})
 
     def set_vectors(self, spec: str) -> None:
-        """Move the vectors to another store (rebuilt there from the rows on the next write)."""
-        self._update(vectors=spec, vectors_generation=None)
+        """Move the vectors to another store (rebuilt there from the rows on the next write).
+        The audit row names the kind of store only: a URI may carry credentials."""
+        self._update(vectors=spec, vectors_generation=None,
+                     audit={"action": "vectors", "target": spec.split(":", 1)[0]})
 
     def set_vectors_generation(self, generation: int | None) -> None:
         """Stamp a Milvus collection as saved at ``generation`` (the last step of a write)."""

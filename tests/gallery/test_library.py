@@ -163,15 +163,21 @@ def test_every_write_is_in_the_audit_log_without_biometric_data(lib, tmp_path):
     lib.gallery.rename("dave", "david")
     lib.gallery.remove("bob")
     lib.erase("david")
+    lib.gallery.set_index_type("hnsw", ef_search=50)
     log = lib.audit()
     actions = [a["action"] for a in log]
-    for action in ("enrol", "calibrate", "cluster", "feedback", "feedback_undo", "rename", "remove", "erase"):
+    for action in ("enrol", "calibrate", "cluster", "feedback", "feedback_undo", "rename", "remove", "erase",
+                   "index_type"):
         assert action in actions
+    assert log[-1]["target"] == "hnsw" and log[-1]["details"]["ef_search"] == 50
     assert {a["actor"] for a in log} == {"python"}
     assert next(a for a in log if a["action"] == "rename")["details"] == {"to": "david"}
     for a in log:  # names, counts and settings: never a vector
         assert all(isinstance(v, (str, int, float, bool, type(None))) for v in a["details"].values())
     assert [a["id"] for a in lib.audit(limit=2)] == [a["id"] for a in log[-2:]]
+    lib.gallery.set_vectors("faiss")
+    (last,) = lib.audit(limit=1)
+    assert (last["action"], last["target"]) == ("vectors", "faiss")
 
 
 def test_correcting_a_photo_that_cannot_be_used_is_an_image_error(lib, tmp_path):
