@@ -107,21 +107,11 @@ def decider_of(gallery, threshold: float | None = None, decider: str = "nn") -> 
         shipped = shipped_calibration(meta.card)
         if shipped is None:
             return None
-        size, rule = shipped.rule(identity_count(gallery))
+        size, rule = shipped.rule(gallery.identity_count())
         out = Decider(rule, SHIPPED, shipped.cohort, size)
     if decider != "nn":
         out = Decider(AcceptRule(out.rule.score), out.source, out.cohort, out.gallery_size)
     return out
-
-
-def identity_count(gallery) -> int:
-    """Identities in the gallery, counted once per generation (every write that adds or
-    removes one advances it)."""
-    key = (gallery.meta.database_id, gallery.meta.generation)
-    counted = getattr(gallery, "_identities", None)  # (key, count), kept on the gallery
-    if counted is None or counted[0] != key:
-        gallery._identities = counted = (key, gallery.store.identity_count())
-    return counted[1]
 
 
 def threshold_warnings(gallery, decider: Decider | None) -> list[str]:
@@ -132,7 +122,7 @@ def threshold_warnings(gallery, decider: Decider | None) -> list[str]:
         size = (gallery.meta.threshold_info or {}).get("gallery_size")
     elif decider is not None and decider.source == SHIPPED:
         size = decider.gallery_size
-    n = identity_count(gallery) if size else 0
+    n = gallery.identity_count() if size else 0
     if size and n > 2 * size:
         return [f"the gallery has {n} identities, more than twice the {size} its threshold was calibrated "
                 "for: strangers are accepted more often; run `facesearch calibrate` again"]

@@ -56,6 +56,7 @@ class Gallery(People, Thresholds):
         self.models = Models(self, detector)
         self.search_params: dict = {}  # nprobe / ef_search passed with each search (query --nprobe)
         self.searcher = Search(self)
+        self._identities: tuple[tuple, int] | None = None  # ((database id, generation), count)
         if encoder is not None:
             self.use_encoder(encoder)
 
@@ -149,6 +150,14 @@ class Gallery(People, Thresholds):
     def refresh(self) -> None:
         """Re-read the settings: another process may have written since we opened."""
         self.meta = self.store.meta()
+
+    def identity_count(self) -> int:
+        """Identities enrolled, counted once per generation (every write that adds or removes
+        one advances it): the shipped rule asks on every query."""
+        key = (self._require_meta().database_id, self.meta.generation)
+        if self._identities is None or self._identities[0] != key:
+            self._identities = (key, self.store.identity_count())
+        return self._identities[1]
 
     @property
     def index(self) -> VectorIndex:
