@@ -28,7 +28,7 @@ class FakeNet(nn.Module):
             self.proj.weight.copy_(torch.randn(self.embedding_dim, 192, generator=g))
 
     def forward(self, x):
-        delay = float(os.environ.get("FAKE_ENCODER_DELAY", 0))  # seconds per batch, for kill tests
+        delay = float(os.environ.get("FAKE_ENCODER_DELAY", 0))  # seconds per call, for kill tests
         if delay:
             time.sleep(delay)
         return self.proj(nn.functional.adaptive_avg_pool2d(x, 8).flatten(1))

@@ -67,8 +67,9 @@ def test_kill_9_during_index_then_rerun_is_consistent(big_gallery, backend):
     rng = random.Random(1234)
     kills = 0
     for _ in range(5):
-        # 0.4 s per batch of 16: a whole run takes ~8 s, so the first kill (at 2-5 s) always lands mid-run
-        p = subprocess.Popen(index_cmd(big_gallery, db, *extra), env=env(FAKE_ENCODER_DELAY="0.4"),
+        # 1 s per unit of 16 photos, two units at once: a whole run takes ~10 s, so the first kill
+        # (at 2-5 s) always lands mid-run
+        p = subprocess.Popen(index_cmd(big_gallery, db, *extra), env=env(FAKE_ENCODER_DELAY="1.0"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(2.0, 5.0))
         if p.poll() is None:
