@@ -1,6 +1,7 @@
 """Labelled photos (calibration, evaluation) embedded once per encoder: the database keeps
-their embeddings by file hash and encoder checksum, so a second `calibrate` or `eval` on
-the same folder embeds nothing again."""
+their embeddings by file hash and encoder (:func:`~.library_schema.vectors_key`: its checksum,
+marked when not flip-averaged), so a second `calibrate` or `eval` on the same folder embeds
+nothing again."""
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -12,6 +13,7 @@ import numpy as np
 from ..faces.pipeline import Embedded, Embedder
 from ..files import sha256_file
 from ..types import EncoderCard, FileError
+from .library_schema import vectors_key
 from .store import Store
 
 
@@ -28,7 +30,7 @@ def embed_cached(store: Store, embedder: Embedder, card: EncoderCard, paths: lis
         except OSError as e:
             errors.append(FileError(str(p), e.strerror or str(e)))
     cached = {h: (v, bool(q["usable"]))
-              for h, (v, q) in store.cached_embeddings(card.checksum, card.embedding_dim).items()}
+              for h, (v, q) in store.cached_embeddings(vectors_key(card), card.embedding_dim).items()}
     out = {p: cached[h] for p, h in hashes.items() if h in cached}
     todo = [p for p in hashes if p not in out]
     if progress:
@@ -44,5 +46,5 @@ def embed_cached(store: Store, embedder: Embedder, card: EncoderCard, paths: lis
             progress(1)
     if fresh:
         with locked():
-            store.cache_embeddings(card.checksum, fresh)
+            store.cache_embeddings(vectors_key(card), fresh)
     return {p: out[p] for p in hashes if p in out}, errors

@@ -108,7 +108,7 @@ def recognised(gallery, name: str, index) -> Recognised:
     out.clusters = [cid for cid, c in votes.items() if c[name] and c[name] == max(c.values())]
     ids, vectors = lib.feedback_vectors(vectors_key(card), card.embedding_dim)
     out.feedback = [int(f) for f, n in zip(ids, taken_for(vectors)) if n == name]
-    cached = gallery.store.cached_embeddings(card.checksum, card.embedding_dim)
+    cached = gallery.store.cached_embeddings(vectors_key(card), card.embedding_dim)
     if cached:
         hashes = list(cached)
         out.cached = [h for h, n in zip(hashes, taken_for(np.stack([cached[h][0] for h in hashes]))) if n == name]
