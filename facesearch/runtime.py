@@ -30,8 +30,8 @@ def require_torch(feature: str) -> None:
 
 
 # Threads each network call may use in this thread (None: every CPU). Set by whoever runs
-# several calls at once (the pipeline's workers, the server's lanes) so that they share the
-# CPUs instead of each asking for all of them.
+# several calls at once (the pipeline's workers) so that they share the CPUs instead of each
+# asking for all of them.
 _call_threads: ContextVar[int | None] = ContextVar("facesearch_call_threads", default=None)
 
 

@@ -24,7 +24,7 @@ from .detect import Aligner
 from .quality import assess
 
 WORKERS = 2  # Embedder.batches: units of photos decoded, detected and embedded at once
-WORK_UNIT = 16  # photos per unit (on 2 CPUs, 16 or 32 photos a unit ran 1.3x faster than 64)
+WORK_UNIT = 16  # photos per unit (units of 64 left one worker idle at a run's end: benchmarks/pipeline_workers.py)
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,15 @@ class Service:
         follow_switch(self.reader)  # after a `reembed --switch` (here or by the CLI): the new encoder
         return self.reader.identify(photos, k=k, threshold=threshold, all_faces=all_faces, attributes=attributes)
 
-    def write(self, action, *args):
+    @contextmanager
+    def writing(self) -> Iterator[Gallery]:
+        """The writer twin, for one write at a time (after a model switch, on the new encoder)."""
         with self.write_lock:
             follow_switch(self.writer)
+            yield self.writer
+
+    def write(self, action, *args):
+        with self.writing():
             return action(*args)
 
     def close(self) -> None:
@@ -72,9 +78,8 @@ def reader(served: Annotated[Service, Depends(service)]) -> Gallery:
 
 def writer(served: Annotated[Service, Depends(service)]) -> Iterator[Gallery]:
     """The writer twin, for one route's run at a time."""
-    with served.write_lock:
-        follow_switch(served.writer)
-        yield served.writer
+    with served.writing() as gallery:
+        yield gallery
 
 
 def expose_paths(served: Annotated[Service, Depends(service)]) -> bool:
